@@ -1,0 +1,161 @@
+"""Reading wav files into mono float32 waveforms at the feature sample rate.
+
+tensorflow-io cannot load its native ops on TensorFlow >= 2.18 (BUILD.md), so 16-bit PCM is
+decoded with `tf.audio.decode_wav`; 32-bit IEEE-float wavs are decoded with numpy. Before any
+decoding, the RIFF header is checked in Python from its first bytes: a missing, empty, non-wav,
+non-PCM or truncated file (a header claiming more data than the file holds) raises `AudioError`
+naming the file, and nothing large is allocated on a lying header. Channels are mixed to mono,
+and any other sample rate is converted with scipy's polyphase resampler.
+"""
+
+import math
+import os
+import struct
+
+import numpy as np
+import scipy.signal
+import tensorflow as tf
+
+_PCM = 1
+_IEEE_FLOAT = 3
+_EXTENSIBLE = 0xFFFE
+
+
+class AudioError(ValueError):
+    """A wav file that cannot be used; the message names the file and what to do."""
+
+
+def _fail(path, problem):
+    raise AudioError(f"{path}: {problem}. Re-export it as a 16-bit PCM wav "
+                     f"(for example `sox in.wav -b 16 out.wav`) or remove it from the corpus.")
+
+
+def inspect_wav(path: str) -> dict:
+    """Validates a wav header without reading the samples.
+
+    Args:
+      path: the wav file.
+
+    Returns:
+      A dict with `format` ("pcm16" or "float32"), `channels`, `sample_rate`, `data_offset`,
+      `data_bytes` and `num_frames` (samples per channel).
+
+    Raises:
+      AudioError: missing or empty file, not RIFF/WAVE, unsupported encoding, or a data chunk
+        that claims more bytes than the file holds.
+    """
+    if not os.path.isfile(path):
+        raise AudioError(f"{path}: file not found. Check the corpus path, or prepare with "
+                         f"--skip_missing to count and list missing files instead.")
+    size = os.path.getsize(path)
+    if size == 0:
+        _fail(path, "the file is empty")
+    with open(path, "rb") as handle:
+        riff = handle.read(12)
+        if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+            _fail(path, "not a RIFF/WAVE file (corrupt header or another format)")
+        fmt = None
+        while True:
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                _fail(path, "no data chunk found (truncated or corrupt file)")
+            chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if chunk_id == b"fmt ":
+                body = handle.read(chunk_size)
+                if len(body) < 16:
+                    _fail(path, "fmt chunk is truncated")
+                tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
+                if tag == _EXTENSIBLE and len(body) >= 26:
+                    tag = struct.unpack("<H", body[24:26])[0]
+                fmt = (tag, channels, rate, bits)
+                handle.seek(chunk_size % 2, os.SEEK_CUR)
+            elif chunk_id == b"data":
+                offset = handle.tell()
+                break
+            else:
+                handle.seek(chunk_size + chunk_size % 2, os.SEEK_CUR)
+    if fmt is None:
+        _fail(path, "no fmt chunk before the data chunk")
+    tag, channels, rate, bits = fmt
+    if (tag, bits) == (_PCM, 16):
+        kind = "pcm16"
+    elif (tag, bits) == (_IEEE_FLOAT, 32):
+        kind = "float32"
+    else:
+        _fail(path, f"unsupported encoding (format tag {tag}, {bits} bits); "
+                    f"supported: 16-bit PCM and 32-bit float")
+    if channels < 1 or rate < 1:
+        _fail(path, f"header says {channels} channels at {rate} Hz")
+    if chunk_size > size - offset:
+        _fail(path, f"header claims {chunk_size} bytes of audio but the file holds only "
+                    f"{size - offset} after the header (truncated file)")
+    frame_bytes = channels * bits // 8
+    if chunk_size < frame_bytes:
+        _fail(path, "the data chunk holds no samples")
+    return {"format": kind, "channels": channels, "sample_rate": rate, "data_offset": offset,
+            "data_bytes": chunk_size, "num_frames": chunk_size // frame_bytes}
+
+
+def to_mono_at_rate(samples: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
+    """Mixes [frames, channels] samples to mono and resamples them to `target_rate`.
+
+    Args:
+      samples: float array [frames] or [frames, channels].
+      sample_rate: rate of `samples` in Hz.
+      target_rate: the rate wanted (the feature config's).
+
+    Returns:
+      float32 [frames'] at `target_rate`.
+    """
+    samples = np.asarray(samples, np.float32)
+    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
+    if sample_rate != target_rate:
+        divisor = math.gcd(int(sample_rate), int(target_rate))
+        mono = scipy.signal.resample_poly(mono, target_rate // divisor, sample_rate // divisor)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def read_wav(path: str, target_rate: int = 16000) -> np.ndarray:
+    """Reads a wav as a mono float32 waveform in [-1, 1] at `target_rate`.
+
+    Args:
+      path: the wav file (16-bit PCM or 32-bit float, any rate, any channel count).
+      target_rate: the sample rate to return.
+
+    Returns:
+      float32 [num_samples].
+
+    Raises:
+      AudioError: naming the file, for every unusable file (see `inspect_wav`) and for
+        non-finite samples.
+    """
+    info = inspect_wav(path)
+    if info["format"] == "pcm16":
+        try:
+            decoded = tf.audio.decode_wav(tf.io.read_file(path))
+        except tf.errors.OpError as error:
+            _fail(path, f"TensorFlow could not decode it ({error.message})")
+        samples = decoded.audio.numpy()
+    else:
+        with open(path, "rb") as handle:
+            handle.seek(info["data_offset"])
+            raw = handle.read(info["num_frames"] * info["channels"] * 4)
+        samples = np.frombuffer(raw, "<f4").reshape(-1, info["channels"])
+    if not np.all(np.isfinite(samples)):
+        _fail(path, "it contains NaN or infinite samples")
+    return to_mono_at_rate(samples, info["sample_rate"], target_rate)
+
+
+def write_wav(path: str, waveform: np.ndarray, sample_rate: int) -> None:
+    """Writes float samples in [-1, 1] ([frames] or [frames, channels]) as a 16-bit PCM wav.
+
+    Used by the synthetic corpus and by tests. The file appears atomically (temp + rename).
+    """
+    samples = np.asarray(waveform, np.float32)
+    if samples.ndim == 1:
+        samples = samples[:, np.newaxis]
+    encoded = tf.audio.encode_wav(tf.clip_by_value(samples, -1.0, 32767.0 / 32768.0), sample_rate)
+    temp = f"{path}.tmp-{os.getpid()}"
+    with open(temp, "wb") as handle:
+        handle.write(encoded.numpy())
+    os.replace(temp, path)
