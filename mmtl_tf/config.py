@@ -89,3 +89,126 @@ def describe_mismatch(expected: dict, found: dict) -> list:
     keys = sorted(set(expected) | set(found))
     return [f"{key}: requested {expected.get(key)!r}, stored {found.get(key)!r}"
             for key in keys if expected.get(key) != found.get(key)]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Layer sizes of the meta learner (Table 1 in the `paper` preset).
+
+    Attributes:
+      conv_filters: filters of Conv_1..Conv_3 (16, 24, 32).
+      conv_kernels: (time, frequency) kernel of each conv ((12, 16), (8, 12), (5, 7)).
+      lstm_units: units per direction of the BiLSTM (128).
+      fc_units: width of FC_1 (64).
+      num_frames, num_bins: input spectrogram shape (from the feature config).
+    """
+
+    conv_filters: tuple = (16, 24, 32)
+    conv_kernels: tuple = ((12, 16), (8, 12), (5, 7))
+    lstm_units: int = 128
+    fc_units: int = 64
+    num_frames: int = 300
+    num_bins: int = 200
+
+    def __post_init__(self):
+        if len(self.conv_filters) != len(self.conv_kernels) or not self.conv_filters:
+            raise ValueError("--conv_filters and --conv_kernels must list the same number (>= 1) "
+                             f"of layers, got {self.conv_filters} and {self.conv_kernels}")
+        if min(self.conv_filters) < 1 or self.lstm_units < 1 or self.fc_units < 1:
+            raise ValueError("layer sizes must be positive")
+        if self.num_frames >> len(self.conv_filters) < 1 or self.num_bins >> len(self.conv_filters) < 1:
+            raise ValueError("too many 2x2 poolings for the input shape")
+
+
+MODELS = ("mmtl", "mtl", "cnn_lstm")
+OUTER_UPDATES = ("first_order", "reptile", "reference")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained and evaluated (paper sections 2 and 3.1.3).
+
+    Attributes:
+      model: "mmtl", or a baseline of Table 2: "mtl" (CNN-LSTM+MTL), "cnn_lstm".
+      aux_tasks: auxiliary tasks in V, A, D order, e.g. ("valence", "arousal").
+      outer_update: "first_order" (Eq. 6-7 with first-order gradients), "reptile", "reference".
+      meta_learning_rate: alpha of Eq. 4 (0.01).
+      transfer_learning_rate: beta of Eq. 5 (0.01).
+      outer_learning_rate: gamma of Eq. 6-7 and of meta-test fine-tuning (0.001); the
+        baselines' Adam learning rate.
+      reptile_inner_learning_rate: SGD step on L^Q_i taken from (theta'_i, phi'_i) by `reptile`.
+      reptile_step_size: epsilon of Reptile's interpolation theta += epsilon * (mean - theta).
+      segments_per_speaker: B, segments of each speaker in an episode.
+      speakers_per_episode: m; 0 means every training speaker of the fold.
+      epochs: passes over the largest training speaker.
+      test_adapt_steps: meta-test fine-tuning steps on the target speaker's auxiliary tasks.
+      seed: seeds initialisation, episode sampling and adaptation batches.
+      jit_compile: compile the step with XLA.
+    """
+
+    model: str = "mmtl"
+    aux_tasks: tuple = ("valence", "arousal", "dominance")
+    outer_update: str = "first_order"
+    meta_learning_rate: float = 0.01
+    transfer_learning_rate: float = 0.01
+    outer_learning_rate: float = 0.001
+    reptile_inner_learning_rate: float = 0.01
+    reptile_step_size: float = 1.0
+    segments_per_speaker: int = 32
+    speakers_per_episode: int = 0
+    epochs: int = 30
+    test_adapt_steps: int = 10
+    seed: int = 0
+    jit_compile: bool = False
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"--model={self.model!r}: choose one of {', '.join(MODELS)}")
+        if self.outer_update not in OUTER_UPDATES:
+            raise ValueError(f"--outer_update={self.outer_update!r}: choose one of "
+                             f"{', '.join(OUTER_UPDATES)}")
+        if not self.aux_tasks and self.model != "cnn_lstm":
+            raise ValueError("--aux must name at least one of v, a, d")
+        if self.segments_per_speaker < 1 or self.epochs < 0 or self.test_adapt_steps < 0:
+            raise ValueError("--segments_per_speaker must be >= 1, --epochs and "
+                             "--test_adapt_steps >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """One training run: what to train, on which prepared data and fold, and where to write.
+
+    Attributes:
+      features, model, train: the configs above.
+      tfrecord_dir: prepared shards and manifest.json.
+      run_dir: output directory (checkpoints, TensorBoard, results.json); rerun resumes it.
+      fold: 1-based held-out session.
+      val_speaker: "F", "M" or a speaker id (see `episodes.fold_split`).
+      preset: name of the flag preset, recorded in results ("paper", "demo", "smoke", "custom").
+      skip_nonfinite: skip an outer step whose loss or gradient is NaN/inf instead of stopping.
+      export: write a SavedModel into run_dir/export after training.
+    """
+
+    features: FeatureConfig
+    model: ModelConfig
+    train: TrainConfig
+    tfrecord_dir: str
+    run_dir: str
+    fold: int = 2
+    val_speaker: str = "F"
+    preset: str = "custom"
+    skip_nonfinite: bool = False
+    export: bool = True
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (tuples become lists)."""
+        return json_ready(dataclasses.asdict(self))
+
+
+def json_ready(value):
+    """Converts tuples to lists recursively, so a config dict compares equal to its JSON copy."""
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    return value

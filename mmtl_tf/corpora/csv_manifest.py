@@ -1,0 +1,192 @@
+"""Reads any corpus described by a CSV manifest into a `CorpusListing`.
+
+One row per utterance, with a header row naming the columns (any order, any case):
+
+    path       the wav file, relative to the CSV's folder or absolute (required)
+    speaker    speaker id (required); a speaker must belong to a single session
+    session    fold group (required), as IEMOCAP's sessions: speakers of a session share a fold
+    emotion    emotion label (required), matched case-insensitively to `class_names`; IEMOCAP
+               names are accepted through `EMOTION_ALIASES` (neu -> neutral, ang -> angry, ...)
+    valence, arousal, dominance
+               optional raw scores in (0, 6), binned with `features.bin_vad_score`; a column that
+               is absent gives MISSING_LABEL (-1), a column that is present needs every cell
+    utterance_id
+               optional; by default the path relative to the CSV's folder without its extension
+
+Cells are stripped, and a UTF-8 byte-order mark (as spreadsheets write it) is tolerated. Errors
+name the file, the row as a spreadsheet shows it (the header is row 1) and the column. Rows whose
+emotion is not a class are counted in `excluded` as "label <raw label>". The reader only checks
+that each wav exists: any sample rate and channel count is fine, since `audio.read_wav` mixes to
+mono and resamples when the features are computed.
+"""
+
+import csv
+import os
+
+from mmtl_tf import corpora
+from mmtl_tf import features
+
+REQUIRED_COLUMNS = ("path", "speaker", "session", "emotion")
+ID_COLUMN = "utterance_id"
+
+# IEMOCAP (and other common) emotion names -> the class names used by default. An alias applies
+# only when its target is among the class names; matching is case-insensitive on both sides.
+EMOTION_ALIASES = {
+    "neu": "neutral",
+    "hap": "happy",
+    "happiness": "happy",
+    "sad": "sad",
+    "sadness": "sad",
+    "ang": "angry",
+    "anger": "angry",
+}
+
+
+def _canonical(name: str) -> str:
+    """Lower-cases an emotion name and resolves it through EMOTION_ALIASES."""
+    lowered = name.strip().lower()
+    return EMOTION_ALIASES.get(lowered, lowered)
+
+
+def _class_lookup(class_names):
+    """Maps each canonical class name to its index; ValueError for an empty or repeated list."""
+    if not class_names:
+        raise ValueError("class_names is empty; give emotion names such as neutral,happy,sad,angry")
+    lookup = {}
+    for index, name in enumerate(class_names):
+        canonical = _canonical(name)
+        if canonical in lookup:
+            raise ValueError(f"class names {class_names[lookup[canonical]]!r} and {name!r} "
+                             f"name the same emotion")
+        lookup[canonical] = index
+    return lookup
+
+
+def _read_rows(csv_path):
+    """Returns (columns, [(row number, {column: stripped cell or None})])."""
+    if not os.path.isfile(csv_path):
+        raise corpora.CorpusError(f"{csv_path}: CSV manifest not found")
+    rows = []
+    try:
+        with open(csv_path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None:
+                raise corpora.CorpusError(f"{csv_path}: the file is empty; expected a header row "
+                                          f"with the columns {', '.join(REQUIRED_COLUMNS)}")
+            columns = [name.strip().lower() for name in reader.fieldnames]
+            repeated = sorted({name for name in columns if name and columns.count(name) > 1})
+            if repeated:
+                raise corpora.CorpusError(f"{csv_path}: column(s) {', '.join(repeated)} appear "
+                                          f"more than once in the header")
+            reader.fieldnames = columns
+            for row in reader:
+                row_number = reader.line_num  # the header is row 1, as in a spreadsheet
+                if any(cell.strip() for cell in row.pop(None, [])):
+                    raise corpora.CorpusError(f"{csv_path}: row {row_number} has more cells than "
+                                              f"the header has columns")
+                rows.append((row_number, {name: None if cell is None else cell.strip()
+                                          for name, cell in row.items()}))
+    except UnicodeDecodeError as error:
+        raise corpora.CorpusError(f"{csv_path}: not a UTF-8 text file ({error})") from None
+    except csv.Error as error:
+        raise corpora.CorpusError(f"{csv_path}: not a readable CSV file ({error})") from None
+    for column in REQUIRED_COLUMNS:
+        if column not in columns:
+            raise corpora.CorpusError(f"{csv_path}: required column {column!r} is missing "
+                                      f"(found: {', '.join(columns)})")
+    return columns, rows
+
+
+def _cell(row, column, where):
+    """Returns a non-empty cell, or raises CorpusError naming the row and column."""
+    value = row.get(column)
+    if not value:
+        raise corpora.CorpusError(f"{where}, column {column!r}: the cell is empty")
+    return value
+
+
+def _aux_label(row, column, where):
+    """Parses and bins one raw V/A/D score, raising CorpusError naming the row and column."""
+    text = _cell(row, column, where)
+    try:
+        score = float(text)
+    except ValueError:
+        raise corpora.CorpusError(f"{where}, column {column!r}: {text!r} is not a number") from None
+    try:
+        return features.bin_vad_score(score)
+    except ValueError:
+        raise corpora.CorpusError(
+            f"{where}, column {column!r}: score {text} is outside (0, 6)") from None
+
+
+def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "angry"),
+                      skip_missing: bool = False,
+                      corpus_name: str | None = None) -> corpora.CorpusListing:
+    """Lists the utterances of a CSV manifest (columns in the module docstring).
+
+    Args:
+      csv_path: the manifest file.
+      class_names: emotion classes; their order defines the emotion index.
+      skip_missing: count and list rows whose wav is missing instead of failing.
+      corpus_name: name written into the listing; default "csv:<file name>".
+
+    Returns:
+      A `CorpusListing` with utterances sorted by id, `excluded` counting "label <raw label>"
+      and "missing wav", and `missing_files`.
+
+    Raises:
+      ValueError: `class_names` is empty or names one emotion twice.
+      CorpusError: naming the file (and row and column), for a missing file or column, an empty
+        required cell, an empty or invalid V/A/D cell, a duplicate utterance id, a speaker in two
+        sessions, or a missing wav (unless `skip_missing`).
+    """
+    class_names = tuple(class_names)
+    class_lookup = _class_lookup(class_names)
+    csv_path = os.path.abspath(csv_path)
+    csv_dir = os.path.dirname(csv_path)
+    columns, rows = _read_rows(csv_path)
+    aux_columns = [task for task in corpora.AUX_TASKS if task in columns]
+    listing = corpora.CorpusListing(
+        corpus=corpus_name or f"csv:{os.path.basename(csv_path)}", class_names=class_names,
+        utterances=[])
+    id_rows, speaker_rows = {}, {}
+    for row_number, row in rows:
+        where = f"{csv_path}: row {row_number}"
+        path_cell, speaker, session, emotion = (
+            _cell(row, column, where) for column in REQUIRED_COLUMNS)
+        aux = {task: _aux_label(row, task, where) for task in aux_columns}
+        wav_path = os.path.normpath(os.path.join(csv_dir, path_cell))
+        if ID_COLUMN in columns:
+            utterance_id = _cell(row, ID_COLUMN, where)
+        else:
+            relative = os.path.relpath(wav_path, csv_dir).replace(os.sep, "/")
+            utterance_id = os.path.splitext(relative)[0]
+            if utterance_id in id_rows and id_rows[utterance_id][1] != wav_path:
+                utterance_id = relative  # same name, other extension: keep the extension
+        if utterance_id in id_rows:
+            raise corpora.CorpusError(f"{where}: utterance id {utterance_id!r} is already used "
+                                      f"by row {id_rows[utterance_id][0]}")
+        id_rows[utterance_id] = (row_number, wav_path)
+        first_row, first_session = speaker_rows.setdefault(speaker, (row_number, session))
+        if first_session != session:
+            raise corpora.CorpusError(
+                f"{where}: speaker {speaker!r} is in session {session!r}, but row {first_row} "
+                f"puts it in session {first_session!r}; a speaker must belong to one session")
+
+        emotion_index = class_lookup.get(_canonical(emotion))
+        if emotion_index is None:
+            listing.excluded[f"label {emotion}"] += 1
+            continue
+        if not os.path.isfile(wav_path):
+            if not skip_missing:
+                raise corpora.CorpusError(
+                    f"{where}: wav file {wav_path} is missing; fix the path, or pass "
+                    f"--skip_missing to count and list missing files instead")
+            listing.excluded["missing wav"] += 1
+            listing.missing_files.append(wav_path)
+            continue
+        listing.utterances.append(corpora.Utterance(
+            utterance_id=utterance_id, path=wav_path, speaker=speaker, session=session,
+            emotion=emotion_index, **aux))
+    listing.utterances.sort(key=lambda utterance: utterance.utterance_id)
+    return listing

@@ -1,0 +1,158 @@
+"""Meta-test (paper section 2.4) and the metrics of section 3.1.2.
+
+For a target speaker:
+1. Adaptation: the meta weights theta are fine-tuned with Adam(gamma) for `adapt_steps` batches
+   of the speaker's own auxiliary tasks (V/A/D labels); the head phi stays as trained. The
+   adapted weights are tensors local to this call, so nothing persists into training.
+2. Prediction: every segment gets emotion posteriors; an utterance's posterior is the mean of its
+   segments'; the predicted class is the argmax.
+3. Metrics over utterances: UA (unweighted accuracy, the mean of per-class recall over the
+   classes present in the speaker's labels), WA (accuracy), confusion matrix, per-class recall.
+The same model is also scored with no adaptation: the deployable setting, where a new speaker
+comes with no V/A/D labels.
+"""
+
+import io
+
+import numpy as np
+import tensorflow as tf
+
+from mmtl_tf.algorithms import common
+
+_PREDICT_BATCH = 64
+_BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
+
+
+class SpeakerEvaluator:
+    """Adapts and scores one algorithm on held-out speakers; its tf.functions trace once per shape."""
+
+    def __init__(self, algorithm, learning_rate: float, adapt_steps: int, batch_size: int, seed: int):
+        self.algorithm = algorithm
+        self.learning_rate = learning_rate
+        self.adapt_steps = adapt_steps if algorithm.adapts_at_test else 0
+        self.batch_size = batch_size
+        self.seed = seed
+        self._adapt = tf.function(self._adapt_graph, reduce_retracing=True)
+        self._logits = tf.function(algorithm.emotion_logits, reduce_retracing=True)
+
+    def _adapt_graph(self, theta, phi, spectrogram, labels, weights, batches):
+        """Adam(gamma) on the auxiliary loss over `batches` [steps, B] of segment indices."""
+        first = common.zeros_like_all(theta)
+        second = common.zeros_like_all(theta)
+        for step in tf.range(tf.shape(batches)[0]):
+            index = batches[step]
+            with tf.GradientTape() as tape:
+                tape.watch(theta)
+                loss = self.algorithm.adaptation_loss(
+                    theta, phi, tf.gather(spectrogram, index), tf.gather(labels, index),
+                    tf.gather(weights, index))
+            gradients = tape.gradient(loss, theta)
+            t = tf.cast(step + 1, tf.float32)
+            rate = self.learning_rate * tf.sqrt(1.0 - _BETA_2 ** t) / (1.0 - _BETA_1 ** t)
+            first = [_BETA_1 * m + (1.0 - _BETA_1) * g for m, g in zip(first, gradients)]
+            second = [_BETA_2 * v + (1.0 - _BETA_2) * tf.square(g) for v, g in zip(second, gradients)]
+            theta = [w - rate * m / (tf.sqrt(v) + _EPSILON) for w, m, v in zip(theta, first, second)]
+        return theta
+
+    def _batches(self, count: int) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        needed = self.adapt_steps * self.batch_size
+        order = np.concatenate([rng.permutation(count) for _ in range(needed // count + 1)])
+        return order[:needed].reshape(self.adapt_steps, self.batch_size).astype(np.int32)
+
+    def segment_probabilities(self, theta, phi, spectrogram) -> np.ndarray:
+        """Emotion posteriors [N, classes] of segments [N, frames, bins]."""
+        outputs = []
+        for start in range(0, len(spectrogram), _PREDICT_BATCH):
+            logits = self._logits(theta, phi, tf.constant(spectrogram[start:start + _PREDICT_BATCH]))
+            outputs.append(tf.nn.softmax(logits).numpy())
+        return np.concatenate(outputs)
+
+    def evaluate(self, segments: dict, speaker_class_weights: np.ndarray, class_names) -> dict:
+        """Scores the current weights on one speaker, with and without adaptation.
+
+        Args:
+          segments: `episodes.speaker_segments` output for the speaker.
+          speaker_class_weights: float32 [4, C] the speaker's own w'_{i,c}.
+          class_names: emotion class names.
+
+        Returns:
+          {"adapted": metrics, "no_adapt": metrics}; see `utterance_metrics`.
+        """
+        theta = self.algorithm.meta_weights()
+        phi = self.algorithm.head_weights()
+        plain = self.segment_probabilities(theta, phi, segments["spectrogram"])
+        results = {"no_adapt": utterance_metrics(plain, segments, class_names)}
+        if self.adapt_steps:
+            weights = common.sample_weights(tf.constant(speaker_class_weights),
+                                            tf.constant(segments["labels"]))
+            adapted_theta = self._adapt(theta, phi, tf.constant(segments["spectrogram"]),
+                                        tf.constant(segments["labels"]), weights,
+                                        tf.constant(self._batches(len(segments["labels"]))))
+            adapted = self.segment_probabilities(adapted_theta, phi, segments["spectrogram"])
+            results["adapted"] = utterance_metrics(adapted, segments, class_names)
+        else:
+            results["adapted"] = results["no_adapt"]
+        return results
+
+
+def utterance_metrics(segment_probabilities: np.ndarray, segments: dict, class_names) -> dict:
+    """Averages segment posteriors per utterance and scores the utterance predictions.
+
+    Args:
+      segment_probabilities: float [N, C].
+      segments: dict with `utterance_id` [N] and `labels` int [N, 4] (column 0 is emotion).
+      class_names: the C class names.
+
+    Returns:
+      dict with `ua`, `wa`, `confusion` (rows true, columns predicted, utterance counts),
+      `per_class_recall` ({name: recall or None when absent}) and `utterances`.
+    """
+    ids, inverse = np.unique(segments["utterance_id"], return_inverse=True)
+    count = len(ids)
+    sums = np.zeros((count, segment_probabilities.shape[1]))
+    np.add.at(sums, inverse, segment_probabilities)
+    truth = np.zeros(count, np.int64)
+    truth[inverse] = segments["labels"][:, 0]
+    predicted = sums.argmax(axis=1)
+    return classification_metrics(truth, predicted, class_names)
+
+
+def classification_metrics(truth, predicted, class_names) -> dict:
+    """UA, WA, confusion matrix and per-class recall (see the module docstring)."""
+    classes = len(class_names)
+    confusion = np.zeros((classes, classes), np.int64)
+    np.add.at(confusion, (np.asarray(truth), np.asarray(predicted)), 1)
+    support = confusion.sum(axis=1)
+    recall = {name: (float(confusion[c, c] / support[c]) if support[c] else None)
+              for c, name in enumerate(class_names)}
+    present = [r for r in recall.values() if r is not None]
+    return {"ua": float(np.mean(present)) if present else 0.0,
+            "wa": float(np.trace(confusion) / max(confusion.sum(), 1)),
+            "confusion": confusion.tolist(), "per_class_recall": recall,
+            "utterances": int(confusion.sum())}
+
+
+def confusion_matrix_png(confusion, class_names, title: str) -> bytes:
+    """Renders a confusion matrix (counts and row-normalised shading) as PNG bytes."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    confusion = np.asarray(confusion, np.float64)
+    rows = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+    figure, axes = pyplot.subplots(figsize=(4.2, 3.8), dpi=100)
+    axes.imshow(rows, cmap="Blues", vmin=0, vmax=1)
+    for (row, column), value in np.ndenumerate(confusion):
+        axes.text(column, row, f"{int(value)}", ha="center", va="center",
+                  color="white" if rows[row, column] > 0.5 else "black", fontsize=9)
+    axes.set_xticks(range(len(class_names)), class_names)
+    axes.set_yticks(range(len(class_names)), class_names)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title, fontsize=9)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    pyplot.close(figure)
+    return buffer.getvalue()

@@ -1,0 +1,315 @@
+"""The one training and evaluation loop shared by MMTL and the baselines.
+
+`train_and_evaluate` runs a fold from prepared TFRecords to results.json:
+1. Check the data: manifest feature settings, fold speakers, auxiliary labels present.
+2. Build the algorithm's networks and optimizers; restore the latest checkpoint of the run
+   directory if there is one (a rerun resumes where an interrupted run stopped, bit for bit:
+   episodes depend only on (seed, epoch), and every epoch ends with a checkpoint).
+3. Each epoch: one `tf.function` outer step per episode (traced once: fixed shapes), a step
+   whose loss or gradient is not finite is not applied and stops the run with the step and
+   speaker (or is skipped with `skip_nonfinite`); then meta-test on the validation speaker,
+   a `best` checkpoint when its UA improves, a `latest` checkpoint, TensorBoard summaries.
+4. Restore the best checkpoint, meta-test the test speaker with and without adaptation, write
+   results.json, a confusion-matrix PNG and TensorBoard's HParams and confusion image.
+"""
+
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mmtl_tf import corpora, episodes, evaluation, run_dir as run_dir_lib, tfrecords
+from mmtl_tf import config as config_lib
+from mmtl_tf.algorithms import build_algorithm, common
+
+SYNTHETIC_NOTE = ("corpus: synthetic. These numbers come from the generated synthetic corpus "
+                  "and are not IEMOCAP results.")
+
+
+class NonFiniteLossError(RuntimeError):
+    """An outer step produced NaN/inf; the message names the epoch, step and speaker."""
+
+
+def check_data(experiment: config_lib.ExperimentConfig):
+    """Validates the prepared data against the experiment before any training work.
+
+    Returns:
+      (manifest, fold split).
+
+    Raises:
+      FileNotFoundError/ValueError: naming the flag or file at fault.
+    """
+    manifest = tfrecords.load_manifest(experiment.tfrecord_dir, experiment.features)
+    split = episodes.fold_split(manifest, experiment.fold, experiment.val_speaker)
+    if experiment.train.model != "cnn_lstm":
+        for task in experiment.train.aux_tasks:
+            if not manifest["aux_available"].get(task, False):
+                raise ValueError(f"--aux asks for {task}, but {manifest['corpus']} has no {task} "
+                                 f"labels (-1 in {experiment.tfrecord_dir}); drop it from --aux")
+    return manifest, split
+
+
+def build_training(experiment, num_classes):
+    """Seeds, the algorithm, its optimizers (built, so checkpoints restore into them) and a checkpoint."""
+    keras.utils.set_random_seed(experiment.train.seed)
+    algorithm = build_algorithm(experiment.model, experiment.train, num_classes)
+    optimizers = algorithm.build_optimizers()
+    for name, optimizer in optimizers.items():
+        optimizer.build(algorithm.optimizer_variables(name))
+    state = {"epoch": tf.Variable(0, dtype=tf.int64), "step": tf.Variable(0, dtype=tf.int64),
+             "best_val_ua": tf.Variable(-1.0, dtype=tf.float64),
+             "best_epoch": tf.Variable(-1, dtype=tf.int64)}
+    checkpoint = tf.train.Checkpoint(**algorithm.networks(), **state,
+                                     **{f"optimizer_{n}": o for n, o in optimizers.items()})
+    return algorithm, optimizers, state, checkpoint
+
+
+def make_train_step(algorithm, optimizers, total_speakers: int, jit_compile: bool = False):
+    """The outer step as a tf.function: updates are applied only when all are finite.
+
+    Returns:
+      step(episode) -> (losses dict of per-speaker [m] tensors, finite bool tensor).
+    """
+    def step(episode):
+        updates, losses = algorithm.step_updates(
+            algorithm.meta_weights(), algorithm.head_weights(), episode, episode["class_weights"],
+            total_speakers)
+        gradients = [g for grads in updates.values() for g in grads if g is not None]
+        finite = tf.logical_and(common.all_finite(gradients), common.all_finite(list(losses.values())))
+        if finite:
+            algorithm.apply_updates(optimizers, updates)
+        return losses, finite
+    return tf.function(step, jit_compile=jit_compile)
+
+
+def _record_config(experiment, manifest, split):
+    """Writes run_dir/config.json, or checks that a resumed run has the same settings."""
+    record = {"experiment": experiment.to_dict(), "corpus": manifest["corpus"],
+              "class_names": manifest["class_names"], "train_speakers": list(split.train),
+              "val_speaker": split.validation, "test_speaker": split.test}
+    path = os.path.join(experiment.run_dir, "config.json")
+    if os.path.exists(path):
+        stored = run_dir_lib.read_json(path)
+        differences = config_lib.describe_mismatch(
+            _flatten(record), _flatten(stored))
+        if differences:
+            raise run_dir_lib.RunDirError(
+                f"{experiment.run_dir} holds a run with other settings ({'; '.join(differences)}); "
+                f"resume it with its own settings or choose another --run_dir")
+    else:
+        run_dir_lib.write_json(path, record)
+    return record
+
+
+def _flatten(record, prefix=""):
+    flat = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        elif not key.endswith(("run_dir", "export")):
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _speaker_failing(losses) -> int:
+    stacked = np.stack([np.asarray(v) for v in losses.values()])
+    bad = np.where(~np.isfinite(stacked).all(axis=0))[0]
+    return int(bad[0]) if len(bad) else -1
+
+
+def _train_epoch(experiment, epoch, manifest, split, num_classes, step_fn, state, writer):
+    """Runs one epoch of outer steps; returns the mean of each loss."""
+    train = experiment.train
+    dataset = episodes.episode_dataset(
+        experiment.tfrecord_dir, manifest, split.train, train.segments_per_speaker,
+        experiment.features, num_classes, train.seed, epoch, train.speakers_per_episode)
+    steps = episodes.steps_per_epoch(manifest, split.train, train.segments_per_speaker)
+    progress = keras.utils.Progbar(steps, stateful_metrics=None, unit_name="step")
+    totals = {}
+    chosen_speakers = list(split.train)
+    for index, episode in enumerate(dataset):
+        losses, finite = step_fn(episode)
+        means = {name: float(np.mean(value)) for name, value in losses.items()}
+        if not bool(finite):
+            speaker = _speaker_failing(losses)
+            where = (f"epoch {epoch + 1}, step {index + 1}, speaker "
+                     f"{chosen_speakers[speaker] if 0 <= speaker < len(chosen_speakers) and not train.speakers_per_episode else speaker}")
+            if not experiment.skip_nonfinite:
+                raise NonFiniteLossError(
+                    f"non-finite loss or gradient at {where}; the step was not applied and "
+                    f"{experiment.run_dir}/checkpoints/latest keeps the last good epoch. Lower the "
+                    f"learning rates, check the data, or pass --skip_nonfinite to skip such steps.")
+            print(f"warning: skipped a non-finite step at {where}")
+            continue
+        state["step"].assign_add(1)
+        with writer.as_default(step=int(state["step"].numpy())):
+            for name, value in means.items():
+                tf.summary.scalar(f"train_step/{name}", value)
+        for name, value in means.items():
+            totals.setdefault(name, []).append(value)
+        progress.update(index + 1, values=list(means.items()))
+    return {name: float(np.mean(values)) for name, values in totals.items()}
+
+
+def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
+    """Trains and evaluates one fold (see the module docstring).
+
+    Returns:
+      The results dict also written to run_dir/results.json.
+    """
+    started = time.time()
+    manifest, split = check_data(experiment)
+    os.makedirs(experiment.run_dir, exist_ok=True)
+    with run_dir_lib.RunLock(experiment.run_dir):
+        record = _record_config(experiment, manifest, split)
+        class_names = list(manifest["class_names"])
+        algorithm, optimizers, state, checkpoint = build_training(experiment, len(class_names))
+        checkpoints = os.path.join(experiment.run_dir, "checkpoints")
+        latest = tf.train.CheckpointManager(checkpoint, os.path.join(checkpoints, "latest"), 2)
+        best = tf.train.CheckpointManager(checkpoint, os.path.join(checkpoints, "best"), 1)
+        if latest.latest_checkpoint:
+            checkpoint.restore(latest.latest_checkpoint).assert_existing_objects_matched()
+            print(f"resuming {experiment.run_dir} after epoch {int(state['epoch'].numpy())}")
+        writer = tf.summary.create_file_writer(os.path.join(experiment.run_dir, "tensorboard"))
+        step_fn = make_train_step(algorithm, optimizers, _episode_speakers(experiment, split),
+                                  experiment.train.jit_compile)
+        evaluator = evaluation.SpeakerEvaluator(
+            algorithm, experiment.train.outer_learning_rate, experiment.train.test_adapt_steps,
+            experiment.train.segments_per_speaker, experiment.train.seed)
+        validation = _held_out(experiment, manifest, split.validation, len(class_names))
+
+        for epoch in range(int(state["epoch"].numpy()), experiment.train.epochs):
+            print(f"epoch {epoch + 1}/{experiment.train.epochs} [{record['corpus']}, fold "
+                  f"{experiment.fold}, {experiment.train.model}]")
+            losses = _train_epoch(experiment, epoch, manifest, split, len(class_names), step_fn,
+                                  state, writer)
+            scores = evaluator.evaluate(*validation, class_names)
+            state["epoch"].assign(epoch + 1)
+            val_ua = scores["adapted"]["ua"]
+            if val_ua > float(state["best_val_ua"].numpy()):
+                state["best_val_ua"].assign(val_ua)
+                state["best_epoch"].assign(epoch + 1)
+                best.save(checkpoint_number=epoch + 1)
+            latest.save(checkpoint_number=epoch + 1)
+            with writer.as_default(step=epoch + 1):
+                for name, value in losses.items():
+                    tf.summary.scalar(f"loss/{name}", value)
+                for mode in ("adapted", "no_adapt"):
+                    tf.summary.scalar(f"validation/ua_{mode}", scores[mode]["ua"])
+                    tf.summary.scalar(f"validation/wa_{mode}", scores[mode]["wa"])
+            writer.flush()
+            print(f"  validation {split.validation}: UA {val_ua:.4f} WA {scores['adapted']['wa']:.4f}"
+                  f" (no adaptation: UA {scores['no_adapt']['ua']:.4f})")
+
+        if best.latest_checkpoint:
+            checkpoint.restore(best.latest_checkpoint).assert_existing_objects_matched()
+        test = evaluator.evaluate(*_held_out(experiment, manifest, split.test, len(class_names)),
+                                  class_names)
+        results = _results(experiment, record, state, test, started)
+        _write_outputs(experiment, results, writer)
+    return results
+
+
+def _episode_speakers(experiment, split) -> int:
+    wanted = experiment.train.speakers_per_episode
+    return wanted if 0 < wanted < len(split.train) else len(split.train)
+
+
+def _held_out(experiment, manifest, speaker, num_classes):
+    segments = episodes.speaker_segments(experiment.tfrecord_dir, manifest, speaker,
+                                         experiment.features)
+    return segments, episodes.class_weights(manifest, [speaker], num_classes)[0]
+
+
+def _results(experiment, record, state, test, started) -> dict:
+    adapted, plain = test["adapted"], test["no_adapt"]
+    results = {
+        "corpus": record["corpus"], "fold": experiment.fold,
+        "aux": "".join(task[0] for task in experiment.train.aux_tasks),
+        "model": experiment.train.model, "outer_update": experiment.train.outer_update,
+        "preset": experiment.preset, "seed": experiment.train.seed,
+        "val_speaker": record["val_speaker"], "test_speaker": record["test_speaker"],
+        "ua": adapted["ua"], "wa": adapted["wa"], "ua_no_adapt": plain["ua"], "wa_no_adapt": plain["wa"],
+        "confusion": adapted["confusion"], "confusion_no_adapt": plain["confusion"],
+        "per_class_recall": adapted["per_class_recall"], "class_names": record["class_names"],
+        "test_utterances": adapted["utterances"], "epochs": experiment.train.epochs,
+        "best_epoch": int(state["best_epoch"].numpy()),
+        "best_val_ua": float(state["best_val_ua"].numpy()),
+        "seconds": round(time.time() - started, 1), "run_dir": experiment.run_dir,
+    }
+    if record["corpus"] == "synthetic":
+        results["note"] = SYNTHETIC_NOTE
+    return results
+
+
+def _write_outputs(experiment, results, writer):
+    title = (f"{results['model']} fold {results['fold']} aux {results['aux']} "
+             f"[corpus: {results['corpus']}]")
+    png = evaluation.confusion_matrix_png(results["confusion"], results["class_names"], title)
+    with open(os.path.join(experiment.run_dir, "confusion_matrix.png"), "wb") as handle:
+        handle.write(png)
+    from tensorboard.plugins.hparams import api as hparams_api
+    with writer.as_default(step=max(results["epochs"], 1)):
+        tf.summary.image("test/confusion_matrix", tf.image.decode_png(png)[tf.newaxis])
+        tf.summary.scalar("test/ua", results["ua"])
+        tf.summary.scalar("test/wa", results["wa"])
+        tf.summary.scalar("test/ua_no_adapt", results["ua_no_adapt"])
+        tf.summary.scalar("test/wa_no_adapt", results["wa_no_adapt"])
+        hparams_api.hparams({"model": results["model"], "aux": results["aux"],
+                             "fold": results["fold"], "corpus": results["corpus"],
+                             "outer_update": results["outer_update"], "preset": results["preset"],
+                             "seed": results["seed"]})
+    writer.flush()
+    run_dir_lib.write_json(os.path.join(experiment.run_dir, "results.json"), results)
+
+
+def corpus_label(corpus: str) -> str:
+    """`corpus: NAME` with the synthetic caveat where it applies, for every printed summary."""
+    return SYNTHETIC_NOTE if corpus == "synthetic" else f"corpus: {corpus}"
+
+
+def experiment_from_record(record: dict) -> config_lib.ExperimentConfig:
+    """Rebuilds the ExperimentConfig stored in a run's config.json."""
+    stored = dict(record["experiment"])
+    model = dict(stored.pop("model"))
+    model["conv_filters"] = tuple(model["conv_filters"])
+    model["conv_kernels"] = tuple(tuple(k) for k in model["conv_kernels"])
+    train = dict(stored.pop("train"))
+    train["aux_tasks"] = tuple(train["aux_tasks"])
+    return config_lib.ExperimentConfig(
+        features=config_lib.FeatureConfig(**stored.pop("features")),
+        model=config_lib.ModelConfig(**model), train=config_lib.TrainConfig(**train), **stored)
+
+
+def load_trained(run_dir: str):
+    """Rebuilds a finished (or interrupted) run's algorithm with its selected weights.
+
+    The `best` checkpoint (best validation UA) is restored; a run with none yet falls back to
+    its `latest` checkpoint.
+
+    Args:
+      run_dir: a directory written by `train_and_evaluate`.
+
+    Returns:
+      (algorithm, record): the algorithm with restored weights, and config.json's dict
+      (experiment, corpus, class_names, speakers).
+
+    Raises:
+      run_dir_lib.RunDirError: not a run directory, or no checkpoint in it.
+    """
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        raise run_dir_lib.RunDirError(f"{run_dir} is not a run directory (no config.json); "
+                                      f"pass the --run_dir of a `python -m mmtl_tf.main` run")
+    record = run_dir_lib.read_json(path)
+    experiment = experiment_from_record(record)
+    algorithm = build_algorithm(experiment.model, experiment.train, len(record["class_names"]))
+    checkpoint = tf.train.Checkpoint(**algorithm.networks())
+    for kind in ("best", "latest"):
+        found = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints", kind))
+        if found:
+            checkpoint.restore(found).expect_partial().assert_existing_objects_matched()
+            return algorithm, record
+    raise run_dir_lib.RunDirError(f"{run_dir} has no checkpoint yet; train it first")

@@ -1,0 +1,254 @@
+"""Tests of mmtl_tf.corpora.csv_manifest on small hand-written manifests and wavs."""
+
+import collections
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from mmtl_tf import audio
+from mmtl_tf import corpora
+from mmtl_tf.corpora import csv_manifest
+
+STEREO_FRAMES = 12345  # at 44.1 kHz: 12345 * 16000 / 44100 = 4478.9 samples at 16 kHz
+
+
+def _noise(frames, channels=None, seed=0):
+    shape = (frames,) if channels is None else (frames, channels)
+    return np.random.default_rng(seed).uniform(-0.1, 0.1, shape).astype(np.float32)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A corpus folder with a 16 kHz mono wav, a 44.1 kHz stereo wav and one outside it."""
+    root = tmp_path / "corpus"
+    os.makedirs(root / "wavs")
+    os.makedirs(tmp_path / "elsewhere")
+    audio.write_wav(str(root / "wavs" / "a.wav"), _noise(8000), 16000)
+    audio.write_wav(str(root / "wavs" / "b.wav"), _noise(STEREO_FRAMES, channels=2), 44100)
+    audio.write_wav(str(tmp_path / "elsewhere" / "c.wav"), _noise(4000, seed=1), 16000)
+    return root
+
+
+def _write_manifest(folder, text, name="manifest.csv", encoding="utf-8"):
+    path = os.path.join(folder, name)
+    with open(path, "w", encoding=encoding, newline="") as handle:
+        handle.write(text)
+    return path
+
+
+def _standard_manifest(corpus):
+    absolute = os.path.join(os.path.dirname(corpus), "elsewhere", "c.wav")
+    return _write_manifest(corpus, (
+        "path,speaker,session,emotion,valence,arousal,dominance\n"
+        "wavs/a.wav,spk1,s1,neutral,2.0,3.0,4.0\n"
+        "wavs/b.wav,spk2,s1,ang,1.5,4.5,3.9999\n"
+        f"{absolute},spk3,s2,Happy,3.5,2.5,1.0\n"))
+
+
+def test_relative_and_absolute_paths_resolve_to_absolute_files(corpus):
+    listing = csv_manifest.read_csv_manifest(_standard_manifest(corpus))
+    paths = {u.utterance_id: u.path for u in listing.utterances}
+    assert paths["wavs/a"] == str(corpus / "wavs" / "a.wav")
+    assert paths["wavs/b"] == str(corpus / "wavs" / "b.wav")
+    assert paths["../elsewhere/c"] == str(corpus.parent / "elsewhere" / "c.wav")
+    assert all(os.path.isabs(path) for path in paths.values())
+
+
+def test_listing_holds_speakers_sessions_emotions_and_binned_scores(corpus):
+    listing = csv_manifest.read_csv_manifest(_standard_manifest(corpus))
+    assert listing.corpus == "csv:manifest.csv"
+    assert listing.class_names == ("neutral", "happy", "sad", "angry")
+    assert [(u.utterance_id, u.speaker, u.session, u.emotion, u.valence, u.arousal, u.dominance)
+            for u in listing.utterances] == [
+        ("../elsewhere/c", "spk3", "s2", 1, 2, 1, 0),
+        ("wavs/a", "spk1", "s1", 0, 1, 2, 3),
+        ("wavs/b", "spk2", "s1", 3, 0, 3, 2)]
+    assert listing.speakers() == {"spk1": "s1", "spk2": "s1", "spk3": "s2"}
+    assert listing.excluded == collections.Counter()
+
+
+def test_stereo_44k_row_is_accepted_and_reads_as_16k_mono(corpus):
+    listing = csv_manifest.read_csv_manifest(_standard_manifest(corpus))
+    stereo = {u.utterance_id: u for u in listing.utterances}["wavs/b"]
+    assert audio.inspect_wav(stereo.path)["channels"] == 2
+    assert audio.inspect_wav(stereo.path)["sample_rate"] == 44100
+    waveform = audio.read_wav(stereo.path, target_rate=16000)
+    assert waveform.ndim == 1 and waveform.dtype == np.float32
+    assert abs(len(waveform) - round(STEREO_FRAMES * 16000 / 44100)) <= 1
+
+
+def test_iemocap_names_and_case_are_aliases_of_class_names(corpus):
+    # The same wav listed twice would clash on the default id, so give explicit ids.
+    path = _write_manifest(corpus, (
+        "utterance_id,path,speaker,session,emotion\n"
+        "u1,wavs/a.wav,spk1,s1,ang\n"
+        "u2,wavs/b.wav,spk1,s1,NEU\n"
+        "u3,wavs/a.wav,spk1,s1,Happiness\n"
+        "u4,wavs/b.wav,spk1,s1,sadness\n"), name="aliases.csv")
+    listing = csv_manifest.read_csv_manifest(path)
+    assert [(u.utterance_id, u.emotion) for u in listing.utterances] == [
+        ("u1", 3), ("u2", 0), ("u3", 1), ("u4", 2)]
+
+
+def test_alias_applies_only_when_its_target_is_a_class(corpus):
+    path = _write_manifest(corpus, (
+        "utterance_id,path,speaker,session,emotion\n"
+        "u1,wavs/a.wav,spk1,s1,ang\n"
+        "u2,wavs/b.wav,spk1,s1,neu\n"))
+    listing = csv_manifest.read_csv_manifest(path, class_names=("neutral", "calm"))
+    assert [(u.utterance_id, u.emotion) for u in listing.utterances] == [("u2", 0)]
+    assert listing.excluded == collections.Counter({"label ang": 1})
+
+
+def test_rows_with_other_labels_are_excluded_and_counted_per_label(corpus):
+    path = _write_manifest(corpus, (
+        "utterance_id,path,speaker,session,emotion\n"
+        "u1,wavs/a.wav,spk1,s1,fru\n"
+        "u2,wavs/b.wav,spk1,s1,fru\n"
+        "u3,wavs/a.wav,spk1,s1,Fear\n"
+        "u4,wavs/b.wav,spk1,s1,sad\n"
+        "u5,missing.wav,spk1,s1,xxx\n"))
+    listing = csv_manifest.read_csv_manifest(path)
+    assert [u.utterance_id for u in listing.utterances] == ["u4"]
+    assert listing.excluded == collections.Counter({"label fru": 2, "label Fear": 1,
+                                                    "label xxx": 1})
+
+
+def test_missing_required_column_error_names_column_and_file(corpus):
+    path = _write_manifest(corpus, "path,speaker,emotion\nwavs/a.wav,spk1,sad\n")
+    with pytest.raises(corpora.CorpusError, match=r"manifest\.csv: required column 'session'"):
+        csv_manifest.read_csv_manifest(path)
+
+
+def test_empty_aux_cell_error_names_row_and_column(corpus):
+    path = _write_manifest(corpus, (
+        "path,speaker,session,emotion,valence,arousal\n"
+        "wavs/a.wav,spk1,s1,sad,2.0,3.0\n"
+        "wavs/b.wav,spk1,s1,sad,2.0,\n"))
+    with pytest.raises(corpora.CorpusError,
+                       match=r"manifest\.csv: row 3, column 'arousal': the cell is empty"):
+        csv_manifest.read_csv_manifest(path)
+
+
+def test_empty_required_cell_error_names_row_and_column(corpus):
+    path = _write_manifest(corpus, (
+        "path,speaker,session,emotion\n"
+        "\n"
+        "wavs/a.wav, ,s1,sad\n"))
+    with pytest.raises(corpora.CorpusError,
+                       match=r"manifest\.csv: row 3, column 'speaker': the cell is empty"):
+        csv_manifest.read_csv_manifest(path)
+
+
+@pytest.mark.parametrize("value, problem", [("high", "is not a number"),
+                                            ("6", "outside"), ("0.0", "outside")])
+def test_aux_value_not_a_number_in_zero_six_is_an_error(corpus, value, problem):
+    path = _write_manifest(corpus, (
+        "path,speaker,session,emotion,dominance\n"
+        f"wavs/a.wav,spk1,s1,sad,{value}\n"))
+    with pytest.raises(corpora.CorpusError,
+                       match=rf"manifest\.csv: row 2, column 'dominance': .*{problem}"):
+        csv_manifest.read_csv_manifest(path)
+
+
+def test_without_aux_columns_labels_are_missing(corpus):
+    path = _write_manifest(corpus, "path,speaker,session,emotion\nwavs/a.wav,spk1,s1,sad\n")
+    (utterance,) = csv_manifest.read_csv_manifest(path).utterances
+    assert (utterance.valence, utterance.arousal, utterance.dominance) == (
+        corpora.MISSING_LABEL, corpora.MISSING_LABEL, corpora.MISSING_LABEL)
+    assert corpora.MISSING_LABEL == -1
+
+
+def test_only_present_aux_columns_are_labelled(corpus):
+    path = _write_manifest(corpus, "path,speaker,session,emotion,arousal\n"
+                                   "wavs/a.wav,spk1,s1,sad,4.0\n")
+    (utterance,) = csv_manifest.read_csv_manifest(path).utterances
+    assert (utterance.valence, utterance.arousal, utterance.dominance) == (-1, 3, -1)
+
+
+def test_speaker_in_two_sessions_error_names_both_rows(corpus):
+    path = _write_manifest(corpus, (
+        "path,speaker,session,emotion\n"
+        "wavs/a.wav,spk1,s1,sad\n"
+        "wavs/b.wav,spk2,s1,sad\n"
+        "../elsewhere/c.wav,spk1,s2,sad\n"))
+    with pytest.raises(corpora.CorpusError) as error:
+        csv_manifest.read_csv_manifest(path)
+    message = str(error.value)
+    assert "row 4" in message and "row 2" in message and "'spk1'" in message
+
+
+def test_duplicate_utterance_id_error_names_both_rows(corpus):
+    path = _write_manifest(corpus, (
+        "path,speaker,session,emotion,utterance_id\n"
+        "wavs/a.wav,spk1,s1,sad,u1\n"
+        "wavs/b.wav,spk1,s1,sad,u2\n"
+        "../elsewhere/c.wav,spk1,s1,sad,u1\n"))
+    with pytest.raises(corpora.CorpusError, match=r"row 4: utterance id 'u1' .* row 2"):
+        csv_manifest.read_csv_manifest(path)
+
+
+def test_same_file_listed_twice_is_a_duplicate_id(corpus):
+    path = _write_manifest(corpus, "path,speaker,session,emotion\n"
+                                   "wavs/a.wav,spk1,s1,sad\n./wavs/a.wav,spk1,s1,sad\n")
+    with pytest.raises(corpora.CorpusError, match=r"row 3: utterance id 'wavs/a' .* row 2"):
+        csv_manifest.read_csv_manifest(path)
+
+
+def test_default_ids_stay_unique_for_names_differing_in_extension(corpus):
+    shutil.copy(corpus / "wavs" / "a.wav", corpus / "wavs" / "a.wave")
+    path = _write_manifest(corpus, "path,speaker,session,emotion\n"
+                                   "wavs/a.wav,spk1,s1,sad\nwavs/a.wave,spk1,s1,sad\n")
+    ids = [u.utterance_id for u in csv_manifest.read_csv_manifest(path).utterances]
+    assert ids == ["wavs/a", "wavs/a.wave"]
+
+
+def test_row_with_more_cells_than_header_is_an_error_but_empty_extras_are_not(corpus):
+    path = _write_manifest(corpus, "path,speaker,session,emotion\n"
+                                   "wavs/a.wav,spk1,s1,sad,,\nwavs/b.wav,spk1,s1,sad,oops\n")
+    with pytest.raises(corpora.CorpusError, match=r"row 3 has more cells than the header"):
+        csv_manifest.read_csv_manifest(path)
+
+
+def test_missing_wav_error_names_row_path_and_flag(corpus):
+    path = _write_manifest(corpus, "path,speaker,session,emotion\n"
+                                   "wavs/a.wav,spk1,s1,sad\nwavs/gone.wav,spk1,s1,sad\n")
+    with pytest.raises(corpora.CorpusError) as error:
+        csv_manifest.read_csv_manifest(path)
+    message = str(error.value)
+    assert "row 3" in message and str(corpus / "wavs" / "gone.wav") in message
+    assert "--skip_missing" in message
+
+
+def test_skip_missing_counts_and_lists_the_missing_wav(corpus):
+    path = _write_manifest(corpus, "path,speaker,session,emotion\n"
+                                   "wavs/a.wav,spk1,s1,sad\nwavs/gone.wav,spk1,s1,sad\n")
+    listing = csv_manifest.read_csv_manifest(path, skip_missing=True)
+    assert [u.utterance_id for u in listing.utterances] == ["wavs/a"]
+    assert listing.excluded == collections.Counter({"missing wav": 1})
+    assert listing.missing_files == [str(corpus / "wavs" / "gone.wav")]
+
+
+def test_byte_order_mark_header_case_and_cell_whitespace_are_tolerated(corpus):
+    path = _write_manifest(corpus, (
+        " Path , Speaker ,Session,EMOTION, Valence \r\n"
+        " wavs/a.wav , spk1 , s1 , Sad , 2.5 \r\n"), encoding="utf-8-sig")
+    with open(path, "rb") as handle:
+        assert handle.read(3) == b"\xef\xbb\xbf"
+    (utterance,) = csv_manifest.read_csv_manifest(path, corpus_name="mine").utterances
+    assert (utterance.utterance_id, utterance.speaker, utterance.session, utterance.emotion,
+            utterance.valence) == ("wavs/a", "spk1", "s1", 2, 1)
+
+
+def test_corpus_name_defaults_to_csv_file_name(corpus):
+    path = _write_manifest(corpus, "path,speaker,session,emotion\nwavs/a.wav,spk1,s1,sad\n",
+                           name="my_corpus.csv")
+    assert csv_manifest.read_csv_manifest(path).corpus == "csv:my_corpus.csv"
+    assert csv_manifest.read_csv_manifest(path, corpus_name="mine").corpus == "mine"
+
+
+def test_missing_manifest_file_error_names_it(tmp_path):
+    with pytest.raises(corpora.CorpusError, match="nothing.csv: CSV manifest not found"):
+        csv_manifest.read_csv_manifest(str(tmp_path / "nothing.csv"))
