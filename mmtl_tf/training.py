@@ -61,9 +61,20 @@ def build_training(experiment, num_classes):
     state = {"epoch": tf.Variable(0, dtype=tf.int64), "step": tf.Variable(0, dtype=tf.int64),
              "best_val_ua": tf.Variable(-1.0, dtype=tf.float64),
              "best_epoch": tf.Variable(-1, dtype=tf.int64)}
-    checkpoint = tf.train.Checkpoint(**algorithm.networks(), **state,
+    checkpoint = tf.train.Checkpoint(**network_trackables(algorithm), **state,
                                      **{f"optimizer_{n}": o for n, o in optimizers.items()})
     return algorithm, optimizers, state, checkpoint
+
+
+def network_trackables(algorithm) -> dict:
+    """Checkpoint dependencies naming every network variable by its Keras path.
+
+    Keras 3 models handed to tf.train.Checkpoint do not contribute their variables under their
+    own names, so each network becomes a Checkpoint of its variables keyed by path
+    (`meta/conv_1.kernel`): restoring then fails loudly if a variable is missing.
+    """
+    return {name: tf.train.Checkpoint(**{v.path.replace("/", "."): v for v in model.variables})
+            for name, model in algorithm.networks().items()}
 
 
 def make_train_step(algorithm, optimizers, total_speakers: int, jit_compile: bool = False):
@@ -306,7 +317,7 @@ def load_trained(run_dir: str):
     record = run_dir_lib.read_json(path)
     experiment = experiment_from_record(record)
     algorithm = build_algorithm(experiment.model, experiment.train, len(record["class_names"]))
-    checkpoint = tf.train.Checkpoint(**algorithm.networks())
+    checkpoint = tf.train.Checkpoint(**network_trackables(algorithm))
     for kind in ("best", "latest"):
         found = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints", kind))
         if found:

@@ -1,0 +1,154 @@
+"""`python -m mmtl_tf.main` end to end on tiny synthetic data: outputs, resume after SIGKILL, TensorBoard."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import REPO, SMOKE_FLAGS, python_command
+
+RESULT_FIELDS = {"corpus", "fold", "aux", "model", "preset", "seed", "val_speaker", "test_speaker",
+                 "ua", "wa", "ua_no_adapt", "wa_no_adapt", "confusion", "class_names", "epochs",
+                 "best_epoch", "seconds"}
+
+
+def run_main(tfrecord_dir, run_dir, *extra, check=True):
+    """Runs the smoke preset of main in a subprocess; returns the CompletedProcess."""
+    command = python_command("mmtl_tf.main", f"--flagfile={SMOKE_FLAGS}",
+                             f"--tfrecord_dir={tfrecord_dir}", f"--run_dir={run_dir}", *extra)
+    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    if check and completed.returncode != 0:
+        raise AssertionError(f"main failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+    return completed
+
+
+def checkpoint_weights(run_dir, kind="latest"):
+    """Model weights of a run's newest checkpoint (optimizer slots and counters left out)."""
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints", kind)))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if name.startswith(("meta/", "head/")) and "OPTIMIZER" not in name}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(synthetic_shards, tmp_path_factory):
+    run_dir = str(tmp_path_factory.mktemp("runs") / "smoke")
+    completed = run_main(synthetic_shards[0], run_dir, "--epochs=2", "--fold=2", "--aux=va")
+    return run_dir, completed
+
+
+def test_main_writes_results_naming_the_corpus(smoke_run):
+    run_dir, completed = smoke_run
+    results = json.load(open(os.path.join(run_dir, "results.json")))
+    assert RESULT_FIELDS <= set(results)
+    assert results["corpus"] == "synthetic" and "not IEMOCAP results" in results["note"]
+    assert (results["fold"], results["aux"], results["model"], results["preset"]) == (2, "va", "mmtl", "smoke")
+    assert (results["val_speaker"], results["test_speaker"]) == ("2F", "2M")
+    confusion = np.array(results["confusion"])
+    assert confusion.shape == (4, 4) and confusion.sum() == results["test_utterances"] > 0
+    assert np.isclose(results["wa"], np.trace(confusion) / confusion.sum())
+    assert "corpus: synthetic" in completed.stdout and "UA" in completed.stdout.splitlines()[-1]
+    for name in ("flags.txt", "config.json", "confusion_matrix.png"):
+        assert os.path.isfile(os.path.join(run_dir, name)), name
+    assert "--preset=smoke" in open(os.path.join(run_dir, "flags.txt")).read()
+
+
+def test_rerun_of_a_finished_run_resumes_without_training(smoke_run, synthetic_shards):
+    run_dir, _ = smoke_run
+    before = checkpoint_weights(run_dir)
+    completed = run_main(synthetic_shards[0], run_dir, "--epochs=2", "--fold=2", "--aux=va")
+    assert "resuming" in completed.stdout and "epoch 1/2" not in completed.stdout
+    after = checkpoint_weights(run_dir)
+    assert all(np.array_equal(before[name], after[name]) for name in before)
+
+
+def test_kill_and_resume_gives_the_uninterrupted_weights(synthetic_shards, tmp_path):
+    tfrecord_dir = synthetic_shards[0]
+    clean = str(tmp_path / "clean")
+    run_main(tfrecord_dir, clean, "--epochs=3")
+    killed = str(tmp_path / "killed")
+    rng = np.random.default_rng(7)
+    for attempt in range(2):  # kill at a random moment after some epoch finished, twice
+        command = python_command("mmtl_tf.main", f"--flagfile={SMOKE_FLAGS}", f"--tfrecord_dir={tfrecord_dir}",
+                                 f"--run_dir={killed}", "--epochs=3")
+        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        index_file = os.path.join(killed, "checkpoints", "latest", "checkpoint")
+        deadline = time.time() + 240
+        while not os.path.exists(index_file) and process.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(float(rng.uniform(0.0, 1.0)))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert not os.path.exists(os.path.join(killed, "results.json")) or attempt > 0
+    run_main(tfrecord_dir, killed, "--epochs=3")
+    expected, actual = checkpoint_weights(clean), checkpoint_weights(killed)
+    assert expected.keys() == actual.keys() and expected
+    for name in expected:
+        np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
+    clean_results = json.load(open(os.path.join(clean, "results.json")))
+    killed_results = json.load(open(os.path.join(killed, "results.json")))
+    assert clean_results["ua"] == killed_results["ua"] and clean_results["confusion"] == killed_results["confusion"]
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get_json(url):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_tensorboard_serves_losses_validation_and_confusion_image(smoke_run):
+    run_dir, _ = smoke_run
+    port = _free_port()
+    server = subprocess.Popen(python_command("tensorboard.main", f"--logdir={run_dir}/tensorboard",
+                                             "--host=127.0.0.1", f"--port={port}"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}/data/plugin"
+        deadline, scalars, images = time.time() + 90, {}, {}
+        while time.time() < deadline:
+            try:
+                scalars = _get_json(f"{base}/scalars/tags")
+                images = _get_json(f"{base}/images/tags")
+                if scalars and images:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        tags = {tag for run in scalars.values() for tag in run}
+        assert {"loss/support_loss", "loss/transfer_loss", "loss/query_loss",
+                "validation/ua_adapted", "test/ua"} <= tags, tags
+        assert any("test/confusion_matrix" in run for run in images.values()), images
+        run_name = next(iter(scalars))
+        points = _get_json(f"{base}/scalars/scalars?run={run_name}&tag=validation/ua_adapted")
+        assert len(points) == 2 and all(0.0 <= value <= 1.0 for _, _, value in points)
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_load_trained_restores_the_best_checkpoint(smoke_run):
+    from mmtl_tf import training
+
+    run_dir, _ = smoke_run
+    algorithm, record = training.load_trained(run_dir)
+    stored = checkpoint_weights(run_dir, kind="best")
+    restored = {}
+    for network, model in algorithm.networks().items():
+        for variable in model.variables:
+            key = f"{network}/{variable.path.replace('/', '..')}/.ATTRIBUTES/VARIABLE_VALUE"
+            restored[key] = variable.numpy()
+    assert set(restored) == set(stored)
+    for key, value in stored.items():
+        np.testing.assert_array_equal(restored[key], value, err_msg=key)
+    assert record["class_names"] == ["neu", "hap", "sad", "ang"]
