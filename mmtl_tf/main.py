@@ -15,6 +15,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from mmtl_tf import audio, cli_flags, corpora, preparation, run_dir as run_dir_lib, training
 from mmtl_tf import config as config_lib
@@ -186,6 +187,8 @@ CLEAN_ERRORS = (corpora.CorpusError, audio.AudioError, ValueError, FileNotFoundE
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.verbosity < 1:
+        logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the progress
     try:
         run()
     except CLEAN_ERRORS as error:
