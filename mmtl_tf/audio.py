@@ -1,11 +1,13 @@
 """Reading wav files into mono float32 waveforms at the feature sample rate.
 
-tensorflow-io cannot load its native ops on TensorFlow >= 2.18 (BUILD.md), so 16-bit PCM is
-decoded with `tf.audio.decode_wav`; 32-bit IEEE-float wavs are decoded with numpy. Before any
-decoding, the RIFF header is checked in Python from its first bytes: a missing, empty, non-wav,
-non-PCM or truncated file (a header claiming more data than the file holds) raises `AudioError`
-naming the file, and nothing large is allocated on a lying header. Channels are mixed to mono,
-and any other sample rate is converted with scipy's polyphase resampler.
+tensorflow-io cannot load its native ops on TensorFlow >= 2.18 (BUILD.md), and
+`tf.audio.decode_wav` rejects valid 16-bit PCM files it does not expect (WAVE_FORMAT_EXTENSIBLE
+headers, fmt chunks of other sizes, an odd-sized data chunk without its pad byte), so both 16-bit
+PCM and 32-bit IEEE-float samples are decoded with numpy from the data chunk the header check
+located. That check reads the RIFF header in Python from its first bytes: a missing, empty,
+non-wav, non-PCM or truncated file (a chunk claiming more data than the file holds) raises
+`AudioError` naming the file, and nothing large is allocated on a lying header. Channels are
+mixed to mono, and any other sample rate is converted with scipy's polyphase resampler.
 """
 
 import math
@@ -61,6 +63,9 @@ def inspect_wav(path: str) -> dict:
                 _fail(path, "no data chunk found (truncated or corrupt file)")
             chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
             if chunk_id == b"fmt ":
+                if chunk_size > size - handle.tell():
+                    _fail(path, f"fmt chunk claims {chunk_size} bytes but the file holds only "
+                                f"{size - handle.tell()} after it (corrupt header)")
                 body = handle.read(chunk_size)
                 if len(body) < 16:
                     _fail(path, "fmt chunk is truncated")
@@ -130,17 +135,13 @@ def read_wav(path: str, target_rate: int = 16000) -> np.ndarray:
         non-finite samples.
     """
     info = inspect_wav(path)
-    if info["format"] == "pcm16":
-        try:
-            decoded = tf.audio.decode_wav(tf.io.read_file(path))
-        except tf.errors.OpError as error:
-            _fail(path, f"TensorFlow could not decode it ({error.message})")
-        samples = decoded.audio.numpy()
-    else:
-        with open(path, "rb") as handle:
-            handle.seek(info["data_offset"])
-            raw = handle.read(info["num_frames"] * info["channels"] * 4)
-        samples = np.frombuffer(raw, "<f4").reshape(-1, info["channels"])
+    sample_type, scale = ("<i2", 1.0 / 32768.0) if info["format"] == "pcm16" else ("<f4", 1.0)
+    with open(path, "rb") as handle:
+        handle.seek(info["data_offset"])
+        raw = handle.read(info["num_frames"] * info["channels"] * np.dtype(sample_type).itemsize)
+    samples = np.frombuffer(raw, sample_type).reshape(-1, info["channels"]).astype(np.float32)
+    if scale != 1.0:
+        samples *= scale
     if not np.all(np.isfinite(samples)):
         _fail(path, "it contains NaN or infinite samples")
     return to_mono_at_rate(samples, info["sample_rate"], target_rate)

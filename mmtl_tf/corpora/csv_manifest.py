@@ -78,6 +78,10 @@ def _read_rows(csv_path):
             if repeated:
                 raise corpora.CorpusError(f"{csv_path}: column(s) {', '.join(repeated)} appear "
                                           f"more than once in the header")
+            for column in REQUIRED_COLUMNS:  # header faults first, before any row's
+                if column not in columns:
+                    raise corpora.CorpusError(f"{csv_path}: required column {column!r} is "
+                                              f"missing (found: {', '.join(columns)})")
             reader.fieldnames = columns
             for row in reader:
                 row_number = reader.line_num  # the header is row 1, as in a spreadsheet
@@ -90,10 +94,6 @@ def _read_rows(csv_path):
         raise corpora.CorpusError(f"{csv_path}: not a UTF-8 text file ({error})") from None
     except csv.Error as error:
         raise corpora.CorpusError(f"{csv_path}: not a readable CSV file ({error})") from None
-    for column in REQUIRED_COLUMNS:
-        if column not in columns:
-            raise corpora.CorpusError(f"{csv_path}: required column {column!r} is missing "
-                                      f"(found: {', '.join(columns)})")
     return columns, rows
 
 

@@ -15,7 +15,8 @@ The steps:
 3. Of each label file only the summary lines count,
    `[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]` (V, A, D);
    the `%` header, blank lines and per-evaluator lines (`C-E2:`, `A-E3:`) are ignored. A line
-   that starts with `[` but is not a well-formed summary line is an error naming file and line.
+   that starts with `[`, or any other line naming an utterance (`Ses0...`), that is not a
+   well-formed summary line is an error naming file and line: a damaged line is never skipped.
 4. The speaker is the session digit plus the gender letter of the utterance id's LAST field:
    `Ses01F_impro01_M003` is spoken by `1M`. The letter after `Ses01` names the actor who wore the
    motion-capture markers, not the speaker; every dialog has turns of both actors.
@@ -46,6 +47,10 @@ _SUMMARY_LINE = re.compile(
     r"[ \t]+\[[ \t]*(?P<valence>[^,\]\s]+)[ \t]*,[ \t]*(?P<arousal>[^,\]\s]+)"
     r"[ \t]*,[ \t]*(?P<dominance>[^,\]\s]+)[ \t]*\][ \t]*$")
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
+# Per-evaluator lines (`C-E2:`, `A-E3:`, self-evaluations `C-F1:`); any other line that names an
+# utterance is a damaged summary line (one that lost its `[`), not a line to skip.
+_EVALUATOR_LINE = re.compile(r"^[A-Z]+-[A-Z]+\d*:")
+_MENTIONS_UTTERANCE = re.compile(r"Ses\d")
 _LAYOUT = ("expected the IEMOCAP release folder (usually IEMOCAP_full_release/) holding "
            "Session1..Session5, each with dialog/EmoEvaluation/<dialog>.txt label files and "
            "sentences/wav/<dialog>/<utterance>.wav")
@@ -127,8 +132,9 @@ def _summary_records(path):
         raise corpora.CorpusError(f"{path}: not a text label file ({error})") from None
     for line_number, raw_line in enumerate(lines, start=1):
         line = raw_line.strip()
-        if not line.startswith("["):  # header, blank line or per-evaluator line
-            continue
+        if not line.startswith("[") and (_EVALUATOR_LINE.match(line)
+                                         or not _MENTIONS_UTTERANCE.search(line)):
+            continue  # header, blank line or per-evaluator line
         where = f"{path}:{line_number}"
         match = _SUMMARY_LINE.match(line)
         if not match:
