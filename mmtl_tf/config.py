@@ -187,6 +187,8 @@ class ExperimentConfig:
       preset: name of the flag preset, recorded in results ("paper", "demo", "smoke", "custom").
       skip_nonfinite: skip an outer step whose loss or gradient is NaN/inf instead of stopping.
       export: write a SavedModel into run_dir/export after training.
+      strategy: "default", "mirrored" or "multi_worker" (`mmtl_tf.distribution`).
+      num_cpu_devices: logical CPU devices for "mirrored" on a machine without GPU.
     """
 
     features: FeatureConfig
@@ -199,6 +201,8 @@ class ExperimentConfig:
     preset: str = "custom"
     skip_nonfinite: bool = False
     export: bool = True
+    strategy: str = "default"
+    num_cpu_devices: int = 0
 
     def to_dict(self) -> dict:
         """JSON-ready dict (tuples become lists)."""

@@ -13,6 +13,7 @@
    results.json, a confusion-matrix PNG and TensorBoard's HParams and confusion image.
 """
 
+import dataclasses
 import os
 import time
 
@@ -20,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mmtl_tf import corpora, episodes, evaluation, run_dir as run_dir_lib, tfrecords
+from mmtl_tf import distribution, episodes, evaluation, run_dir as run_dir_lib, tfrecords
 from mmtl_tf import config as config_lib
 from mmtl_tf.algorithms import build_algorithm, common
 
@@ -77,22 +78,51 @@ def network_trackables(algorithm) -> dict:
             for name, model in algorithm.networks().items()}
 
 
-def make_train_step(algorithm, optimizers, total_speakers: int, jit_compile: bool = False):
+def make_train_step(algorithm, optimizers, total_speakers: int, jit_compile: bool = False,
+                    strategy=None):
     """The outer step as a tf.function: updates are applied only when all are finite.
+
+    Args:
+      algorithm, optimizers: from `build_training` (built under `strategy.scope()`).
+      total_speakers: m, speakers of a whole episode (the divisor of the mean over speakers).
+      jit_compile: compile with XLA.
+      strategy: a `tf.distribute.Strategy`; with several replicas each runs its share of the
+        speakers (`distribution.split_speakers`) and the optimizers sum their gradients.
 
     Returns:
       step(episode) -> (losses dict of per-speaker [m] tensors, finite bool tensor).
     """
-    def step(episode):
+    strategy = strategy or tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    missing = {}  # update name -> positions without a gradient (static, found while tracing)
+
+    def replica_step(episode):
         updates, losses = algorithm.step_updates(
             algorithm.meta_weights(), algorithm.head_weights(), episode, episode["class_weights"],
             total_speakers)
-        gradients = [g for grads in updates.values() for g in grads if g is not None]
-        finite = tf.logical_and(common.all_finite(gradients), common.all_finite(list(losses.values())))
+        for name, gradients in updates.items():
+            missing[name] = [index for index, g in enumerate(gradients) if g is None]
+        present = {name: [g for g in gradients if g is not None] for name, gradients in updates.items()}
+        return present, losses
+
+    @tf.function(jit_compile=jit_compile)
+    def step(per_replica_episode):
+        present, losses = strategy.run(replica_step, args=(per_replica_episode,))
+        # Each replica's gradients are its speakers' sum / m, so the SUM over replicas is the mean.
+        updates = {}
+        for name, gradients in present.items():
+            reduced = iter([strategy.reduce(tf.distribute.ReduceOp.SUM, g, axis=None) for g in gradients])
+            size = len(gradients) + len(missing[name])
+            updates[name] = [None if index in missing[name] else next(reduced) for index in range(size)]
+        if replicas > 1:
+            losses = {name: strategy.gather(value, axis=0) for name, value in losses.items()}
+        all_gradients = [g for gradients in updates.values() for g in gradients if g is not None]
+        finite = tf.logical_and(common.all_finite(all_gradients), common.all_finite(list(losses.values())))
         if finite:
             algorithm.apply_updates(optimizers, updates)
         return losses, finite
-    return tf.function(step, jit_compile=jit_compile)
+
+    return lambda episode: step(distribution.split_speakers(strategy, episode))
 
 
 def _record_config(experiment, manifest, split):
@@ -119,7 +149,7 @@ def _flatten(record, prefix=""):
     for key, value in record.items():
         if isinstance(value, dict):
             flat.update(_flatten(value, f"{prefix}{key}."))
-        elif not key.endswith(("run_dir", "export")):
+        elif not key.endswith(("run_dir", "export", "strategy", "num_cpu_devices")):
             flat[f"{prefix}{key}"] = value
     return flat
 
@@ -172,11 +202,19 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
     """
     started = time.time()
     manifest, split = check_data(experiment)
+    strategy = distribution.build_strategy(experiment.strategy, experiment.num_cpu_devices)
+    distribution.check_divisible(strategy, _episode_speakers(experiment, split))
+    if not distribution.is_chief():
+        # Non-chief workers save into a scratch directory of their own (TensorFlow's pattern
+        # for multi-worker checkpoints); only the chief's run_dir is the run.
+        worker = os.path.join(experiment.run_dir, "workers", str(os.getpid()))
+        experiment = dataclasses.replace(experiment, run_dir=worker, export=False)
     os.makedirs(experiment.run_dir, exist_ok=True)
     with run_dir_lib.RunLock(experiment.run_dir):
         record = _record_config(experiment, manifest, split)
         class_names = list(manifest["class_names"])
-        algorithm, optimizers, state, checkpoint = build_training(experiment, len(class_names))
+        with strategy.scope():
+            algorithm, optimizers, state, checkpoint = build_training(experiment, len(class_names))
         checkpoints = os.path.join(experiment.run_dir, "checkpoints")
         latest = tf.train.CheckpointManager(checkpoint, os.path.join(checkpoints, "latest"), 2)
         best = tf.train.CheckpointManager(checkpoint, os.path.join(checkpoints, "best"), 1)
@@ -185,7 +223,7 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
             print(f"resuming {experiment.run_dir} after epoch {int(state['epoch'].numpy())}")
         writer = tf.summary.create_file_writer(os.path.join(experiment.run_dir, "tensorboard"))
         step_fn = make_train_step(algorithm, optimizers, _episode_speakers(experiment, split),
-                                  experiment.train.jit_compile)
+                                  experiment.train.jit_compile, strategy)
         evaluator = evaluation.SpeakerEvaluator(
             algorithm, experiment.train.outer_learning_rate, experiment.train.test_adapt_steps,
             experiment.train.segments_per_speaker, experiment.train.seed)
@@ -238,7 +276,8 @@ def _results(experiment, record, state, test, started) -> dict:
     adapted, plain = test["adapted"], test["no_adapt"]
     results = {
         "corpus": record["corpus"], "fold": experiment.fold,
-        "aux": "".join(task[0] for task in experiment.train.aux_tasks),
+        "aux": ("-" if experiment.train.model == "cnn_lstm"
+                else "".join(task[0] for task in experiment.train.aux_tasks)),
         "model": experiment.train.model, "outer_update": experiment.train.outer_update,
         "preset": experiment.preset, "seed": experiment.train.seed,
         "val_speaker": record["val_speaker"], "test_speaker": record["test_speaker"],

@@ -1,0 +1,88 @@
+"""Spreading an episode's speakers over replicas with `tf.distribute` (no home-made scheduler).
+
+  default       one device (whatever TensorFlow places ops on: a GPU when there is one).
+  mirrored      `MirroredStrategy` over the local GPUs, or over `num_cpu_devices` logical CPUs.
+  multi_worker  `MultiWorkerMirroredStrategy`; the cluster comes from the TF_CONFIG variable.
+
+Each replica receives m / replicas speakers of every episode (`split_speakers`), runs the
+per-speaker stages for them, and returns gradients already divided by the global m; the Keras
+optimizer sums them across replicas, which gives the mean over all speakers (Eq. 6-7).
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def configure_cpu_devices(count: int) -> None:
+    """Splits the first CPU into `count` logical devices; must run before TensorFlow uses a device."""
+    if count <= 1:
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
+    except RuntimeError as error:
+        raise ValueError(f"--num_cpu_devices={count} must be set before TensorFlow starts "
+                         f"({error})") from None
+
+
+def build_strategy(name: str = "default", num_cpu_devices: int = 0) -> tf.distribute.Strategy:
+    """Builds the strategy named by --strategy.
+
+    Args:
+      name: "default", "mirrored" or "multi_worker".
+      num_cpu_devices: with "mirrored" and no GPU, replicate over this many logical CPUs.
+
+    Raises:
+      ValueError: an unknown name, or multi_worker without TF_CONFIG.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"--strategy={name!r}: choose one of {', '.join(STRATEGIES)}")
+    if name == "default":
+        return tf.distribute.get_strategy()
+    configure_cpu_devices(num_cpu_devices)
+    if name == "mirrored":
+        if not tf.config.list_physical_devices("GPU") and num_cpu_devices > 1:
+            return tf.distribute.MirroredStrategy(
+                [f"/cpu:{index}" for index in range(num_cpu_devices)])
+        return tf.distribute.MirroredStrategy()
+    if "TF_CONFIG" not in os.environ:
+        raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                         "(see BUILD.md, 'Several machines')")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def is_chief() -> bool:
+    """True unless TF_CONFIG names this process a non-chief worker (task index > 0)."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = config.get("task", {})
+    cluster = config.get("cluster", {})
+    if task.get("type") == "chief" or not task:
+        return True
+    return task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in cluster
+
+
+def check_divisible(strategy, speakers: int) -> None:
+    """Every replica must get the same number of speakers."""
+    replicas = strategy.num_replicas_in_sync
+    if speakers % replicas:
+        raise ValueError(f"{speakers} speakers per episode cannot be split evenly over {replicas} "
+                         f"replicas; set --speakers_per_episode to a multiple of {replicas}")
+
+
+def split_speakers(strategy, episode: dict):
+    """Gives replica r the speakers [r*m/R, (r+1)*m/R) of an episode (a dict of [m, ...] tensors)."""
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return episode
+    share = int(episode["spectrogram"].shape[0]) // replicas
+
+    def value_for(context):
+        start = context.replica_id_in_sync_group * share
+        return {name: value[start:start + share] for name, value in episode.items()}
+
+    return strategy.experimental_distribute_values_from_function(value_for)
