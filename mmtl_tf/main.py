@@ -6,6 +6,11 @@ embedded synthetic corpus) is prepared first into tfrecords/, cached for later r
 directory gets flags.txt, checkpoints (a rerun resumes), TensorBoard summaries, results.json
 and a SavedModel export. Errors in flags or data end with "error: ..." and exit status 1
 (--verbosity=1 shows the traceback).
+
+`--fold=all` runs every fold (one per session) into <run_dir>/fold<k>/ and writes
+<run_dir>/summary.json and summary.md (mean ± std over folds; `mmtl_tf.experiments`). A finished
+fold is skipped and an interrupted one resumes; `--rerun` recomputes. The Table 3 sweep over
+--aux combinations is `python -m mmtl_tf.sweep`, which takes these same flags.
 """
 
 import datetime
@@ -17,7 +22,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from mmtl_tf import audio, cli_flags, corpora, preparation, run_dir as run_dir_lib, training
+from mmtl_tf import audio, cli_flags, corpora, experiments, preparation, run_dir as run_dir_lib
+from mmtl_tf import training
 from mmtl_tf import config as config_lib
 from mmtl_tf import corpora as corpora_lib
 
@@ -30,10 +36,17 @@ _define(flags.DEFINE_string, "tfrecord_dir", None,
         "Prepared shards + manifest.json. Default: prepare --corpus into tfrecords/ first.")
 _define(flags.DEFINE_string, "run_dir", None,
         "Output directory; default runs/<corpus>-fold<f>-<aux>-<model>-<timestamp>. A rerun resumes.")
-_define(flags.DEFINE_integer, "fold", 2, "Held-out session (1-based); its speakers validate/test.")
+_define(flags.DEFINE_string, "fold", "2",
+        "Held-out session 1..N (N = sessions in the manifest), its speakers validate/test; or "
+        "all: every fold into <run_dir>/fold<k>/ plus summary.json/summary.md.")
+_define(flags.DEFINE_boolean, "rerun", False,
+        "Recompute finished folds (default: a fold with results.json and the same settings is "
+        "skipped; an interrupted one resumes from its checkpoints).")
 _define(flags.DEFINE_string, "val_speaker", "F",
         "F or M: the held-out session's speaker ending in that letter validates; or a speaker id.")
-_define(flags.DEFINE_string, "aux", "vad", "Auxiliary tasks: a non-empty subset of the letters v, a, d.")
+_define(flags.DEFINE_string, "aux", "vad",
+        "Auxiliary tasks: a non-empty subset of the letters v, a, d. Ignored by --model=cnn_lstm, "
+        "which has none (its results and run_dir record aux as -).")
 _define(flags.DEFINE_enum, "model", _DEFAULT_TRAIN.model, list(config_lib.MODELS),
         "mmtl, or a Table 2 baseline: mtl (CNN-LSTM+MTL), cnn_lstm.")
 _define(flags.DEFINE_enum, "outer_update", _DEFAULT_TRAIN.outer_update, list(config_lib.OUTER_UPDATES),
@@ -63,6 +76,10 @@ _define(flags.DEFINE_integer, "lstm_units", _DEFAULT_MODEL.lstm_units, "BiLSTM u
 _define(flags.DEFINE_integer, "fc_units", _DEFAULT_MODEL.fc_units, "FC_1 width.")
 _define(flags.DEFINE_string, "preset", "paper", "Preset name recorded in results (set by flagfiles).")
 _define(flags.DEFINE_boolean, "skip_nonfinite", False, "Skip NaN/inf outer steps instead of stopping.")
+_define(flags.DEFINE_enum, "strategy", "default", ["default", "mirrored", "multi_worker"],
+        "tf.distribute strategy: speakers of each episode are split over replicas (BUILD.md).")
+_define(flags.DEFINE_integer, "num_cpu_devices", 0,
+        "With --strategy=mirrored and no GPU: replicate over this many logical CPU devices.")
 _define(flags.DEFINE_boolean, "export", True, "Export a SavedModel into <run_dir>/export at the end.")
 FLAGS = flags.FLAGS
 
@@ -84,6 +101,26 @@ def parse_aux(letters: str) -> tuple:
     return tuple(task for task in corpora_lib.AUX_TASKS if task[0] in letters)
 
 
+def _validate_aux(value) -> bool:
+    try:
+        parse_aux(value)
+    except app.UsageError as error:
+        raise flags.ValidationError(str(error)) from None
+    return True
+
+
+def _validate_fold(value) -> bool:
+    text = str(value).strip().lower()
+    if text != "all" and not (text.isdigit() and int(text) >= 1):
+        raise flags.ValidationError(
+            "give a session number 1..N (N = sessions of the corpus) or all")
+    return True
+
+
+flags.register_validator("aux", _validate_aux)
+flags.register_validator("fold", _validate_fold)
+
+
 def model_config_from_flags(feature_config) -> config_lib.ModelConfig:
     """ModelConfig from --conv_filters, --conv_kernels, --lstm_units, --fc_units."""
     try:
@@ -100,7 +137,7 @@ def model_config_from_flags(feature_config) -> config_lib.ModelConfig:
 
 def train_config_from_flags() -> config_lib.TrainConfig:
     """TrainConfig from the training flags (UsageError naming the flag when invalid)."""
-    aux = parse_aux(FLAGS.aux)
+    aux = parse_aux(FLAGS.aux) if FLAGS.model != "cnn_lstm" else ()  # cnn_lstm ignores --aux
     try:
         return config_lib.TrainConfig(
             model=FLAGS.model, aux_tasks=aux, outer_update=FLAGS.outer_update,
@@ -134,24 +171,39 @@ def ensure_prepared(feature_config) -> str:
     return directory
 
 
-def experiment_from_flags(tfrecord_dir, feature_config, train_config, model_config, corpus):
-    """The ExperimentConfig for this run; picks the default run_dir."""
+def experiment_from_flags(tfrecord_dir, feature_config, train_config, model_config, corpus,
+                          name=None):
+    """The ExperimentConfig for this run; picks the default run_dir (`name` replaces fold-aux)."""
     run_dir = FLAGS.run_dir
     if not run_dir:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         safe_corpus = re.sub(r"[^A-Za-z0-9_.-]+", "_", corpus)
-        aux = "".join(t[0] for t in train_config.aux_tasks)
-        run_dir = os.path.join("runs", f"{safe_corpus}-fold{FLAGS.fold}-{aux}-{train_config.model}-{stamp}")
+        aux = "".join(t[0] for t in train_config.aux_tasks) or "-"
+        name = name or f"fold{FLAGS.fold.strip().lower()}-{aux}"
+        run_dir = os.path.join("runs", f"{safe_corpus}-{name}-{train_config.model}-{stamp}")
+    fold = FLAGS.fold.strip()
     return config_lib.ExperimentConfig(
-        features=feature_config, model=model_config, train=train_config,
-        tfrecord_dir=tfrecord_dir, run_dir=run_dir, fold=FLAGS.fold, val_speaker=FLAGS.val_speaker,
-        preset=FLAGS.preset, skip_nonfinite=FLAGS.skip_nonfinite, export=FLAGS.export)
+        features=feature_config, model=model_config, train=train_config, tfrecord_dir=tfrecord_dir,
+        run_dir=run_dir, fold=int(fold) if fold.isdigit() else 1,  # "all": set per fold
+        val_speaker=FLAGS.val_speaker,
+        preset=FLAGS.preset, skip_nonfinite=FLAGS.skip_nonfinite, export=FLAGS.export,
+        strategy=FLAGS.strategy, num_cpu_devices=FLAGS.num_cpu_devices)
 
 
-def run() -> dict:
-    """Flags -> configs -> prepared data -> `training.train_and_evaluate` (-> export)."""
+def setup_from_flags(name=None):
+    """Flags -> configs -> prepared data -> (experiment, manifest, folds); writes flags.txt.
+
+    Args:
+      name: replaces `fold<f>-<aux>` in the default run_dir name (the sweep passes "sweep").
+
+    Raises:
+      app.UsageError: a flag does not fit the data, e.g. --fold beyond the corpus' sessions.
+    """
     import tensorflow as tf  # after flag parsing, so --help stays fast
 
+    from mmtl_tf import distribution
+    if FLAGS.strategy == "mirrored":
+        distribution.configure_cpu_devices(FLAGS.num_cpu_devices)  # before any TF op runs
     tf.config.experimental.enable_op_determinism()
     feature_config = cli_flags.feature_config_from_flags(FLAGS)
     train_config = train_config_from_flags()
@@ -159,15 +211,29 @@ def run() -> dict:
     tfrecord_dir = ensure_prepared(feature_config)
     from mmtl_tf import tfrecords
     manifest = tfrecords.load_manifest(tfrecord_dir, feature_config)
+    try:
+        folds = experiments.resolve_folds(FLAGS.fold, manifest)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
     experiment = experiment_from_flags(tfrecord_dir, feature_config, train_config, model_config,
-                                       manifest["corpus"])
-    training.check_data(experiment)
+                                       manifest["corpus"], name)
+    experiments.check_folds(experiment, folds)
     os.makedirs(experiment.run_dir, exist_ok=True)
     flags_path = os.path.join(experiment.run_dir, "flags.txt")
     with open(f"{flags_path}.tmp", "w", encoding="utf-8") as handle:
         handle.write(FLAGS.flags_into_string())
     os.replace(f"{flags_path}.tmp", flags_path)
     print(f"run directory: {experiment.run_dir}  ({training.corpus_label(manifest['corpus'])})")
+    return experiment, manifest, folds
+
+
+def run() -> dict:
+    """Flags -> configs -> `training.train_and_evaluate` (-> export), or every fold's run."""
+    experiment, _, folds = setup_from_flags()
+    if FLAGS.fold.strip().lower() == "all":
+        return experiments.run_folds(experiment, folds, rerun=FLAGS.rerun)
+    if FLAGS.rerun:
+        experiments.clear_run(experiment.run_dir)
     results = training.train_and_evaluate(experiment)
     if experiment.export:
         from mmtl_tf import export as export_lib

@@ -90,7 +90,9 @@ class MetaMultiTask(base.Algorithm):
         return {"multi_train": multi_train_gradients, "transfer": transfer_gradients,
                 "outer_theta": outer_theta, "outer_phi": outer_phi,
                 "support_loss": support_loss, "transfer_loss": transfer_loss,
-                "query_loss": query_loss}
+                "query_loss": query_loss,
+                # NaN/inf here names the speaker even when its losses stayed finite.
+                "outer_gradient_norm": tf.linalg.global_norm(outer_theta + outer_phi)}
 
     def step_updates(self, theta, phi, episode, class_weights, total_speakers):
         """Algorithm 1, lines 2-11, for the speakers of `episode` (see `base.Algorithm`)."""
@@ -101,7 +103,7 @@ class MetaMultiTask(base.Algorithm):
         sums = {"multi_train": common.zeros_like_all(theta), "transfer": common.zeros_like_all(phi),
                 "outer_theta": common.zeros_like_all(theta), "outer_phi": common.zeros_like_all(phi)}
         losses = {name: tf.TensorArray(tf.float32, size=speakers)
-                  for name in ("support_loss", "transfer_loss", "query_loss")}
+                  for name in ("support_loss", "transfer_loss", "query_loss", "outer_gradient_norm")}
         for speaker in tf.range(speakers):
             result = self._speaker_step(theta, phi, spectrogram[speaker], labels[speaker],
                                         weights[speaker])
