@@ -172,8 +172,47 @@ def speaker_segments(directory: str, manifest: dict, speaker: str, feature_confi
     """
     parts = {"spectrogram": [], "labels": [], "utterance_id": []}
     dataset = tfrecords.speaker_dataset(directory, manifest, speaker, feature_config).batch(256)
-    for parsed in dataset:
-        parts["spectrogram"].append(parsed["spectrogram"].numpy())
-        parts["labels"].append(_labels(parsed).numpy())
-        parts["utterance_id"].append(parsed["utterance_id"].numpy())
+    try:
+        for parsed in dataset:
+            parts["spectrogram"].append(parsed["spectrogram"].numpy())
+            parts["labels"].append(_labels(parsed).numpy())
+            parts["utterance_id"].append(parsed["utterance_id"].numpy())
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+        raise damaged_shard_error(directory, manifest, [speaker], feature_config, error) from None
+    if sum(len(p) for p in parts["labels"]) != manifest["speakers"][speaker]["num_segments"]:
+        raise DamagedShardError(
+            f"speaker {speaker}: the shards in {directory} hold another number of segments than "
+            f"manifest.json says (a truncated shard?); re-run `python -m mmtl_tf.prepare`")
     return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+class DamagedShardError(RuntimeError):
+    """A TFRecord shard cannot be read; the message names it and how to rebuild it."""
+
+
+def find_damaged_shard(directory: str, manifest: dict, speakers, feature_config):
+    """Reads every shard of `speakers` record by record and returns (path, error) of the first bad one.
+
+    Called only after reading failed, to turn TensorFlow's DataLossError into a message naming
+    the file. Returns None when every shard reads (the error came from elsewhere).
+    """
+    for speaker in speakers:
+        for path in tfrecords.speaker_shard_paths(directory, manifest, speaker):
+            try:
+                for record in tf.data.TFRecordDataset(path).batch(64):
+                    tfrecords.parse_segments(record, feature_config)
+            except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+                return path, error.message.splitlines()[0]
+    return None
+
+
+def damaged_shard_error(directory, manifest, speakers, feature_config, error) -> Exception:
+    """The error to raise when reading shards failed with `error` (DamagedShardError if one is bad)."""
+    found = find_damaged_shard(directory, manifest, speakers, feature_config)
+    if found is None:
+        return error
+    path, detail = found
+    return DamagedShardError(
+        f"{path}: damaged TFRecord shard ({detail}). Delete it and re-run `python -m "
+        f"mmtl_tf.prepare --tfrecord_dir={directory}` with the same flags: that speaker is "
+        f"recomputed, the others are kept.")

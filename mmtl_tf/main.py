@@ -22,7 +22,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from mmtl_tf import audio, cli_flags, corpora, experiments, preparation, run_dir as run_dir_lib
+from mmtl_tf import audio, cli_flags, corpora, episodes, experiments, preparation, run_dir as run_dir_lib
 from mmtl_tf import training
 from mmtl_tf import config as config_lib
 from mmtl_tf import corpora as corpora_lib
@@ -247,7 +247,7 @@ def run() -> dict:
 
 
 CLEAN_ERRORS = (corpora.CorpusError, audio.AudioError, ValueError, FileNotFoundError,
-                run_dir_lib.RunDirError, training.NonFiniteLossError)
+                run_dir_lib.RunDirError, training.NonFiniteLossError, episodes.DamagedShardError)
 
 
 def main(argv):

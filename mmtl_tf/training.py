@@ -173,7 +173,13 @@ def _train_epoch(experiment, epoch, manifest, split, num_classes, step_fn, state
     progress = keras.utils.Progbar(steps, stateful_metrics=None, unit_name="step")
     totals = {}
     chosen_speakers = list(split.train)
-    for index, episode in enumerate(dataset):
+    iterator = iter(dataset)
+    for index in range(steps):
+        try:
+            episode = next(iterator)
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+            raise episodes.damaged_shard_error(experiment.tfrecord_dir, manifest, split.train,
+                                               experiment.features, error) from None
         losses, finite = step_fn(episode)
         means = {name: float(np.mean(value)) for name, value in losses.items()}
         if not bool(finite):
