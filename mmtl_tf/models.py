@@ -40,7 +40,8 @@ def _recurrent_head(sequence, model_config: config_lib.ModelConfig, outputs: int
                     output_name: str):
     """BiLSTM (outputs averaged over time) - FC_1 (ReLU) - FC_2 logits."""
     hidden = keras.layers.Bidirectional(
-        keras.layers.LSTM(model_config.lstm_units, return_sequences=True), name=f"{prefix}bilstm")(sequence)
+        keras.layers.LSTM(model_config.lstm_units, return_sequences=True, name=f"{prefix}lstm"),
+        name=f"{prefix}bilstm")(sequence)
     hidden = keras.layers.GlobalAveragePooling1D(name=f"{prefix}average_over_time")(hidden)
     hidden = keras.layers.Dense(model_config.fc_units, activation="relu", name=f"{prefix}fc_1")(hidden)
     return keras.layers.Dense(outputs, name=output_name)(hidden)

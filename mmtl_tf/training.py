@@ -68,13 +68,14 @@ def build_training(experiment, num_classes):
 
 
 def network_trackables(algorithm) -> dict:
-    """Checkpoint dependencies naming every network variable by its Keras path.
+    """Checkpoint dependencies holding every network variable, keyed by its position.
 
     Keras 3 models handed to tf.train.Checkpoint do not contribute their variables under their
-    own names, so each network becomes a Checkpoint of its variables keyed by path
-    (`meta/conv_1.kernel`): restoring then fails loudly if a variable is missing.
+    own names, and Keras numbers layer names per process (`lstm_1`, `seed_generator_3`), so each
+    network becomes a Checkpoint of its variables keyed by index in `model.variables` (fixed by
+    the architecture): restoring works in any process and fails loudly if one is missing.
     """
-    return {name: tf.train.Checkpoint(**{v.path.replace("/", "."): v for v in model.variables})
+    return {name: tf.train.Checkpoint(**{f"v{index:03d}": v for index, v in enumerate(model.variables)})
             for name, model in algorithm.networks().items()}
 
 

@@ -1,0 +1,217 @@
+"""Invariants of the SavedModel export (mmtl_tf.export, mmtl_tf.export_cli).
+
+One tiny run is trained and exported once (tests/trained_run.py). The export must list both
+signatures to `saved_model_cli`, load in a process that imports nothing but TensorFlow and give
+the library's utterance posteriors there, answer a TF Serving REST row-format request, hold the
+weights as variables, carry its metadata, never leave a half-written version, and refuse to
+overwrite unless asked. The child processes (each spends seconds importing TensorFlow) run at
+the same time, from one module fixture.
+"""
+
+import json
+import os
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import trained_run
+from mmtl_tf import export
+
+SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+RATE = trained_run.FEATURE_CONFIG.sample_rate
+CLASS_NAMES = ["neu", "hap", "sad", "ang"]
+
+
+def _utterances():
+    """Two utterances: 4.5 s (two segments of <= 3 s) and 1.7 s (one segment)."""
+    return [trained_run.noisy_tone(4.5, RATE, seed=1), trained_run.noisy_tone(1.7, RATE, seed=2)]
+
+
+def _padded(waveforms):
+    lengths = np.array([len(waveform) for waveform in waveforms], np.int32)
+    batch = np.zeros((len(waveforms), lengths.max()), np.float32)
+    for row, waveform in enumerate(waveforms):
+        batch[row, :len(waveform)] = waveform
+    return batch, lengths
+
+
+_FRESH_PROCESS_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    model = tf.saved_model.load(sys.argv[1])
+    outputs = model.signatures["serving_default"](
+        waveform=tf.constant(np.load(sys.argv[2])), num_samples=tf.constant(np.load(sys.argv[3])))
+    print(json.dumps({"loaded_mmtl": any(m.startswith("mmtl_tf") for m in sys.modules),
+                      "probabilities": outputs["probabilities"].numpy().tolist(),
+                      "class_index": outputs["class_index"].numpy().tolist(),
+                      "class_name": [n.decode() for n in outputs["class_name"].numpy()]}))
+""")
+
+
+@pytest.fixture(scope="module")
+def children(tmp_path_factory):
+    """The child processes of this file, run at the same time: (their results, work folder)."""
+    folder = tmp_path_factory.mktemp("children")
+    batch, lengths = _padded(_utterances())
+    np.save(folder / "waveform.npy", batch)
+    np.save(folder / "num_samples.npy", lengths)
+    version_dir = trained_run.version_dir()
+    commands = {
+        "show": [SAVED_MODEL_CLI, "show", "--all", "--dir", version_dir],
+        "fresh": [sys.executable, "-c", _FRESH_PROCESS_SCRIPT, version_dir,
+                  str(folder / "waveform.npy"), str(folder / "num_samples.npy")],
+        "cli": [sys.executable, "-m", "mmtl_tf.export", f"--run_dir={trained_run.run_dir()}",
+                f"--export_dir={folder / 'served'}", "--version=7"],
+        "cli_bad_run_dir": [sys.executable, "-m", "mmtl_tf.export",
+                            f"--run_dir={folder / 'no_such_run'}"],
+    }
+    return trained_run.run_in_parallel(commands, str(folder)), folder
+
+
+def test_saved_model_cli_lists_both_signatures(children):
+    shown = children[0]["show"]
+    assert shown.returncode == 0, shown.stderr
+    assert "signature_def['serving_default']" in shown.stdout
+    assert "signature_def['spectrogram']" in shown.stdout
+    for name in ("inputs['waveform']", "inputs['num_samples']", "outputs['probabilities']",
+                 "outputs['class_index']", "outputs['class_name']", "inputs['spectrogram']"):
+        assert name in shown.stdout
+
+
+def test_fresh_process_export_matches_library(children):
+    completed = children[0]["fresh"]
+    assert completed.returncode == 0, completed.stderr
+    served = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert not served["loaded_mmtl"]
+    expected = trained_run.reference_probabilities(_utterances())
+    assert expected.shape == (2, 4)
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5, rtol=0)
+    assert served["class_index"] == expected.argmax(axis=1).tolist()
+    assert served["class_name"] == [CLASS_NAMES[i] for i in served["class_index"]]
+
+
+def test_spectrogram_signature_gives_segment_posteriors():
+    model = tf.saved_model.load(trained_run.version_dir())
+    rng = np.random.default_rng(0)
+    spectrogram = rng.standard_normal((3, 300, 200)).astype(np.float32)
+    served = model.signatures["spectrogram"](spectrogram=tf.constant(spectrogram))["probabilities"]
+    algorithm = trained_run.trained_algorithm()
+    expected = tf.nn.softmax(algorithm.emotion_logits(
+        algorithm.meta_weights(), algorithm.head_weights(), tf.constant(spectrogram)))
+    np.testing.assert_allclose(served.numpy(), expected.numpy(), atol=1e-5, rtol=0)
+
+
+def test_rest_row_format_request_round_trip():
+    waveforms = _utterances()
+    batch, lengths = _padded(waveforms)  # row format: every instance has the same shape
+    request = json.dumps({"signature_name": "serving_default", "instances": [
+        {"waveform": row.tolist(), "num_samples": int(length)}
+        for row, length in zip(batch, lengths)]})
+
+    # What the server does with the row format: stack each named input across instances.
+    body = json.loads(request)
+    model = tf.saved_model.load(trained_run.version_dir())
+    signature = model.signatures[body["signature_name"]]
+    specs = signature.structured_input_signature[1]
+    inputs = {name: tf.constant(np.array([instance[name] for instance in body["instances"]]),
+                                dtype=specs[name].dtype) for name in specs}
+    outputs = {name: value.numpy() for name, value in signature(**inputs).items()}
+    predictions = [{name: (value[row].decode() if value.dtype == object else value[row].tolist())
+                    for name, value in outputs.items()} for row in range(len(body["instances"]))]
+    response = json.loads(json.dumps({"predictions": predictions}))
+
+    assert len(response["predictions"]) == 2
+    for prediction in response["predictions"]:
+        assert set(prediction) == {"probabilities", "class_index", "class_name"}
+        assert len(prediction["probabilities"]) == 4
+        assert sum(prediction["probabilities"]) == pytest.approx(1.0, abs=1e-5)
+        assert prediction["class_name"] == CLASS_NAMES[prediction["class_index"]]
+    np.testing.assert_allclose([p["probabilities"] for p in response["predictions"]],
+                               trained_run.reference_probabilities(waveforms), atol=1e-5, rtol=0)
+
+
+def test_export_carries_metadata_and_flags():
+    version_dir = trained_run.version_dir()
+    assets = os.path.join(version_dir, "assets")
+    with open(os.path.join(assets, export.METADATA_NAME), encoding="utf-8") as handle:
+        metadata = json.load(handle)
+    assert metadata["corpus"] == "synthetic"
+    assert metadata["class_names"] == CLASS_NAMES
+    assert metadata["feature_config"] == trained_run.FEATURE_CONFIG.to_dict()
+    assert metadata["experiment"]["model"]["lstm_units"] == 8
+    with open(os.path.join(assets, "flags.txt"), encoding="utf-8") as handle:
+        assert handle.read() == trained_run.FLAGS_TEXT
+    model = tf.saved_model.load(version_dir)
+    assert [n.decode() for n in model.class_names.numpy()] == CLASS_NAMES
+    assert model.corpus.numpy() == b"synthetic"
+    assert json.loads(model.feature_config_json.numpy()) == trained_run.FEATURE_CONFIG.to_dict()
+    assert json.loads(model.experiment_json.numpy())["train"]["epochs"] == 1
+
+
+def test_weights_are_saved_as_variables():
+    stored = tf.train.list_variables(
+        os.path.join(trained_run.version_dir(), "variables", "variables"))
+    network_weights = [name for name, _ in stored if name.startswith("networks/")]
+    algorithm = trained_run.trained_algorithm()
+    expected = sum(len(model.trainable_variables) for model in algorithm.networks().values())
+    assert len(network_weights) == expected
+
+
+def test_versions_default_refuse_and_overwrite(tmp_path):
+    export_dir = tmp_path / "export"
+    os.makedirs(export_dir / "3")
+    os.makedirs(export_dir / "notes")
+    path = export.export_run(trained_run.run_dir(), export_dir=str(export_dir))
+    assert path == str(export_dir / "4")
+    with pytest.raises(export.ExportError, match="already exists"):
+        export.export_run(trained_run.run_dir(), export_dir=str(export_dir), version=4)
+    with open(os.path.join(path, "marker"), "w", encoding="utf-8") as handle:
+        handle.write("old")
+    assert export.export_run(trained_run.run_dir(), export_dir=str(export_dir), version=4,
+                             overwrite=True) == path
+    assert not os.path.exists(os.path.join(path, "marker"))
+    assert os.path.isfile(os.path.join(path, "saved_model.pb"))
+    assert sorted(os.listdir(export_dir)) == ["3", "4", "notes"]  # no staging left behind
+
+
+def test_failed_export_leaves_no_version(tmp_path, monkeypatch):
+    def half_written(module, directory, signatures=None):
+        os.makedirs(os.path.join(directory, "variables"))
+        with open(os.path.join(directory, "saved_model.pb"), "wb") as handle:
+            handle.write(b"partial")
+        raise KeyboardInterrupt("killed mid-save")
+
+    monkeypatch.setattr(export.tf.saved_model, "save", half_written)
+    with pytest.raises(KeyboardInterrupt):
+        export.export_run(trained_run.run_dir(), export_dir=str(tmp_path), version=1)
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(export.ExportError, match="positive integer"):
+        export.export_run(trained_run.run_dir(), export_dir=str(tmp_path), version=0)
+
+
+def test_cli_exports_and_reports_a_bad_run_dir_in_one_line(children):
+    results, folder = children
+    completed = results["cli"]
+    assert completed.returncode == 0, completed.stderr
+    assert str(folder / "served" / "7") in completed.stdout
+    assert os.path.isfile(folder / "served" / "7" / "saved_model.pb")
+
+    completed = results["cli_bad_run_dir"]
+    assert completed.returncode != 0
+    assert "Traceback" not in completed.stderr
+    errors = [line for line in completed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert str(folder / "no_such_run") in errors[0] and "not a run directory" in errors[0]
+
+
+def test_serving_real_time_factor_is_reported(capsys):
+    factors = export.serving_real_time_factor(trained_run.version_dir(), batch_sizes=(1, 32),
+                                              seconds=3.0)
+    assert sorted(factors) == [1, 32]
+    with capsys.disabled():
+        print(f"\nserving_default real-time factor (compute s per audio s, 3 s utterances, tiny "
+              f"model): {', '.join(f'batch {b}: {f:.5f}' for b, f in factors.items())}")

@@ -1,0 +1,171 @@
+"""Invariants of `python -m mmtl_tf.predict` on an exported model (mmtl_tf.predict).
+
+The tiny run of tests/trained_run.py is exported once. Predictions must accept any sample rate,
+channel count and length, equal a direct call of the `serving_default` signature, and every
+unusable input must get one error line naming it, with no traceback and a non-zero exit.
+"""
+
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import trained_run
+from mmtl_tf import audio
+from mmtl_tf import predict
+
+CLASS_NAMES = ["neu", "hap", "sad", "ang"]
+
+
+def _float_wav(path, samples, sample_rate):
+    """Writes mono 32-bit IEEE-float wav bytes (NaN allowed, unlike `audio.write_wav`)."""
+    data = np.asarray(samples, "<f4").tobytes()
+    header = (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE" + b"fmt "
+              + struct.pack("<IHHIIHH", 16, 3, 1, sample_rate, sample_rate * 4, 4, 32)
+              + b"data" + struct.pack("<I", len(data)))
+    with open(path, "wb") as handle:
+        handle.write(header + data)
+
+
+@pytest.fixture(scope="module")
+def wavs(tmp_path_factory):
+    """Paths of two good files and of one file per kind of bad input."""
+    root = tmp_path_factory.mktemp("wavs")
+    paths = {"stereo_44k": str(root / "stereo_44k.wav"), "mono_7s": str(root / "mono_7s.wav")}
+    audio.write_wav(paths["stereo_44k"], trained_run.noisy_tone(2.5, 44100, 3, channels=2), 44100)
+    audio.write_wav(paths["mono_7s"], trained_run.noisy_tone(7.0, 16000, 4), 16000)
+    bad = {name: str(root / f"{name}.wav") for name in
+           ("missing", "not_a_wav", "corrupt_header", "empty", "no_samples", "too_short", "nan")}
+    with open(bad["not_a_wav"], "w", encoding="utf-8") as handle:
+        handle.write("transcript: this is a text file named .wav, not audio\n" * 4)
+    with open(paths["mono_7s"], "rb") as handle:
+        good_bytes = handle.read()
+    with open(bad["corrupt_header"], "wb") as handle:  # data chunk claims 2 GB
+        handle.write(good_bytes[:40] + struct.pack("<I", 0x7FFFFFFF) + good_bytes[44:4000])
+    open(bad["empty"], "wb").close()
+    _float_wav(bad["no_samples"], [], 16000)
+    audio.write_wav(bad["too_short"], trained_run.noisy_tone(0.035, 8000, 5), 8000)  # 35 ms < 40 ms
+    _float_wav(bad["nan"], np.where(np.arange(8000) % 100 == 0, np.nan, 0.1), 16000)
+    return paths, bad
+
+
+@pytest.fixture(scope="module")
+def stored_feature_config():
+    """The FeatureConfig stored in the export (what predict reads the window length from)."""
+    return predict.load_export(trained_run.version_dir())[2]["feature_config"]
+
+
+def _predict_command(*arguments):
+    return [sys.executable, "-m", "mmtl_tf.predict", *arguments]
+
+
+@pytest.fixture(scope="module")
+def children(wavs, tmp_path_factory):
+    """The predict runs of this file, at the same time: table, JSON, and good plus bad files."""
+    paths, bad = wavs
+    export_dir = os.path.dirname(trained_run.version_dir())  # highest version is picked
+    good = [paths["stereo_44k"], paths["mono_7s"]]
+    return trained_run.run_in_parallel({
+        "table": _predict_command(f"--model_dir={export_dir}", *good),
+        "json": _predict_command(f"--model_dir={export_dir}", "--json", *good),
+        "bad": _predict_command(f"--model_dir={trained_run.version_dir()}", paths["mono_7s"],
+                                *bad.values()),
+    }, str(tmp_path_factory.mktemp("predict_children")))
+
+
+def _direct(version_dir, paths):
+    """serving_default called directly on the files, zero-padded into one batch."""
+    model = tf.saved_model.load(version_dir)
+    waveforms = [audio.read_wav(path, 16000) for path in paths]
+    lengths = np.array([len(w) for w in waveforms], np.int32)
+    batch = np.zeros((len(waveforms), lengths.max()), np.float32)
+    for row, waveform in enumerate(waveforms):
+        batch[row, :len(waveform)] = waveform
+    outputs = model.signatures["serving_default"](waveform=tf.constant(batch),
+                                                  num_samples=tf.constant(lengths))
+    return outputs["probabilities"].numpy()
+
+
+def test_table_and_json_match_the_signature(wavs, children):
+    paths, _ = wavs
+    files = [paths["stereo_44k"], paths["mono_7s"]]
+    for name in ("table", "json"):
+        assert children[name].returncode == 0, children[name].stderr
+    table, document = children["table"].stdout, children["json"].stdout
+
+    lines = table.strip().splitlines()
+    assert lines[0].startswith("# model ") and "corpus: synthetic" in lines[0]
+    assert lines[1].split() == ["file", "class", *CLASS_NAMES]
+    for path, line in zip(files, lines[2:]):
+        fields = line.split()
+        assert fields[0] == path and fields[1] in CLASS_NAMES
+        assert sum(float(value) for value in fields[2:]) == pytest.approx(1.0, abs=1e-3)
+
+    prediction = json.loads(document)
+    assert prediction["model_dir"] == trained_run.version_dir()
+    assert prediction["class_names"] == CLASS_NAMES and prediction["errors"] == []
+    assert [result["file"] for result in prediction["results"]] == files
+    served = np.array([[r["probabilities"][n] for n in CLASS_NAMES] for r in prediction["results"]])
+    np.testing.assert_allclose(served, _direct(trained_run.version_dir(), files), atol=1e-6, rtol=0)
+    for result, row in zip(prediction["results"], served):
+        assert result["class_index"] == int(row.argmax())
+        assert result["class_name"] == CLASS_NAMES[result["class_index"]]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "file not found"), ("not_a_wav", "not a RIFF/WAVE file"),
+    ("corrupt_header", "truncated file"), ("empty", "the file is empty"),
+    ("no_samples", "holds no samples"), ("too_short", "shorter than one analysis window"),
+    ("nan", "NaN"),
+])
+def test_each_bad_input_is_named(wavs, stored_feature_config, case, message):
+    _, bad = wavs
+    waveforms, errors = predict.read_audio([bad[case]], stored_feature_config)
+    assert waveforms == {}
+    assert list(errors) == [bad[case]]
+    assert errors[bad[case]].startswith(bad[case]) and message in errors[bad[case]]
+    if case == "too_short":
+        assert f"({stored_feature_config.window_ms} ms)" in errors[bad[case]]
+
+
+def test_cli_reports_bad_files_and_keeps_the_good_ones(wavs, children):
+    paths, bad = wavs
+    completed = children["bad"]
+    assert completed.returncode != 0
+    assert "Traceback" not in completed.stderr
+    error_lines = [line for line in completed.stderr.splitlines() if line.startswith("error: ")]
+    assert len(error_lines) == len(bad)
+    for path, line in zip(bad.values(), error_lines):
+        assert line.startswith(f"error: {path}")
+    results = completed.stdout.strip().splitlines()[2:]
+    assert len(results) == 1 and results[0].startswith(paths["mono_7s"])
+
+
+def test_not_an_export_is_a_clear_error(tmp_path, wavs):
+    paths, _ = wavs
+    completed = subprocess.run(
+        _predict_command(f"--model_dir={trained_run.run_dir()}", paths["mono_7s"]),
+        capture_output=True, text=True, env=trained_run.subprocess_environment())
+    assert completed.returncode != 0 and "Traceback" not in completed.stderr
+    assert f"error: {trained_run.run_dir()} is not an export" in completed.stderr
+
+    with pytest.raises(predict.PredictError, match="model directory not found"):
+        predict.find_version_dir(str(tmp_path / "absent"))
+    other = tmp_path / "other_saved_model"
+    tf.saved_model.save(tf.Module(), str(other))
+    with pytest.raises(predict.PredictError, match="not an mmtl_tf export"):
+        predict.load_export(str(other))
+
+
+def test_model_dir_resolves_to_the_highest_version(tmp_path):
+    for version in ("2", "10", "9"):
+        os.makedirs(tmp_path / version)
+        (tmp_path / version / "saved_model.pb").write_bytes(b"")
+    os.makedirs(tmp_path / "11")  # no saved_model.pb: not a version
+    assert predict.find_version_dir(str(tmp_path)) == str(tmp_path / "10")
+    assert predict.find_version_dir(str(tmp_path / "9")) == str(tmp_path / "9")

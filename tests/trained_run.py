@@ -1,0 +1,142 @@
+"""One tiny trained run and its export, shared by tests/test_export.py and tests/test_predict.py.
+
+Built once per test process (a module-level cache; conftest.py belongs to everyone): a seeded
+synthetic corpus of 4 utterances per speaker (at most 4 s), prepared with the default features,
+then one epoch of MMTL on a model with 4-filter convolutions, 8 LSTM units and 8 FC units, then
+one export. About 30 s on two CPU cores. The temporary directory is removed at exit.
+"""
+
+import atexit
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from mmtl_tf import config as config_lib
+
+FEATURE_CONFIG = config_lib.FeatureConfig()
+MODEL_CONFIG = config_lib.ModelConfig(conv_filters=(4, 4, 4), conv_kernels=((5, 5), (3, 3), (3, 3)),
+                                      lstm_units=8, fc_units=8)
+FLAGS_TEXT = "--fold=2\n--aux=vad\n--preset=test\n"
+_CACHE = {}
+
+
+def _root() -> str:
+    if "root" not in _CACHE:
+        _CACHE["root"] = tempfile.mkdtemp(prefix="mmtl_trained_run_")
+        atexit.register(shutil.rmtree, _CACHE["root"], True)
+    return _CACHE["root"]
+
+
+def run_dir() -> str:
+    """A finished run directory (config.json, checkpoints, results.json, a flags.txt)."""
+    if "run_dir" not in _CACHE:
+        from mmtl_tf import preparation, training  # pylint: disable=import-outside-toplevel
+        from mmtl_tf.corpora import synthetic  # pylint: disable=import-outside-toplevel
+
+        root = _root()
+        listing = synthetic.read_synthetic(os.path.join(root, "corpus"), utterances_per_speaker=4,
+                                           max_seconds=4.0)
+        tfrecord_dir = os.path.join(root, "tfrecords")
+        preparation.prepare_corpus(listing, FEATURE_CONFIG, tfrecord_dir, show_progress=False)
+        experiment = config_lib.ExperimentConfig(
+            features=FEATURE_CONFIG, model=MODEL_CONFIG,
+            train=config_lib.TrainConfig(epochs=1, segments_per_speaker=4, test_adapt_steps=1),
+            tfrecord_dir=tfrecord_dir, run_dir=os.path.join(root, "run"), export=False)
+        training.train_and_evaluate(experiment)
+        with open(os.path.join(experiment.run_dir, "flags.txt"), "w", encoding="utf-8") as handle:
+            handle.write(FLAGS_TEXT)  # as the CLI writes it
+        _CACHE["run_dir"] = experiment.run_dir
+    return _CACHE["run_dir"]
+
+
+def version_dir() -> str:
+    """The run exported once into run_dir/export/1."""
+    if "version_dir" not in _CACHE:
+        from mmtl_tf import export  # pylint: disable=import-outside-toplevel
+
+        trained = run_dir()
+        _CACHE["version_dir"] = export.export_run(trained)
+    return _CACHE["version_dir"]
+
+
+def noisy_tone(seconds: float, sample_rate: int, seed: int, channels: int = 1) -> np.ndarray:
+    """A seeded noisy harmonic tone, float32 [samples] or [samples, channels]."""
+    rng = np.random.default_rng(seed)
+    time = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    envelope = 1 + 0.5 * np.sin(2 * np.pi * 3 * time)
+    tone = 0.3 * np.sin(2 * np.pi * (140 + 30 * seed) * time) * envelope
+    columns = [tone + 0.05 * rng.standard_normal(time.shape) for _ in range(channels)]
+    samples = np.stack(columns, axis=1) if channels > 1 else columns[0]
+    return samples.astype(np.float32)
+
+
+def trained_algorithm():
+    """The run's algorithm restored by `training.load_trained` (the library's view of the model)."""
+    if "algorithm" not in _CACHE:
+        from mmtl_tf import training  # pylint: disable=import-outside-toplevel
+
+        trained = run_dir()
+        _CACHE["algorithm"], _ = training.load_trained(trained)
+    return _CACHE["algorithm"]
+
+
+def reference_probabilities(waveforms) -> np.ndarray:
+    """Utterance posteriors computed with the library, not the export.
+
+    `training.load_trained`, `features.waveform_features`, `algorithm.emotion_logits`, a softmax
+    per segment, and the mean over each utterance's segments (in numpy).
+
+    Args:
+      waveforms: list of float32 [samples] arrays at 16 kHz.
+
+    Returns:
+      float32 [len(waveforms), classes].
+    """
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from mmtl_tf import features  # pylint: disable=import-outside-toplevel
+
+    algorithm = trained_algorithm()
+    lengths = np.array([len(waveform) for waveform in waveforms], np.int32)
+    batch = np.zeros((len(waveforms), lengths.max()), np.float32)
+    for row, waveform in enumerate(waveforms):
+        batch[row, :len(waveform)] = waveform
+    segments = features.waveform_features(tf.constant(batch), tf.constant(lengths), FEATURE_CONFIG)
+    logits = algorithm.emotion_logits(algorithm.meta_weights(), algorithm.head_weights(),
+                                      segments["spectrogram"])
+    segment_probabilities = tf.nn.softmax(logits).numpy()
+    utterance_index = segments["utterance_index"].numpy()
+    return np.stack([segment_probabilities[utterance_index == row].mean(axis=0)
+                     for row in range(len(waveforms))])
+
+
+def subprocess_environment() -> dict:
+    """The environment for child processes: quiet TensorFlow logging."""
+    environment = dict(os.environ)
+    environment["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    return environment
+
+
+def run_in_parallel(commands: dict, cwd: str) -> dict:
+    """Runs child processes at the same time (each spends seconds importing TensorFlow).
+
+    Args:
+      commands: dict name -> argv.
+      cwd: working directory of every child.
+
+    Returns:
+      dict name -> subprocess.CompletedProcess with text stdout and stderr.
+    """
+    import subprocess  # pylint: disable=import-outside-toplevel
+
+    started = {name: subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, cwd=cwd, env=subprocess_environment())
+               for name, argv in commands.items()}
+    finished = {}
+    for name, process in started.items():
+        stdout, stderr = process.communicate(timeout=600)
+        finished[name] = subprocess.CompletedProcess(process.args, process.returncode, stdout,
+                                                     stderr)
+    return finished
