@@ -1,0 +1,298 @@
+"""Invariants of corpus preparation (mmtl_tf.preparation, mmtl_tf.prepare, mmtl_tf.cli_flags).
+
+Tiny hand-built corpus: speaker 1F has utterances of 0.5 s and 3 s, speaker 1M of 3.2 s and
+7 s, i.e. 1 + 1 + 2 + 3 = 7 segments of at most 3 s.
+"""
+
+import collections
+import dataclasses
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from absl import app
+from absl import flags
+
+from mmtl_tf import audio
+from mmtl_tf import cli_flags
+from mmtl_tf import config as config_lib
+from mmtl_tf import corpora
+from mmtl_tf import features
+from mmtl_tf import preparation
+from mmtl_tf import tfrecords
+
+FEATURE_CONFIG = config_lib.FeatureConfig()
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DURATIONS = {"1F_a": 0.5, "1F_b": 3.0, "1M_a": 3.2, "1M_b": 7.0}
+LABELS = {"1F_a": (0, 1, 2, 3), "1F_b": (2, 0, 3, -1), "1M_a": (3, 2, 1, 0), "1M_b": (0, 3, 3, 2)}
+
+
+def _waveform(seconds, sample_rate, seed, channels=1):
+    """A noisy sine, float32 [samples] or [samples, channels]."""
+    rng = np.random.default_rng(seed)
+    time = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    tone = 0.3 * np.sin(2 * np.pi * (150 + 40 * seed) * time)
+    columns = [tone + 0.05 * rng.standard_normal(time.shape) for _ in range(channels)]
+    return np.stack(columns, axis=1) if channels > 1 else columns[0]
+
+
+def _listing(directory, durations=DURATIONS, corpus="handmade"):
+    utterances = []
+    for seed, (utterance_id, seconds) in enumerate(sorted(durations.items())):
+        path = os.path.join(directory, f"{utterance_id}.wav")
+        audio.write_wav(path, _waveform(seconds, 16000, seed), 16000)
+        emotion, valence, arousal, dominance = LABELS.get(utterance_id, (0, 0, 0, 0))
+        utterances.append(corpora.Utterance(utterance_id, path, utterance_id[:2],
+                                            utterance_id[0], emotion, valence, arousal, dominance))
+    return corpora.CorpusListing(corpus, ("neu", "hap", "sad", "ang"), utterances,
+                                 collections.Counter({"label xxx": 2}))
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """(listing, output directory, manifest) of one uninterrupted prepare."""
+    root = tmp_path_factory.mktemp("prepared")
+    os.makedirs(root / "wav")
+    listing = _listing(str(root / "wav"))
+    output_dir = str(root / "tfrecords")
+    manifest = preparation.prepare_corpus(listing, FEATURE_CONFIG, output_dir, show_progress=False)
+    return listing, output_dir, manifest
+
+
+def _shard_bytes(directory):
+    return {name: open(os.path.join(directory, name), "rb").read()
+            for name in sorted(os.listdir(directory)) if name.endswith(".tfrecord")}
+
+
+def test_manifest_counts_segments_per_utterance_and_histograms(prepared):
+    _, output_dir, manifest = prepared
+    assert manifest == tfrecords.load_manifest(output_dir, FEATURE_CONFIG)
+    assert manifest["totals"] == {"utterances": 4, "segments": 7}
+    assert manifest["corpus"] == "handmade" and manifest["excluded"] == {"label xxx": 2}
+    speaker_1f, speaker_1m = manifest["speakers"]["1F"], manifest["speakers"]["1M"]
+    assert speaker_1f["num_segments"] == 2 and speaker_1m["num_segments"] == 5
+    assert speaker_1f["shards"] == ["1F-00000-of-00001.tfrecord"]
+    assert speaker_1f["histograms"] == {"emotion": [1, 0, 1, 0], "valence": [1, 1, 0, 0],
+                                        "arousal": [0, 0, 1, 1], "dominance": [0, 0, 0, 1]}
+    assert speaker_1m["histograms"] == {"emotion": [3, 0, 0, 2], "valence": [0, 0, 2, 3],
+                                        "arousal": [0, 2, 0, 3], "dominance": [2, 0, 3, 0]}
+    assert manifest["aux_available"] == {"valence": True, "arousal": True, "dominance": False}
+
+
+def test_shards_hold_the_feature_function_output(prepared):
+    listing, output_dir, manifest = prepared
+    by_id = {utterance.utterance_id: utterance for utterance in listing.utterances}
+    for speaker in ("1F", "1M"):
+        segments = list(tfrecords.speaker_dataset(output_dir, manifest, speaker,
+                                                  FEATURE_CONFIG).as_numpy_iterator())
+        grouped = collections.defaultdict(list)
+        for segment in segments:
+            grouped[segment["utterance_id"].decode()].append(segment)
+        for utterance_id, stored in grouped.items():
+            waveform = audio.read_wav(by_id[utterance_id].path, 16000)
+            expected = features.waveform_features(waveform[np.newaxis], [waveform.shape[0]],
+                                                  FEATURE_CONFIG)
+            assert len(stored) == int(np.ceil(DURATIONS[utterance_id] / 3.0))
+            assert [s["segment_index"] for s in stored] == list(range(len(stored)))
+            np.testing.assert_array_equal([s["num_frames"] for s in stored],
+                                          expected["num_frames"].numpy())
+            np.testing.assert_allclose(np.stack([s["spectrogram"] for s in stored]),
+                                       expected["spectrogram"].numpy(), rtol=2e-3, atol=2e-3)
+            assert all(s["emotion"] == by_id[utterance_id].emotion for s in stored)
+
+
+def test_rerun_with_same_settings_skips_finished_speakers(prepared, tmp_path, capsys):
+    listing, output_dir, manifest = prepared
+    copy = str(tmp_path / "copy")
+    shutil.copytree(output_dir, copy)
+    capsys.readouterr()
+    rerun = preparation.prepare_corpus(listing, FEATURE_CONFIG, copy, show_progress=False)
+    assert rerun == manifest
+    printed = capsys.readouterr().out
+    assert "speaker 1F: already prepared" in printed and "speaker 1M: already prepared" in printed
+    assert "corpus: handmade" in printed
+    assert _shard_bytes(copy) == _shard_bytes(output_dir)
+
+
+def test_changed_label_recomputes_only_that_speaker(prepared, tmp_path, capsys):
+    listing, output_dir, _ = prepared
+    copy = str(tmp_path / "copy")
+    shutil.copytree(output_dir, copy)
+    changed = [dataclasses.replace(u, emotion=1) if u.utterance_id == "1M_a" else u
+               for u in listing.utterances]
+    capsys.readouterr()
+    manifest = preparation.prepare_corpus(dataclasses.replace(listing, utterances=changed),
+                                          FEATURE_CONFIG, copy, show_progress=False)
+    printed = capsys.readouterr().out
+    assert "speaker 1F: already prepared" in printed and "speaker 1M: already" not in printed
+    assert manifest["speakers"]["1M"]["histograms"]["emotion"] == [3, 2, 0, 0]
+
+
+def test_small_shards_split_a_speaker_in_order(prepared, tmp_path):
+    listing, output_dir, manifest = prepared
+    small = preparation.prepare_corpus(listing, FEATURE_CONFIG, str(tmp_path), segments_per_shard=2,
+                                       show_progress=False)
+    assert small["speakers"]["1M"]["shards"] == [f"1M-0000{i}-of-00003.tfrecord" for i in range(3)]
+    ids = [(s["utterance_id"], s["segment_index"]) for s in tfrecords.speaker_dataset(
+        str(tmp_path), small, "1M", FEATURE_CONFIG).as_numpy_iterator()]
+    assert ids == [(b"1M_a", 0), (b"1M_a", 1), (b"1M_b", 0), (b"1M_b", 1), (b"1M_b", 2)]
+
+
+def test_speaker_in_two_sessions_is_refused(tmp_path):
+    listing = _listing(str(tmp_path), durations={"1F_a": 1.0, "1F_b": 1.0})
+    listing.utterances[1] = dataclasses.replace(listing.utterances[1], session="2")
+    with pytest.raises(corpora.CorpusError, match="1F_b: speaker 1F is in sessions 1 and 2"):
+        preparation.prepare_corpus(listing, FEATURE_CONFIG, str(tmp_path / "out"),
+                                   show_progress=False)
+
+
+_KILLING_HELPER = textwrap.dedent("""
+    import json, os, signal, sys
+    from mmtl_tf import config, corpora, preparation, tfrecords
+    listing_file, output_dir, kill_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    with open(listing_file) as handle:
+        stored = json.load(handle)
+    listing = corpora.CorpusListing(stored["corpus"], tuple(stored["class_names"]),
+                                    [corpora.Utterance(**u) for u in stored["utterances"]])
+    serialize, calls = tfrecords.serialize_segment, []
+    def serialize_then_die(*args):
+        calls.append(1)
+        if len(calls) > kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return serialize(*args)
+    tfrecords.serialize_segment = serialize_then_die
+    preparation.prepare_corpus(listing, config.FeatureConfig(), output_dir, show_progress=False)
+""")
+
+
+def test_killed_prepare_leaves_no_manifest_and_rerun_gives_identical_shards(prepared, tmp_path,
+                                                                              capsys):
+    listing, output_dir, manifest = prepared
+    listing_file = tmp_path / "listing.json"
+    listing_file.write_text(json.dumps({
+        "corpus": listing.corpus, "class_names": list(listing.class_names),
+        "utterances": [dataclasses.asdict(u) for u in listing.utterances]}))
+    helper = tmp_path / "helper.py"
+    helper.write_text(_KILLING_HELPER)
+    resumed = str(tmp_path / "resumed")
+    # 1F has 2 segments: die while writing the third, i.e. in the middle of speaker 1M.
+    killed = subprocess.run([sys.executable, str(helper), str(listing_file), resumed, "3"],
+                            cwd=REPOSITORY, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": REPOSITORY})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    left = sorted(os.listdir(resumed))
+    assert "manifest.json" not in left and "1M.done.json" not in left
+    assert "1F.done.json" in left and "1F-00000-of-00001.tfrecord" in left
+
+    capsys.readouterr()
+    rerun = preparation.prepare_corpus(listing, FEATURE_CONFIG, resumed, show_progress=False)
+    assert "speaker 1F: already prepared" in capsys.readouterr().out
+    assert rerun == manifest
+    assert _shard_bytes(resumed) == _shard_bytes(output_dir)
+    assert not [name for name in os.listdir(resumed) if ".tmp-" in name]
+
+
+def test_audio_shorter_than_one_window_is_an_error_naming_the_file(tmp_path):
+    listing = _listing(str(tmp_path), durations={"1F_a": 1.0, "1F_tiny": 0.03})
+    with pytest.raises(audio.AudioError, match=r"1F_tiny\.wav.*shorter than one analysis window"):
+        preparation.prepare_corpus(listing, FEATURE_CONFIG, str(tmp_path / "out"),
+                                   show_progress=False)
+    assert not os.path.exists(tmp_path / "out" / "1F-00000-of-00001.tfrecord")
+
+
+def test_wav_failing_inside_the_pipeline_raises_audio_error_naming_it(tmp_path):
+    listing = _listing(str(tmp_path), durations={"1F_a": 1.0, "1F_b": 1.0})
+    samples = np.zeros(16000, "<f4")
+    samples[100] = np.nan  # a valid 32-bit float header; only decoding finds the NaN
+    data = samples.tobytes()
+    header = (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE"
+              + b"fmt " + struct.pack("<IHHIIHH", 16, 3, 1, 16000, 64000, 4, 32)
+              + b"data" + struct.pack("<I", len(data)))
+    (tmp_path / "1F_b.wav").write_bytes(header + data)
+    with pytest.raises(audio.AudioError, match=r"1F_b\.wav.*NaN"):
+        preparation.prepare_corpus(listing, FEATURE_CONFIG, str(tmp_path / "out"),
+                                   show_progress=False)
+    assert not os.path.exists(tmp_path / "out" / "manifest.json")
+
+
+def _run_prepare(arguments, cwd):
+    return subprocess.run([sys.executable, "-m", "mmtl_tf.prepare", *arguments],
+                          cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": REPOSITORY})
+
+
+def test_csv_corpus_with_44k_stereo_wav_goes_end_to_end_through_the_cli(tmp_path):
+    pytest.importorskip("mmtl_tf.corpora.csv_manifest")
+    os.makedirs(tmp_path / "wav")
+    audio.write_wav(str(tmp_path / "wav" / "stereo.wav"), _waveform(4.0, 44100, 0, channels=2),
+                    44100)
+    audio.write_wav(str(tmp_path / "wav" / "mono.wav"), _waveform(2.0, 16000, 1), 16000)
+    (tmp_path / "corpus.csv").write_text("utterance_id,path,speaker,session,emotion,valence\n"
+                                         "a1,wav/stereo.wav,alice,1,happy,4.5\n"
+                                         "b1,wav/mono.wav,bob,1,sad,1.5\n"
+                                         "c1,wav/stereo.wav,carol,2,bored,2.0\n")
+    output_dir = tmp_path / "records"
+    result = _run_prepare(["--corpus=csv", "--csv=corpus.csv", f"--tfrecord_dir={output_dir}"],
+                          cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "corpus: csv:corpus.csv" in result.stdout and "2/2" in result.stdout  # progress bar
+    manifest = tfrecords.load_manifest(str(output_dir), FEATURE_CONFIG)
+    assert manifest["class_names"] == ["neutral", "happy", "sad", "angry"]
+    assert manifest["speakers"]["alice"]["num_segments"] == 2  # 4 s -> 2 segments of 2 s
+    assert manifest["speakers"]["bob"]["num_segments"] == 1
+    assert manifest["excluded"] == {"label bored": 1}
+    assert manifest["aux_available"] == {"valence": True, "arousal": False, "dominance": False}
+    assert "--corpus=csv" in (output_dir / "prepare_flags.txt").read_text()
+    segments = list(tfrecords.speaker_dataset(str(output_dir), manifest, "alice",
+                                              FEATURE_CONFIG).as_numpy_iterator())
+    # 2 s at 16 kHz with a 640-sample window and 160-sample hop: 1 + (32000 - 640) // 160 frames.
+    assert [segment["num_frames"] for segment in segments] == [197, 197]
+
+
+def test_cli_reports_a_bad_wav_as_one_error_line(tmp_path):
+    pytest.importorskip("mmtl_tf.corpora.csv_manifest")
+    (tmp_path / "broken.wav").write_bytes(b"RIFF not really a wav")
+    (tmp_path / "corpus.csv").write_text("path,speaker,session,emotion\nbroken.wav,s1,1,sad\n")
+    result = _run_prepare(["--corpus=csv", "--csv=corpus.csv", "--tfrecord_dir=out",
+                           "--noprogress"], tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "broken.wav" in result.stderr and "Traceback" not in result.stderr
+
+
+def _corpus_flags(*arguments):
+    flag_values = flags.FlagValues()
+    cli_flags.define_corpus_flags(flag_values)
+    cli_flags.define_corpus_flags(flag_values)  # a second CLI module in the same process
+    cli_flags.define_feature_flags(flag_values)
+    flag_values(["prepare", *arguments])
+    return flag_values
+
+
+def test_corpus_flag_combinations_are_checked_naming_the_flag():
+    with pytest.raises(app.UsageError, match="--csv"):
+        cli_flags.read_corpus_from_flags(_corpus_flags("--corpus=csv"))
+    with pytest.raises(app.UsageError, match="--corpus_dir"):
+        cli_flags.read_corpus_from_flags(_corpus_flags("--corpus=iemocap"))
+    with pytest.raises(app.UsageError, match="--scripts"):
+        cli_flags.read_corpus_from_flags(_corpus_flags("--corpus=synthetic", "--scripts=all"))
+
+
+def test_corpus_dependent_defaults_and_feature_flags():
+    flag_values = _corpus_flags("--corpus=csv", "--csv=x.csv", "--window_ms=25")
+    cli_flags.resolve_corpus_flags(flag_values)
+    assert flag_values.classes == ["neutral", "happy", "sad", "angry"]
+    assert (cli_flags.feature_config_from_flags(flag_values)
+            == config_lib.FeatureConfig(window_ms=25))
+    synthetic = _corpus_flags()
+    cli_flags.resolve_corpus_flags(synthetic)
+    assert synthetic.corpus_dir == cli_flags.SYNTHETIC_CORPUS_DIR
+    assert synthetic.classes == ["neu", "hap", "sad", "ang"]
+    with pytest.raises(app.UsageError, match="max_frames"):
+        cli_flags.feature_config_from_flags(_corpus_flags("--hop_ms=5"))
