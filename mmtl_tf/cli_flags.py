@@ -6,13 +6,15 @@ defined once per `FlagValues` even when several CLI modules are imported into on
 the tests do), so the definitions must agree; `define_once` makes a repeat a no-op.
 """
 
+import os
+
 from absl import app
 from absl import flags
 
 from mmtl_tf import config as config_lib
 
 CORPORA = ("iemocap", "synthetic", "csv")
-SYNTHETIC_CORPUS_DIR = "tfrecords/synthetic_corpus"
+SYNTHETIC_ROOT = "tfrecords/synthetic"
 DEFAULT_CLASSES = {"iemocap": "neu,hap,sad,ang", "synthetic": "neu,hap,sad,ang",
                    "csv": "neutral,happy,sad,angry"}
 
@@ -70,7 +72,8 @@ def define_corpus_flags(flag_values=flags.FLAGS) -> None:
                 flag_values=flag_values)
     define_once(flags.DEFINE_string, "corpus_dir", None,
                 "IEMOCAP: the release root holding Session1..Session5. Synthetic: where the "
-                f"corpus is generated (default {SYNTHETIC_CORPUS_DIR}).", flag_values=flag_values)
+                f"corpus is generated (default {SYNTHETIC_ROOT}/corpus-u<N>-seed<S>).",
+                flag_values=flag_values)
     define_once(flags.DEFINE_string, "csv", None,
                 "The CSV manifest for --corpus=csv (columns in mmtl_tf/corpora/csv_manifest.py).",
                 flag_values=flag_values)
@@ -112,7 +115,7 @@ def resolve_corpus_flags(flag_values=flags.FLAGS) -> None:
     if corpus == "csv" and flag_values["merge_excited"].value:
         raise app.UsageError("--merge_excited applies only to --corpus=iemocap or synthetic")
     if corpus == "synthetic" and not flag_values["corpus_dir"].value:
-        flag_values["corpus_dir"].value = SYNTHETIC_CORPUS_DIR
+        flag_values["corpus_dir"].value = f"{SYNTHETIC_ROOT}/corpus-{_synthetic_tag(flag_values)}"
     if not flag_values["classes"].value:
         flag_values["classes"].value = DEFAULT_CLASSES[corpus].split(",")
     if any(not name.strip() for name in flag_values["classes"].value):
@@ -148,3 +151,23 @@ def read_corpus_from_flags(flag_values=flags.FLAGS):
     from mmtl_tf.corpora import csv_manifest  # pylint: disable=import-outside-toplevel
     return csv_manifest.read_csv_manifest(flag_values["csv"].value, class_names=class_names,
                                           skip_missing=flag_values["skip_missing"].value)
+
+
+def _synthetic_tag(flag_values) -> str:
+    return (f"u{flag_values['synthetic_utterances_per_speaker'].value}"
+            f"-seed{flag_values['synthetic_seed'].value}")
+
+
+def default_tfrecord_dir(flag_values=flags.FLAGS) -> str:
+    """Where prepare writes and main looks when --tfrecord_dir is not given.
+
+    tfrecords/synthetic/shards-u<N>-seed<S> for the synthetic corpus (so corpora of other sizes
+    never share a directory), tfrecords/iemocap, or tfrecords/<CSV file stem>.
+    """
+    corpus = flag_values["corpus"].value
+    if corpus == "synthetic":
+        return f"{SYNTHETIC_ROOT}/shards-{_synthetic_tag(flag_values)}"
+    if corpus == "csv":
+        stem = os.path.splitext(os.path.basename(flag_values["csv"].value or "csv"))[0]
+        return os.path.join("tfrecords", stem)
+    return os.path.join("tfrecords", corpus)

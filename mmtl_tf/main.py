@@ -157,13 +157,8 @@ def ensure_prepared(feature_config) -> str:
     """Returns --tfrecord_dir, preparing --corpus into tfrecords/ first when it is not given."""
     if FLAGS.tfrecord_dir:
         return FLAGS.tfrecord_dir
-    if FLAGS.corpus == "synthetic" and not FLAGS.corpus_dir:
-        size = f"u{FLAGS.synthetic_utterances_per_speaker}-seed{FLAGS.synthetic_seed}"
-        FLAGS.corpus_dir = os.path.join("tfrecords", "synthetic", f"corpus-{size}")
-        directory = os.path.join("tfrecords", "synthetic", f"shards-{size}")
-    else:
-        name = FLAGS.corpus if FLAGS.corpus != "csv" else os.path.splitext(os.path.basename(FLAGS.csv or "csv"))[0]
-        directory = os.path.join("tfrecords", name)
+    cli_flags.resolve_corpus_flags(FLAGS)
+    directory = cli_flags.default_tfrecord_dir(FLAGS)
     print(f"no --tfrecord_dir: preparing --corpus={FLAGS.corpus} into {directory} "
           f"(cached; finished speakers are skipped)")
     listing = cli_flags.read_corpus_from_flags(FLAGS)

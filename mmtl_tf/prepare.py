@@ -7,7 +7,7 @@ Usage:
     python -m mmtl_tf.prepare --corpus=csv --csv=my_corpus.csv --tfrecord_dir=tfrecords/mine
 
 Flags -> `FeatureConfig` and a `CorpusListing` -> `preparation.prepare_corpus`. The output goes
-to --tfrecord_dir (default tfrecords/<corpus>), with the resolved flags in prepare_flags.txt.
+to --tfrecord_dir (default: `cli_flags.default_tfrecord_dir`, e.g. tfrecords/iemocap), with the resolved flags in prepare_flags.txt.
 Rerunning with the same flags skips the speakers already done. Bad input (a corpus file, a wav,
 a flag value) ends with "error: <message>" on stderr and exit status 1; pass --verbosity=1 to
 see the traceback instead.
@@ -40,7 +40,7 @@ def run() -> dict:
     """Resolves the flags, records them, and prepares the corpus; returns the manifest."""
     feature_config = cli_flags.feature_config_from_flags(FLAGS)
     if not FLAGS.tfrecord_dir:
-        FLAGS.tfrecord_dir = os.path.join("tfrecords", FLAGS.corpus)
+        FLAGS.tfrecord_dir = cli_flags.default_tfrecord_dir(FLAGS)
     listing = cli_flags.read_corpus_from_flags(FLAGS)
     os.makedirs(FLAGS.tfrecord_dir, exist_ok=True)
     flags_path = os.path.join(FLAGS.tfrecord_dir, "prepare_flags.txt")

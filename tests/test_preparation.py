@@ -292,7 +292,9 @@ def test_corpus_dependent_defaults_and_feature_flags():
             == config_lib.FeatureConfig(window_ms=25))
     synthetic = _corpus_flags()
     cli_flags.resolve_corpus_flags(synthetic)
-    assert synthetic.corpus_dir == cli_flags.SYNTHETIC_CORPUS_DIR
+    assert synthetic.corpus_dir == "tfrecords/synthetic/corpus-u48-seed0"
+    assert cli_flags.default_tfrecord_dir(synthetic) == "tfrecords/synthetic/shards-u48-seed0"
+    assert cli_flags.default_tfrecord_dir(flag_values) == "tfrecords/x"
     assert synthetic.classes == ["neu", "hap", "sad", "ang"]
     with pytest.raises(app.UsageError, match="max_frames"):
         cli_flags.feature_config_from_flags(_corpus_flags("--hop_ms=5"))
