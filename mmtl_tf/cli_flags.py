@@ -7,6 +7,7 @@ the tests do), so the definitions must agree; `define_once` makes a repeat a no-
 """
 
 import os
+import sys
 
 from absl import app
 from absl import flags
@@ -171,3 +172,18 @@ def default_tfrecord_dir(flag_values=flags.FLAGS) -> str:
         stem = os.path.splitext(os.path.basename(flag_values["csv"].value or "csv"))[0]
         return os.path.join("tfrecords", stem)
     return os.path.join("tfrecords", corpus)
+
+
+def run_reporting_errors(function, errors, flag_values=flags.FLAGS):
+    """Runs `function()`; an error of the `errors` types becomes one `error: ...` line and exit 1.
+
+    The message names the file, line or flag (the library raises it that way); the traceback is
+    shown only with --verbosity=1 or more. Returns what `function` returns.
+    """
+    try:
+        return function()
+    except errors as error:
+        if flag_values["verbosity"].value >= 1:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)

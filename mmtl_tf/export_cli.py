@@ -8,7 +8,6 @@ existing version ends with "error: <message>" on stderr and exit status 1 (--ver
 the traceback instead).
 """
 
-import sys
 
 from absl import app
 from absl import flags
@@ -37,14 +36,10 @@ def main(argv):
         raise app.UsageError("--run_dir is required (the directory of a trained run)")
     import tensorflow as tf  # pylint: disable=import-outside-toplevel (keeps --help fast)
     from mmtl_tf import export  # pylint: disable=import-outside-toplevel
-    try:
-        path = export.export_run(FLAGS.run_dir, export_dir=FLAGS.export_dir,
-                                 version=FLAGS.version, overwrite=FLAGS.overwrite)
-    except (ValueError, OSError, run_dir_lib.RunDirError, tf.errors.OpError) as error:
-        if FLAGS.verbosity >= 1:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+    path = cli_flags.run_reporting_errors(
+        lambda: export.export_run(FLAGS.run_dir, export_dir=FLAGS.export_dir,
+                                  version=FLAGS.version, overwrite=FLAGS.overwrite),
+        (ValueError, OSError, run_dir_lib.RunDirError, tf.errors.OpError))
     print(f"exported {FLAGS.run_dir} -> {path}")
 
 

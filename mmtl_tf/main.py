@@ -16,7 +16,6 @@ fold is skipped and an interrupted one resumes; `--rerun` recomputes. The Table 
 import datetime
 import os
 import re
-import sys
 
 from absl import app
 from absl import flags
@@ -250,13 +249,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if FLAGS.verbosity < 1:
         logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the progress
-    try:
-        run()
-    except CLEAN_ERRORS as error:
-        if FLAGS.verbosity >= 1:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+    cli_flags.run_reporting_errors(run, CLEAN_ERRORS)
 
 
 if __name__ == "__main__":

@@ -235,13 +235,8 @@ def main(argv):
     if not paths:
         raise app.UsageError("name at least one wav file: python -m mmtl_tf.predict "
                              "--model_dir=DIR a.wav b.wav")
-    try:
-        prediction = predict_files(FLAGS.model_dir, paths, FLAGS.batch_size)
-    except (PredictError, ValueError, OSError) as error:
-        if FLAGS.verbosity >= 1:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+    prediction = cli_flags.run_reporting_errors(
+        lambda: predict_files(FLAGS.model_dir, paths, FLAGS.batch_size), (PredictError, ValueError, OSError))
     if FLAGS.json:
         print(json.dumps(prediction, indent=2))
     else:

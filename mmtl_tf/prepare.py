@@ -14,7 +14,6 @@ see the traceback instead.
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -56,13 +55,7 @@ def run() -> dict:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        run()
-    except (corpora.CorpusError, audio.AudioError, ValueError) as error:
-        if FLAGS.verbosity >= 1:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+    cli_flags.run_reporting_errors(run, (corpora.CorpusError, audio.AudioError, ValueError))
 
 
 if __name__ == "__main__":

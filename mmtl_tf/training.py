@@ -15,6 +15,7 @@
 
 import dataclasses
 import os
+import sys
 import time
 
 import keras
@@ -171,7 +172,8 @@ def _train_epoch(experiment, epoch, manifest, split, num_classes, step_fn, state
         experiment.tfrecord_dir, manifest, split.train, train.segments_per_speaker,
         experiment.features, num_classes, train.seed, epoch, train.speakers_per_episode)
     steps = episodes.steps_per_epoch(manifest, split.train, train.segments_per_speaker)
-    progress = keras.utils.Progbar(steps, stateful_metrics=None, unit_name="step")
+    # In a log file (not a terminal) print one line per epoch instead of a redrawn bar.
+    progress = keras.utils.Progbar(steps, verbose=1 if sys.stdout.isatty() else 2, unit_name="step")
     totals = {}
     chosen_speakers = list(split.train)
     iterator = iter(dataset)

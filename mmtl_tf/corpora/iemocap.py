@@ -27,7 +27,6 @@ The steps:
    must have their wav (only existence is checked; audio is decoded later by `mmtl_tf.audio`).
 """
 
-import collections
 import os
 import re
 
