@@ -164,7 +164,8 @@ def export_run(run_dir: str, export_dir: str = None, version: int = None,
                           f"--version (default: the next free one)")
     algorithm, record = training.load_trained(run_dir)
     os.makedirs(export_dir, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=export_dir)
+    _remove_abandoned_staging(export_dir)
+    staging = tempfile.mkdtemp(prefix=f".export-{os.getpid()}-", dir=export_dir)
     try:
         metadata_path = os.path.join(staging, "metadata", METADATA_NAME)
         os.makedirs(os.path.dirname(metadata_path))
@@ -180,10 +181,18 @@ def export_run(run_dir: str, export_dir: str = None, version: int = None,
     return target
 
 
+def _remove_abandoned_staging(export_dir: str) -> None:
+    """Deletes `.export-<pid>-*` / `.retired-<pid>-*` folders left by a killed export (dead pid)."""
+    for name in os.listdir(export_dir):
+        match = re.fullmatch(r"\.(?:export|retired)-(\d+)-.*", name)
+        if match and not run_dir_lib.process_alive(int(match.group(1))):
+            shutil.rmtree(os.path.join(export_dir, name), ignore_errors=True)
+
+
 def _replace_directory(source: str, target: str) -> None:
     """Renames `source` to `target`; an existing `target` is moved aside first, then removed."""
     if os.path.exists(target):
-        retired = tempfile.mkdtemp(prefix=f".retired-{os.path.basename(target)}-",
+        retired = tempfile.mkdtemp(prefix=f".retired-{os.getpid()}-",
                                    dir=os.path.dirname(target))
         os.rename(target, os.path.join(retired, "old"))
         os.rename(source, target)

@@ -37,7 +37,8 @@ def read_json(path: str):
         return json.load(handle)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True when a process with this pid exists (used to tell stale locks and staging folders)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -68,7 +69,7 @@ class RunLock:
                         owner = int(handle.read().strip() or 0)
                 except (OSError, ValueError):
                     owner = 0
-                if owner and _alive(owner) and owner != os.getpid():
+                if owner and process_alive(owner) and owner != os.getpid():
                     raise RunDirError(
                         f"{os.path.dirname(self.path)} is in use by another run (pid {owner}). "
                         f"Wait for it to finish, or choose another --run_dir.") from None

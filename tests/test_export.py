@@ -10,6 +10,8 @@ the same time, from one module fixture.
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 import textwrap
 
@@ -215,3 +217,31 @@ def test_serving_real_time_factor_is_reported(capsys):
     with capsys.disabled():
         print(f"\nserving_default real-time factor (compute s per audio s, 3 s utterances, tiny "
               f"model): {', '.join(f'batch {b}: {f:.5f}' for b, f in factors.items())}")
+
+
+def test_export_killed_at_random_moments_then_rerun_equals_clean_export(tmp_path):
+    """SIGKILL `python -m mmtl_tf.export` at seeded random moments; a version dir is never partial."""
+    import signal
+    import time
+
+    run = trained_run.run_dir()
+    target = tmp_path / "served"
+    command = [sys.executable, "-m", "mmtl_tf.export", f"--run_dir={run}", f"--export_dir={target}",
+               "--version=1"]
+    rng = np.random.default_rng(11)
+    for _ in range(2):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(float(rng.uniform(3.0, 9.0)))
+        process.send_signal(signal.SIGKILL)
+        if process.wait() == -9:
+            assert not (target / "1").exists() or (target / "1" / "saved_model.pb").is_file()
+        if (target / "1").exists():
+            shutil.rmtree(target / "1")  # a finished export: start over, to kill one mid-way
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert sorted(os.listdir(target)) == ["1"]  # abandoned staging folders were swept
+    waveform = np.random.default_rng(0).normal(scale=0.1, size=(1, 40000)).astype("float32")
+    outputs = [tf.saved_model.load(path).signatures["serving_default"](
+        waveform=tf.constant(waveform), num_samples=tf.constant([40000], tf.int32))["probabilities"].numpy()
+        for path in (str(target / "1"), trained_run.version_dir())]
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
