@@ -86,3 +86,20 @@ def split_speakers(strategy, episode: dict):
         return {name: value[start:start + share] for name, value in episode.items()}
 
     return strategy.experimental_distribute_values_from_function(value_for)
+
+
+def enable_mixed_precision() -> None:
+    """bfloat16 compute with float32 weights (Keras policy `mixed_bfloat16`), for GPUs and TPUs.
+
+    bfloat16 keeps float32's exponent range, so neither the inner gradient steps of Eq. 4-5 nor
+    the outer Adam step need loss scaling. On a CPU it only slows things down, so it is refused.
+
+    Raises:
+      ValueError: no GPU or TPU is visible.
+    """
+    import keras  # pylint: disable=import-outside-toplevel
+
+    if not (tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("TPU")):
+        raise ValueError("--mixed_precision needs a GPU or TPU (bfloat16 on a CPU is slower, not "
+                         "faster); drop the flag on this machine")
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")

@@ -79,6 +79,8 @@ _define(flags.DEFINE_enum, "strategy", "default", ["default", "mirrored", "multi
         "tf.distribute strategy: speakers of each episode are split over replicas (BUILD.md).")
 _define(flags.DEFINE_integer, "num_cpu_devices", 0,
         "With --strategy=mirrored and no GPU: replicate over this many logical CPU devices.")
+_define(flags.DEFINE_boolean, "mixed_precision", False,
+        "bfloat16 compute with float32 weights on GPU/TPU (refused on a CPU-only machine).")
 _define(flags.DEFINE_boolean, "export", True, "Export a SavedModel into <run_dir>/export at the end.")
 FLAGS = flags.FLAGS
 
@@ -198,6 +200,8 @@ def setup_from_flags(name=None):
     from mmtl_tf import distribution
     if FLAGS.strategy == "mirrored":
         distribution.configure_cpu_devices(FLAGS.num_cpu_devices)  # before any TF op runs
+    if FLAGS.mixed_precision:
+        distribution.enable_mixed_precision()
     tf.config.experimental.enable_op_determinism()
     feature_config = cli_flags.feature_config_from_flags(FLAGS)
     train_config = train_config_from_flags()

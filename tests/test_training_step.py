@@ -52,3 +52,31 @@ def test_non_finite_step_is_not_applied_and_names_the_speaker():
     after = [v.numpy() for v in algorithm.meta_variables() + algorithm.head_variables()]
     assert all(np.array_equal(a, b) for a, b in zip(before, after))
     assert training._speaker_failing(losses) == 2
+
+
+def test_mixed_bfloat16_step_matches_float32_gradients():
+    """The policy --mixed_precision sets on a GPU, run here on the CPU: same outer gradient, roughly."""
+    import keras
+
+    from mmtl_tf.algorithms import build_algorithm
+
+    rng = np.random.default_rng(5)
+    episode = _episode(rng)
+    train_config = config.TrainConfig()
+    results = {}
+    for policy in ("float32", "mixed_bfloat16"):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            keras.utils.set_random_seed(3)
+            algorithm = build_algorithm(TINY, train_config, 4)
+            updates, losses = algorithm.step_updates(algorithm.meta_weights(), algorithm.head_weights(),
+                                                     episode, episode["class_weights"], 4)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        assert all(v.dtype == "float32" for v in algorithm.meta_variables())
+        results[policy] = (np.concatenate([np.ravel(g) for g in updates["outer"]]), losses["query_loss"].numpy())
+    full, mixed = results["float32"], results["mixed_bfloat16"]
+    assert np.isfinite(mixed[0]).all()
+    np.testing.assert_allclose(mixed[1], full[1], rtol=0.05)
+    cosine = float(mixed[0] @ full[0] / (np.linalg.norm(mixed[0]) * np.linalg.norm(full[0])))
+    assert cosine > 0.95, cosine

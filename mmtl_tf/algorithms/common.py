@@ -62,7 +62,9 @@ def weighted_cross_entropy(logits, labels, weights):
       weights: float32 [batch], e.g. one column of `sample_weights`.
     """
     labels = tf.maximum(tf.cast(labels, tf.int32), 0)
-    cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    # Under --mixed_precision the logits are bfloat16; the loss is always taken in float32.
+    cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=labels, logits=tf.cast(logits, tf.float32))
     return tf.reduce_mean(weights * cross_entropy)
 
 
