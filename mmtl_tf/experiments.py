@@ -1,0 +1,229 @@
+"""Cross-validation over every fold and the auxiliary-task sweep of Table 3, resumably.
+
+`run_folds` trains one configuration on several folds (paper section 3.1.2: fold k holds out
+session k), each in its own run directory, then writes a summary:
+
+    <run_dir>/fold<k>/           one `training.train_and_evaluate` run (results.json, checkpoints,
+                                 tensorboard/, confusion_matrix.png, export/)
+    <run_dir>/summary.json       per-fold rows, mean and sample std of UA and WA (adapted and not)
+    <run_dir>/summary.md         the same as a Markdown table, corpus named in the title
+
+`run_sweep` runs `run_folds` once per auxiliary-task combination (Table 3's rows) into
+`<sweep_dir>/aux-<letters>/` and writes `<sweep_dir>/summary.{json,md}` (Tables 2/3 layout).
+
+Resuming: a fold whose results.json exists and whose config.json records the same settings is
+not recomputed (`rerun=True` clears its outputs and trains it again); an interrupted fold resumes
+from its checkpoints inside `training.train_and_evaluate`. Every fold writes TensorBoard
+summaries and HParams into its own `tensorboard/`, so `tensorboard --logdir=<run_dir or
+sweep_dir>` shows all folds and combinations together, one HParams session each.
+"""
+
+import dataclasses
+import os
+import shutil
+
+from mmtl_tf import corpora, reporting, run_dir as run_dir_lib, training
+
+SWEEP_AUX = reporting.AUX_ORDER  # v, a, d, vd, ad, va, vad: Table 3's row order
+RUN_OUTPUTS = ("results.json", "config.json", "confusion_matrix.png", "checkpoints", "tensorboard",
+               "export")
+_COMPARED = ("features", "model", "train", "tfrecord_dir", "fold", "val_speaker", "preset",
+             "skip_nonfinite")  # the settings that decide a fold's results
+
+
+def session_count(manifest: dict) -> int:
+    """Number of sessions (folds) in a prepared corpus' manifest."""
+    return len(corpora.sessions_of({speaker: info["session"]
+                                    for speaker, info in manifest["speakers"].items()}))
+
+
+def resolve_folds(fold: str, manifest: dict) -> list:
+    """Turns a --fold value ("1".."N" or "all") into the list of folds to run.
+
+    Raises:
+      ValueError: naming --fold, when it is neither "all" nor a session number of the corpus.
+    """
+    count = session_count(manifest)
+    text = str(fold).strip().lower()
+    if text == "all":
+        return list(range(1, count + 1))
+    if not text.isdigit() or not 1 <= int(text) <= count:
+        raise ValueError(f"--fold={fold}: {manifest['corpus']} has {count} sessions, so --fold "
+                         f"is one of 1..{count} or all")
+    return [int(text)]
+
+
+def aux_tasks(letters: str) -> tuple:
+    """`va` -> ("valence", "arousal"); letters are assumed checked (see main.parse_aux)."""
+    return tuple(task for task in corpora.AUX_TASKS if task[0] in letters)
+
+
+def fold_experiment(experiment, fold: int):
+    """The experiment of one fold, in `<run_dir>/fold<fold>`."""
+    return dataclasses.replace(experiment, fold=fold,
+                               run_dir=os.path.join(experiment.run_dir, f"fold{fold}"))
+
+
+def is_finished(experiment) -> bool:
+    """True when run_dir holds results.json and a config.json with the same settings."""
+    results_path = os.path.join(experiment.run_dir, "results.json")
+    config_path = os.path.join(experiment.run_dir, "config.json")
+    if not (os.path.isfile(results_path) and os.path.isfile(config_path)):
+        return False
+    stored = run_dir_lib.read_json(config_path).get("experiment", {})
+    wanted = experiment.to_dict()
+    return all(stored.get(key) == wanted.get(key) for key in _COMPARED)
+
+
+def clear_run(run_dir: str) -> None:
+    """Removes a run's outputs (results, checkpoints, summaries, export) so it trains anew.
+
+    Raises:
+      run_dir_lib.RunDirError: another live process holds the run directory.
+    """
+    if not os.path.isdir(run_dir):
+        return
+    with run_dir_lib.RunLock(run_dir):
+        for name in RUN_OUTPUTS:
+            path = os.path.join(run_dir, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
+
+
+def describe(results: dict) -> str:
+    """The one-line result of a run, corpus first (the synthetic caveat included)."""
+    return (f"[{training.corpus_label(results['corpus'])}] {results['model']} fold "
+            f"{results['fold']} aux={results['aux']} test {results['test_speaker']}: UA "
+            f"{results['ua']:.4f} WA {results['wa']:.4f} | no adaptation: UA "
+            f"{results['ua_no_adapt']:.4f} WA {results['wa_no_adapt']:.4f} | best epoch "
+            f"{results['best_epoch']} -> {results['run_dir']}")
+
+
+def run_fold(experiment, rerun: bool = False, log=print) -> dict:
+    """Trains and evaluates one fold unless it is finished with the same settings.
+
+    Args:
+      experiment: the fold's ExperimentConfig (its own run_dir).
+      rerun: clear a finished or interrupted run and train it from scratch.
+      log: where progress lines go.
+
+    Returns:
+      The fold's results dict (read back when the fold was already finished).
+    """
+    if rerun:
+        clear_run(experiment.run_dir)
+    elif is_finished(experiment):
+        log(f"fold {experiment.fold}: finished with the same settings, skipped "
+            f"({experiment.run_dir}/results.json; --rerun recomputes it)")
+        return run_dir_lib.read_json(os.path.join(experiment.run_dir, "results.json"))
+    results = training.train_and_evaluate(experiment)
+    if experiment.export:
+        from mmtl_tf import export as export_lib  # pylint: disable=import-outside-toplevel
+        results["export_dir"] = export_lib.export_run(experiment.run_dir)
+    log(describe(results))
+    return results
+
+
+def write_summary(directory: str, summary: dict, markdown: str) -> None:
+    """Writes directory/summary.json and directory/summary.md atomically."""
+    run_dir_lib.write_json(os.path.join(directory, "summary.json"), summary)
+    temporary = os.path.join(directory, f"summary.md.tmp-{os.getpid()}")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(markdown)
+    os.replace(temporary, os.path.join(directory, "summary.md"))
+
+
+def summarize(results_list) -> dict:
+    """Mean and sample std (ddof=1) over folds of UA/WA with and without adaptation.
+
+    See `reporting.summarize`, which this is (kept pure there so reports need no TensorFlow).
+    """
+    return reporting.summarize(results_list)
+
+
+def check_folds(experiment, folds) -> None:
+    """Validates every fold's speakers and auxiliary labels before any training work.
+
+    Raises:
+      ValueError: naming --fold, --val_speaker or --aux (from `training.check_data`).
+    """
+    for fold in folds:
+        training.check_data(fold_experiment(experiment, fold))
+
+
+def run_folds(experiment, folds, rerun: bool = False, log=print) -> dict:
+    """Runs `folds` of one configuration into `<run_dir>/fold<k>/` and summarizes them.
+
+    Args:
+      experiment: the configuration; its run_dir is the parent of the fold directories and its
+        fold is ignored.
+      folds: 1-based folds, e.g. `resolve_folds("all", manifest)`.
+      rerun: recompute finished folds too.
+      log: where progress lines go.
+
+    Returns:
+      The `summarize` dict, also written to run_dir/summary.json (and summary.md).
+    """
+    check_folds(experiment, folds)
+    os.makedirs(experiment.run_dir, exist_ok=True)
+    results_list = []
+    for index, fold in enumerate(folds, start=1):
+        log(f"== fold {fold} ({index}/{len(folds)}) -> "
+            f"{os.path.join(experiment.run_dir, f'fold{fold}')}")
+        results_list.append(run_fold(fold_experiment(experiment, fold), rerun, log))
+    summary = summarize(results_list)
+    write_summary(experiment.run_dir, summary, reporting.render_fold_summary(summary))
+    mean, std = summary["mean"], summary["std"]
+    log(f"[{training.corpus_label(summary['corpus'])}] {summary['model']} aux={summary['aux']} "
+        f"over {summary['count']} fold(s): UA {reporting.format_percent(mean['ua'], std['ua'])} "
+        f"WA {reporting.format_percent(mean['wa'], std['wa'])} % -> "
+        f"{experiment.run_dir}/summary.md")
+    return summary
+
+
+def aux_experiment(experiment, letters: str):
+    """The experiment of one sweep combination, in `<run_dir>/aux-<letters>`."""
+    train = dataclasses.replace(experiment.train, aux_tasks=aux_tasks(letters))
+    return dataclasses.replace(experiment, train=train,
+                               run_dir=os.path.join(experiment.run_dir, f"aux-{letters}"))
+
+
+def run_sweep(experiment, folds, combinations=SWEEP_AUX, rerun: bool = False, log=print) -> dict:
+    """Runs `run_folds` for each auxiliary-task combination (Table 3) and summarizes them.
+
+    Args:
+      experiment: the configuration (model mmtl or mtl); run_dir is the sweep directory.
+      folds: 1-based folds for every combination.
+      combinations: aux letter strings, run in this order (default: Table 3's rows).
+      rerun: recompute finished folds too.
+      log: where progress lines go.
+
+    Returns:
+      {"corpus", "model", "folds", "combinations": {letters: fold summary}}, also written to
+      run_dir/summary.json; run_dir/summary.md holds the Table 2/3-shaped report.
+
+    Raises:
+      ValueError: a model without auxiliary tasks, or a combination the data cannot serve.
+    """
+    if experiment.train.model == "cnn_lstm":
+        raise ValueError("--model=cnn_lstm has no auxiliary tasks to sweep; use mmtl or mtl")
+    for letters in combinations:  # every combination's data checked before any training
+        check_folds(aux_experiment(experiment, letters), folds)
+    summaries = {}
+    for letters in combinations:
+        log(f"=== aux {letters} ({reporting.aux_label(letters)})")
+        summaries[letters] = run_folds(aux_experiment(experiment, letters), folds, rerun, log)
+    first = next(iter(summaries.values()))
+    sweep = {"corpus": first["corpus"], "model": experiment.train.model, "folds": list(folds),
+             "combinations": summaries}
+    tables = reporting.build_tables([
+        run_dir_lib.read_json(os.path.join(experiment.run_dir, f"aux-{letters}", f"fold{fold}",
+                                           "results.json"))
+        for letters in combinations for fold in folds])
+    heading = f"Sweep of auxiliary tasks: {experiment.train.model} on {first['corpus']}"
+    markdown = reporting.render_markdown(tables["table2"] + tables["table3"], heading)
+    write_summary(experiment.run_dir, sweep, markdown)
+    log(f"sweep summary -> {experiment.run_dir}/summary.md")
+    return sweep

@@ -1,0 +1,305 @@
+"""Results tables shaped like the paper's Tables 2 and 3, from results.json files.
+
+Pure functions, no TensorFlow:
+1. `collect` finds every results.json under the given directories (recursively).
+2. `summarize` turns the folds of one configuration into mean and sample standard deviation
+   (ddof=1; none with a single fold) of UA and WA, with and without meta-test adaptation.
+3. `build_tables` groups results by (corpus, preset, model, aux) and builds, per corpus,
+   Table 2 (CNN-LSTM, CNN-LSTM+MTL, MMTL at V+A+D: method x UA/WA) and Table 3 (MMTL per
+   auxiliary-task combination). Corpora are never mixed in one table.
+4. `render_markdown` / `render_csv` write them; every row carries the paper's IEMOCAP numbers in
+   columns marked as the paper's, and a table on any corpus other than IEMOCAP says in its title
+   that its numbers are not IEMOCAP results.
+"""
+
+import csv
+import io
+import json
+import math
+import os
+
+import numpy as np
+
+METRICS = ("ua", "wa", "ua_no_adapt", "wa_no_adapt")
+METRIC_HEADERS = ("UA (%)", "WA (%)", "UA no adapt. (%)", "WA no adapt. (%)")
+PAPER_HEADERS = ("paper (IEMOCAP) UA (%)", "paper (IEMOCAP) WA (%)")
+AUX_ORDER = ("v", "a", "d", "vd", "ad", "va", "vad")  # Table 3's row order
+NO_AUX = "-"
+MODEL_ORDER = ("cnn_lstm", "mtl", "mmtl")
+METHOD_NAMES = {"cnn_lstm": "CNN-LSTM", "mtl": "CNN-LSTM+MTL", "mmtl": "MMTL"}
+TABLE2_PAPER = {("cnn_lstm", NO_AUX): (56.60, 65.80), ("mtl", "vad"): (64.31, 68.84),
+                ("mmtl", "vad"): (70.32, 76.64)}  # UA/WA %, paper Table 2 (IEMOCAP)
+TABLE3_PAPER = {"v": (65.60, 71.99), "a": (58.28, 65.71), "d": (54.25, 66.98),
+                "vd": (73.22, 75.83), "ad": (55.26, 67.25), "va": (74.61, 77.74),
+                "vad": (70.32, 76.64)}  # UA/WA %, paper Table 3 (IEMOCAP)
+SYNTHETIC_WARNING = "synthetic corpus — not IEMOCAP results"
+_REQUIRED = ("corpus", "fold", "model", "aux", "ua", "wa", "ua_no_adapt", "wa_no_adapt")
+_CSV_COLUMNS = ("corpus", "method", "aux", "preset", "folds",
+                *(f"{metric}_{part}" for metric in METRICS for part in ("mean", "std")),
+                "paper_iemocap_ua", "paper_iemocap_wa", "note")
+
+
+class ReportError(ValueError):
+    """Results cannot be reported as asked; the message names the file or the clash."""
+
+
+def aux_label(letters: str) -> str:
+    """`vad` -> `V+A+D`; `-` (no auxiliary tasks) stays `-`."""
+    return NO_AUX if letters == NO_AUX else "+".join(letter.upper() for letter in letters)
+
+
+def corpus_note(corpus: str) -> str:
+    """The warning a table on `corpus` carries in its title ("" for IEMOCAP)."""
+    if corpus == "iemocap":
+        return ""
+    return SYNTHETIC_WARNING if corpus == "synthetic" else f"corpus {corpus} — not IEMOCAP results"
+
+
+def collect(directories) -> list:
+    """Reads every results.json under `directories` (each a run, fold or sweep directory).
+
+    Returns:
+      Result dicts sorted by path, each with `results_path` added; a cnn_lstm result's `aux`
+      is `-` (it has no auxiliary tasks) whatever an older run recorded.
+
+    Raises:
+      ReportError: a directory does not exist, or a results.json is unreadable or incomplete.
+    """
+    paths = set()
+    for directory in directories:
+        if not os.path.isdir(directory):
+            raise ReportError(f"{directory} is not a directory")
+        for root, _, files in os.walk(directory):
+            if "results.json" in files:
+                paths.add(os.path.realpath(os.path.join(root, "results.json")))
+    collected = []
+    for path in sorted(paths):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                results = json.load(handle)
+        except (OSError, ValueError) as error:
+            raise ReportError(f"{path}: cannot read results ({error})") from None
+        missing = [field for field in _REQUIRED if field not in results]
+        if missing:
+            raise ReportError(f"{path}: not a results.json of mmtl_tf (missing {', '.join(missing)})")
+        results = dict(results, results_path=path, preset=results.get("preset", "custom"))
+        if results["model"] == "cnn_lstm":
+            results["aux"] = NO_AUX
+        collected.append(results)
+    return collected
+
+
+def mean_and_std(values):
+    """(mean, sample standard deviation with ddof=1, or None for a single value)."""
+    values = np.asarray(values, np.float64)
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return float(np.mean(values)), std
+
+
+def summarize(results_list) -> dict:
+    """Per-fold rows and mean/std over the folds of one configuration.
+
+    Args:
+      results_list: results dicts (results.json) of one corpus, preset, model and aux, one per fold.
+
+    Returns:
+      {"corpus", "preset", "model", "aux", "count", "folds": [rows sorted by fold],
+       "mean": {metric: fraction}, "std": {metric: fraction or None}, "std_ddof": 1}, metrics being
+      ua, wa, ua_no_adapt, wa_no_adapt; a synthetic corpus adds its "note".
+
+    Raises:
+      ReportError: no results, a mixed configuration, or one fold twice.
+    """
+    if not results_list:
+        raise ReportError("no results to summarize")
+    first = results_list[0]
+    for key in ("corpus", "preset", "model", "aux"):
+        values = sorted({str(results.get(key)) for results in results_list})
+        if len(values) > 1:
+            raise ReportError(f"cannot summarize results of different {key}s together: {values}")
+    rows, seen = [], {}
+    for results in sorted(results_list, key=lambda item: item["fold"]):
+        where = results.get("results_path") or results.get("run_dir", "?")
+        if results["fold"] in seen:
+            raise ReportError(f"fold {results['fold']} of {first['model']} aux {first['aux']} "
+                              f"appears twice ({seen[results['fold']]} and {where}); report one")
+        seen[results["fold"]] = where
+        rows.append({"fold": results["fold"], "val_speaker": results.get("val_speaker"),
+                     "test_speaker": results.get("test_speaker"),
+                     "best_epoch": results.get("best_epoch"), "run_dir": results.get("run_dir"),
+                     **{metric: float(results[metric]) for metric in METRICS}})
+    statistics = {metric: mean_and_std([row[metric] for row in rows]) for metric in METRICS}
+    summary = {"corpus": first["corpus"], "preset": first.get("preset", "custom"),
+               "model": first["model"], "aux": first["aux"], "count": len(rows), "folds": rows,
+               "mean": {metric: value[0] for metric, value in statistics.items()},
+               "std": {metric: value[1] for metric, value in statistics.items()}, "std_ddof": 1}
+    if first["corpus"] == "synthetic":
+        summary["note"] = SYNTHETIC_WARNING
+    return summary
+
+
+def group(results_list) -> dict:
+    """{(corpus, preset, model, aux): results list} in report order."""
+    groups = {}
+    for results in results_list:
+        key = (results["corpus"], results.get("preset", "custom"), results["model"], results["aux"])
+        groups.setdefault(key, []).append(results)
+
+    def order(key):
+        corpus, preset, model, aux = key
+        model_rank = MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER)
+        aux_rank = AUX_ORDER.index(aux) if aux in AUX_ORDER else -1
+        return corpus, model_rank, aux_rank, preset
+    return {key: groups[key] for key in sorted(groups, key=order)}
+
+
+def _row(summary, label, paper) -> dict:
+    return {"method": label, "aux": aux_label(summary["aux"]), "preset": summary["preset"],
+            "folds": summary["count"], "mean": summary["mean"], "std": summary["std"],
+            "paper": paper, "model": summary["model"], "aux_letters": summary["aux"]}
+
+
+def build_tables(results_list) -> dict:
+    """Table 2 and Table 3 of every corpus present in `results_list`.
+
+    Table 2 has CNN-LSTM, CNN-LSTM+MTL (every aux combination run) and MMTL at V+A+D (the
+    paper's Table 2 setting); Table 3 has MMTL for each aux combination, in the paper's order.
+
+    Returns:
+      {"table2": [table, ...], "table3": [table, ...]}, one table per corpus, each a dict with
+      number, corpus, title, note, rows (method, aux, preset, folds, mean, std, paper) and
+      omitted (MMTL rows left to Table 3).
+    """
+    summaries = {key: summarize(items) for key, items in group(results_list).items()}
+    tables = {"table2": [], "table3": []}
+    for corpus in sorted({key[0] for key in summaries}):
+        table2, table3, omitted = [], [], 0
+        for (name, _, model, aux), summary in summaries.items():
+            if name != corpus:
+                continue
+            if model == "mmtl":
+                table3.append(_row(summary, f"MMTL({aux_label(aux)})", TABLE3_PAPER.get(aux)))
+                if aux != "vad":
+                    omitted += 1
+                    continue
+            table2.append(_row(summary, METHOD_NAMES.get(model, model),
+                               TABLE2_PAPER.get((model, aux))))
+        for number, rows, subject in ((2, table2, "comparison with baselines"),
+                                      (3, table3, "auxiliary-task selection (MMTL)")):
+            if rows:
+                note = corpus_note(corpus)
+                title = f"Table {number}: {subject} on {corpus}" + (f" ({note})" if note else "")
+                tables[f"table{number}"].append({
+                    "number": number, "corpus": corpus, "title": title, "note": note,
+                    "rows": rows, "omitted": omitted if number == 2 else 0})
+    return tables
+
+
+def format_percent(mean, std) -> str:
+    """`71.00 ± 1.41` (fractions in, percent out); the mean alone when std is None."""
+    if std is None or (isinstance(std, float) and math.isnan(std)):
+        return f"{100 * mean:.2f}"
+    return f"{100 * mean:.2f} ± {100 * std:.2f}"
+
+
+def _markdown_table(headers, rows) -> list:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(tables, heading: str = "", empty: str = "No results for this table.") -> str:
+    """Markdown of a list of tables from `build_tables` (one section per table).
+
+    Args:
+      tables: tables of `build_tables`.
+      heading: an optional level-1 heading.
+      empty: the text when `tables` is empty.
+    """
+    lines = [f"# {heading}", ""] if heading else []
+    if not tables:
+        lines.append(empty)
+    for table in tables:
+        lines += [f"## {table['title']}", "",
+                  "Ours: mean ± sample standard deviation over folds (UA/WA in %); \"no adapt.\" "
+                  "skips meta-test fine-tuning. The paper (IEMOCAP) columns are the paper's "
+                  "published numbers, not ours.", ""]
+        first_columns = ("Method", "Aux") if table["number"] == 2 else ("Model",)
+        cells = []
+        for row in table["rows"]:
+            start = (row["method"], row["aux"]) if table["number"] == 2 else (row["method"],)
+            paper = [f"{value:.2f}" for value in row["paper"]] if row["paper"] else ["—", "—"]
+            cells.append([*start, row["preset"], row["folds"],
+                          *(format_percent(row["mean"][m], row["std"][m]) for m in METRICS),
+                          *paper])
+        lines += _markdown_table([*first_columns, "Preset", "Folds", *METRIC_HEADERS,
+                                  *PAPER_HEADERS], cells)
+        if table["omitted"]:
+            lines += ["", f"MMTL with other auxiliary tasks ({table['omitted']} combination(s)): "
+                          f"see Table 3."]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def render_csv(tables) -> str:
+    """CSV of tables from `build_tables`: one line per row, values in %, std empty for 1 fold."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(_CSV_COLUMNS)
+    for table in tables:
+        for row in table["rows"]:
+            values = []
+            for metric in METRICS:
+                std = row["std"][metric]
+                values += [round(100 * row["mean"][metric], 4),
+                           "" if std is None else round(100 * std, 4)]
+            paper = list(row["paper"]) if row["paper"] else ["", ""]
+            writer.writerow([table["corpus"], row["method"], row["aux"], row["preset"],
+                             row["folds"], *values, *paper, table["note"]])
+    return buffer.getvalue()
+
+
+def render_fold_summary(summary) -> str:
+    """Markdown of one configuration's folds (`summarize` output): a row per fold, mean ± std."""
+    label = METHOD_NAMES.get(summary["model"], summary["model"])
+    if summary["aux"] != NO_AUX:
+        label += f" ({aux_label(summary['aux'])})"
+    note = corpus_note(summary["corpus"])
+    title = f"# {label} on {summary['corpus']}: {summary['count']}-fold cross-validation"
+    lines = [title + (f" ({note})" if note else ""), "",
+             f"Preset {summary['preset']}. UA/WA in %; the last row is the mean ± sample standard "
+             f"deviation over the {summary['count']} fold(s).", ""]
+    rows = [[row["fold"], row["val_speaker"], row["test_speaker"],
+             *(f"{100 * row[m]:.2f}" for m in METRICS), row["best_epoch"]]
+            for row in summary["folds"]]
+    rows.append(["mean ± std", "", "", *(format_percent(summary["mean"][m], summary["std"][m])
+                                          for m in METRICS), ""])
+    lines += _markdown_table(["Fold", "Validation", "Test", *METRIC_HEADERS, "Best epoch"], rows)
+    return "\n".join(lines) + "\n"
+
+
+def combined_confusions(results_list) -> list:
+    """Confusion matrices (adapted) summed over folds, one per (corpus, preset, model, aux).
+
+    Returns:
+      Dicts with name (a file stem), title, confusion (list of lists), class_names and folds.
+
+    Raises:
+      ReportError: the folds of one group disagree on the class names.
+    """
+    combined = []
+    for (corpus, preset, model, aux), items in group(results_list).items():
+        usable = [results for results in items if "confusion" in results]
+        if not usable:
+            continue
+        names = {tuple(results.get("class_names", ())) for results in usable}
+        if len(names) > 1:
+            raise ReportError(f"{model} aux {aux} on {corpus}: folds have different classes {names}")
+        total = np.sum([np.asarray(results["confusion"], np.int64) for results in usable], axis=0)
+        label = METHOD_NAMES.get(model, model) + ("" if aux == NO_AUX else f" ({aux_label(aux)})")
+        note = corpus_note(corpus)
+        combined.append({
+            "name": f"confusion_{corpus}_{model}-{'noaux' if aux == NO_AUX else aux}_{preset}",
+            "title": f"{label}, {len(usable)} fold(s) summed [{corpus}]" + (f"\n{note}" if note else ""),
+            "confusion": total.tolist(), "class_names": list(names.pop()), "folds": len(usable)})
+    return combined

@@ -1,0 +1,184 @@
+"""Experiments: every model in the one loop, `--fold=all` with its summary, resuming, the sweep, flag errors."""
+
+import dataclasses
+import glob
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from absl import app
+
+from conftest import REPO, SMOKE_FLAGS, python_command
+from mmtl_tf import config, experiments, reporting
+
+METRICS = ("ua", "wa", "ua_no_adapt", "wa_no_adapt")
+
+
+def tiny_experiment(shards, run_dir, model, **train_overrides):
+    """An ExperimentConfig with flags/smoke.cfg's network, one epoch, B=2, one adaptation step."""
+    tfrecord_dir, feature_config, _ = shards
+    model_config = config.ModelConfig(conv_filters=(4, 4, 4), conv_kernels=((5, 5), (3, 3), (3, 3)),
+                                      lstm_units=8, fc_units=8, num_frames=feature_config.max_frames,
+                                      num_bins=feature_config.num_bins)
+    train = config.TrainConfig(model=model, epochs=1, segments_per_speaker=2, test_adapt_steps=1,
+                               **train_overrides)
+    return config.ExperimentConfig(features=feature_config, model=model_config, train=train,
+                                   tfrecord_dir=tfrecord_dir, run_dir=str(run_dir), fold=2,
+                                   preset="smoke", export=False)
+
+
+def run_cli(module, *arguments, cwd=REPO):
+    """Starts `python -m module --flagfile=smoke.cfg arguments` (a Popen, output captured)."""
+    command = python_command(module, f"--flagfile={SMOKE_FLAGS}", *arguments)
+    return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process, timeout=300):
+    stdout, stderr = process.communicate(timeout=timeout)
+    return process.returncode, stdout, stderr
+
+
+@pytest.mark.parametrize("model", ["mmtl", "mtl", "cnn_lstm"])
+def test_each_model_trains_and_evaluates_in_the_shared_loop(synthetic_shards, tmp_path, model):
+    from mmtl_tf import training
+
+    experiment = tiny_experiment(synthetic_shards, tmp_path / model, model)  # aux: the default vad
+    results = training.train_and_evaluate(experiment)
+    stored = json.load(open(tmp_path / model / "results.json"))
+    assert stored["ua"] == results["ua"] and stored["model"] == model
+    assert stored["aux"] == ("-" if model == "cnn_lstm" else "vad")
+    confusion = np.array(stored["confusion"])
+    assert confusion.sum() == stored["test_utterances"] > 0
+    assert all(0.0 <= stored[metric] <= 1.0 for metric in METRICS)
+    assert np.isclose(stored["wa"], np.trace(confusion) / confusion.sum())
+    if model == "cnn_lstm":  # nothing to adapt on: adapted and plain are the same model
+        assert (stored["ua"], stored["wa"]) == (stored["ua_no_adapt"], stored["wa_no_adapt"])
+    assert experiments.is_finished(experiment)
+    changed = dataclasses.replace(experiment, train=dataclasses.replace(experiment.train, seed=1))
+    assert not experiments.is_finished(changed)
+
+
+def test_parse_aux_accepts_every_subset_in_vad_order():
+    from mmtl_tf import main
+
+    assert main.parse_aux("v") == ("valence",)
+    assert main.parse_aux("AV") == ("valence", "arousal")
+    assert main.parse_aux("dv") == ("valence", "dominance")
+    assert main.parse_aux("adv") == ("valence", "arousal", "dominance")
+    for bad in ("", "x", "vv", "vax"):
+        with pytest.raises(app.UsageError, match="--aux"):
+            main.parse_aux(bad)
+
+
+def test_resolve_folds_reads_the_session_count(synthetic_shards):
+    manifest = synthetic_shards[2]
+    assert experiments.resolve_folds("all", manifest) == [1, 2, 3, 4, 5]
+    assert experiments.resolve_folds("3", manifest) == [3]
+    for bad in ("0", "6", "x", "-1"):
+        with pytest.raises(ValueError, match="--fold"):
+            experiments.resolve_folds(bad, manifest)
+
+
+def test_clear_run_removes_outputs_and_keeps_flags(tmp_path):
+    for name in ("checkpoints/latest", "tensorboard", "export/1"):
+        os.makedirs(tmp_path / name)
+    for name in ("results.json", "config.json", "confusion_matrix.png", "flags.txt"):
+        (tmp_path / name).write_text("{}")
+    experiments.clear_run(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["flags.txt"]
+
+
+@pytest.fixture(scope="module")
+def all_folds(synthetic_shards, tmp_path_factory):
+    """`main --fold=all` (cnn_lstm, default run_dir under a scratch cwd) and its run directory."""
+    cwd = tmp_path_factory.mktemp("all_folds")
+    process = run_cli("mmtl_tf.main", f"--tfrecord_dir={synthetic_shards[0]}", "--fold=all",
+                      "--epochs=1", "--model=cnn_lstm", "--aux=va", cwd=cwd)
+    code, stdout, stderr = finish(process)
+    assert code == 0, f"{stdout[-3000:]}\n{stderr[-3000:]}"
+    run_dirs = glob.glob(str(cwd / "runs" / "*"))
+    assert len(run_dirs) == 1
+    return run_dirs[0], stdout
+
+
+def test_fold_all_summary_matches_numpy_over_the_fold_results(all_folds):
+    run_dir, _ = all_folds
+    assert os.path.basename(run_dir).startswith("synthetic-foldall---cnn_lstm-")  # aux is "-"
+    fold_results = [json.load(open(os.path.join(run_dir, f"fold{k}", "results.json")))
+                    for k in range(1, 6)]
+    assert [r["fold"] for r in fold_results] == [1, 2, 3, 4, 5]
+    assert {r["aux"] for r in fold_results} == {"-"}
+    summary = json.load(open(os.path.join(run_dir, "summary.json")))
+    assert summary["count"] == 5 and len(summary["folds"]) == 5
+    for metric in METRICS:
+        values = np.array([r[metric] for r in fold_results])
+        assert summary["mean"][metric] == pytest.approx(values.mean(), abs=1e-12)
+        assert summary["std"][metric] == pytest.approx(values.std(ddof=1), abs=1e-12)
+    markdown = open(os.path.join(run_dir, "summary.md")).read()
+    assert markdown.startswith("# CNN-LSTM on synthetic: 5-fold cross-validation "
+                               "(synthetic corpus — not IEMOCAP results)")
+    fold_rows = [line for line in markdown.splitlines() if line[:4] in {f"| {k} " for k in range(1, 6)}]
+    assert len(fold_rows) == 5
+    mean_row = next(line for line in markdown.splitlines() if line.startswith("| mean ± std"))
+    expected = reporting.format_percent(summary["mean"]["ua"], summary["std"]["ua"])
+    assert f"| {expected} |" in mean_row
+
+
+def test_rerunning_fold_all_skips_finished_folds(all_folds, synthetic_shards):
+    run_dir, _ = all_folds
+    paths = [os.path.join(run_dir, f"fold{k}", "results.json") for k in range(1, 6)]
+    before = [os.stat(path).st_mtime_ns for path in paths]
+    process = run_cli("mmtl_tf.main", f"--tfrecord_dir={synthetic_shards[0]}", "--fold=all",
+                      "--epochs=1", "--model=cnn_lstm", "--aux=vad", f"--run_dir={run_dir}")
+    code, stdout, stderr = finish(process)
+    assert code == 0, stderr[-3000:]
+    assert stdout.count("finished with the same settings, skipped") == 5  # --aux: ignored by cnn_lstm
+    assert "epoch 1/1" not in stdout
+    assert [os.stat(path).st_mtime_ns for path in paths] == before
+
+
+def test_sweep_runs_each_combination_into_its_directory(synthetic_shards, tmp_path):
+    process = run_cli("mmtl_tf.sweep", f"--tfrecord_dir={synthetic_shards[0]}", "--fold=2",
+                      "--epochs=1", "--segments_per_speaker=8", "--test_adapt_steps=1",
+                      "--aux_combinations=v,dv", f"--run_dir={tmp_path}")
+    code, stdout, stderr = finish(process)
+    assert code == 0, f"{stdout[-3000:]}\n{stderr[-3000:]}"
+    for letters in ("v", "vd"):
+        results = json.load(open(tmp_path / f"aux-{letters}" / "fold2" / "results.json"))
+        assert (results["model"], results["aux"], results["fold"]) == ("mmtl", letters, 2)
+        assert (tmp_path / f"aux-{letters}" / "summary.md").exists()
+    sweep = json.load(open(tmp_path / "summary.json"))
+    assert list(sweep["combinations"]) == ["v", "vd"] and sweep["folds"] == [2]
+    markdown = open(tmp_path / "summary.md").read()
+    assert "| MMTL(V) | smoke | 1 |" in markdown and "| MMTL(V+D) | smoke | 1 |" in markdown
+    assert "synthetic corpus — not IEMOCAP results" in markdown
+
+
+def test_bad_flags_fail_cleanly_before_any_work(synthetic_shards, tmp_path):
+    cases = ["--aux=", "--aux=vx", "--aux=vav", "--fold=0", "--fold=7", "--fold=x"]
+    processes = [run_cli("mmtl_tf.main", f"--tfrecord_dir={synthetic_shards[0]}", flag,
+                         f"--run_dir={tmp_path / str(index)}", cwd=tmp_path)
+                 for index, flag in enumerate(cases)]
+    for flag, process in zip(cases, processes):
+        code, _, stderr = finish(process, timeout=120)
+        assert code != 0, flag
+        assert flag.split("=")[0] in stderr, (flag, stderr[-2000:])
+        assert "Traceback" not in stderr, (flag, stderr[-2000:])
+    assert sorted(os.listdir(tmp_path)) == []  # no run directory, no prepared data
+
+
+def test_sweep_rejects_bad_combinations_and_cnn_lstm():
+    from absl import flags
+    from mmtl_tf import sweep
+
+    assert sweep._letters("dv") == "vd"
+    for bad in (["v", "q"], ["v", "vv"], ["va", "av"], []):
+        with pytest.raises(flags.ValidationError):
+            sweep._validate_combinations(bad)
+    experiment = config.ExperimentConfig(
+        features=config.FeatureConfig(), model=config.ModelConfig(),
+        train=config.TrainConfig(model="cnn_lstm"), tfrecord_dir="unused", run_dir="unused")
+    with pytest.raises(ValueError, match="cnn_lstm"):
+        experiments.run_sweep(experiment, [1])

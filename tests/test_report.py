@@ -1,0 +1,179 @@
+"""Reports: hand-written results.json files become the exact Table 2/3 Markdown, CSV and confusion PNGs."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import REPO, python_command
+from mmtl_tf import report, reporting
+
+CLASSES = ["neu", "hap", "sad", "ang"]
+# (corpus, preset, model, aux, fold): (ua, wa, ua_no_adapt, wa_no_adapt)
+FIXTURE = {
+    ("iemocap", "paper", "cnn_lstm", "vad", 1): (0.55, 0.64, 0.55, 0.64),  # an older run's letters
+    ("iemocap", "paper", "cnn_lstm", "-", 2): (0.57, 0.66, 0.57, 0.66),
+    ("iemocap", "paper", "mtl", "vad", 1): (0.60, 0.68, 0.58, 0.66),
+    ("iemocap", "paper", "mtl", "vad", 2): (0.64, 0.70, 0.60, 0.68),
+    ("iemocap", "paper", "mmtl", "vad", 1): (0.70, 0.75, 0.65, 0.70),
+    ("iemocap", "paper", "mmtl", "vad", 2): (0.74, 0.79, 0.67, 0.74),
+    ("iemocap", "paper", "mmtl", "v", 1): (0.60, 0.70, 0.50, 0.60),
+    ("iemocap", "paper", "mmtl", "va", 1): (0.75, 0.78, 0.70, 0.72),
+    ("iemocap", "paper", "mmtl", "va", 2): (0.75, 0.80, 0.70, 0.76),
+    ("synthetic", "smoke", "cnn_lstm", "-", 1): (0.25, 0.25, 0.25, 0.25),
+    ("synthetic", "smoke", "mmtl", "vad", 1): (0.25, 0.50, 0.25, 0.25),
+    ("synthetic", "smoke", "mmtl", "vad", 2): (0.50, 0.50, 0.25, 0.75),
+}
+
+NOTE = ("Ours: mean ± sample standard deviation over folds (UA/WA in %); \"no adapt.\" skips "
+        "meta-test fine-tuning. The paper (IEMOCAP) columns are the paper's published numbers, "
+        "not ours.")
+HEADER2 = ("| Method | Aux | Preset | Folds | UA (%) | WA (%) | UA no adapt. (%) | WA no adapt. (%) "
+           "| paper (IEMOCAP) UA (%) | paper (IEMOCAP) WA (%) |\n|---|---|---|---|---|---|---|---|---|---|")
+HEADER3 = ("| Model | Preset | Folds | UA (%) | WA (%) | UA no adapt. (%) | WA no adapt. (%) "
+           "| paper (IEMOCAP) UA (%) | paper (IEMOCAP) WA (%) |\n|---|---|---|---|---|---|---|---|---|")
+EXPECTED_TABLE2 = f"""## Table 2: comparison with baselines on iemocap
+
+{NOTE}
+
+{HEADER2}
+| CNN-LSTM | - | paper | 2 | 56.00 ± 1.41 | 65.00 ± 1.41 | 56.00 ± 1.41 | 65.00 ± 1.41 | 56.60 | 65.80 |
+| CNN-LSTM+MTL | V+A+D | paper | 2 | 62.00 ± 2.83 | 69.00 ± 1.41 | 59.00 ± 1.41 | 67.00 ± 1.41 | 64.31 | 68.84 |
+| MMTL | V+A+D | paper | 2 | 72.00 ± 2.83 | 77.00 ± 2.83 | 66.00 ± 1.41 | 72.00 ± 2.83 | 70.32 | 76.64 |
+
+MMTL with other auxiliary tasks (2 combination(s)): see Table 3.
+
+## Table 2: comparison with baselines on synthetic (synthetic corpus — not IEMOCAP results)
+
+{NOTE}
+
+{HEADER2}
+| CNN-LSTM | - | smoke | 1 | 25.00 | 25.00 | 25.00 | 25.00 | 56.60 | 65.80 |
+| MMTL | V+A+D | smoke | 2 | 37.50 ± 17.68 | 50.00 ± 0.00 | 25.00 ± 0.00 | 50.00 ± 35.36 | 70.32 | 76.64 |
+"""
+EXPECTED_TABLE3 = f"""## Table 3: auxiliary-task selection (MMTL) on iemocap
+
+{NOTE}
+
+{HEADER3}
+| MMTL(V) | paper | 1 | 60.00 | 70.00 | 50.00 | 60.00 | 65.60 | 71.99 |
+| MMTL(V+A) | paper | 2 | 75.00 ± 0.00 | 79.00 ± 1.41 | 70.00 ± 0.00 | 74.00 ± 2.83 | 74.61 | 77.74 |
+| MMTL(V+A+D) | paper | 2 | 72.00 ± 2.83 | 77.00 ± 2.83 | 66.00 ± 1.41 | 72.00 ± 2.83 | 70.32 | 76.64 |
+
+## Table 3: auxiliary-task selection (MMTL) on synthetic (synthetic corpus — not IEMOCAP results)
+
+{NOTE}
+
+{HEADER3}
+| MMTL(V+A+D) | smoke | 2 | 37.50 ± 17.68 | 50.00 ± 0.00 | 25.00 ± 0.00 | 50.00 ± 35.36 | 70.32 | 76.64 |
+"""
+
+
+def confusion_for(key):
+    """A fixture confusion matrix that differs per run (rows: true class)."""
+    seed = sum(ord(character) for character in "".join(map(str, key)))
+    return np.random.default_rng(seed).integers(0, 5, size=(4, 4)).tolist()
+
+
+def write_fixture(root, entries=FIXTURE):
+    """Writes one results.json per entry under root/<corpus>/<model>-<aux>/fold<k>/."""
+    for key, (ua, wa, ua_no_adapt, wa_no_adapt) in entries.items():
+        corpus, preset, model, aux, fold = key
+        run_dir = os.path.join(root, corpus, f"{model}-{aux}", f"fold{fold}")
+        os.makedirs(run_dir)
+        results = {"corpus": corpus, "preset": preset, "model": model, "aux": aux, "fold": fold,
+                   "ua": ua, "wa": wa, "ua_no_adapt": ua_no_adapt, "wa_no_adapt": wa_no_adapt,
+                   "confusion": confusion_for(key), "class_names": CLASSES, "best_epoch": 3,
+                   "val_speaker": f"{fold}F", "test_speaker": f"{fold}M", "run_dir": run_dir}
+        with open(os.path.join(run_dir, "results.json"), "w", encoding="utf-8") as handle:
+            json.dump(results, handle)
+
+
+@pytest.fixture
+def fixture_root(tmp_path):
+    write_fixture(str(tmp_path / "runs"))
+    return str(tmp_path / "runs")
+
+
+def test_markdown_tables_are_exactly_the_expected_text(fixture_root):
+    tables = reporting.build_tables(reporting.collect([fixture_root]))
+    assert reporting.render_markdown(tables["table2"]) == EXPECTED_TABLE2
+    assert reporting.render_markdown(tables["table3"]) == EXPECTED_TABLE3
+
+
+def test_csv_parses_back_to_the_fixture_statistics(fixture_root):
+    tables = reporting.build_tables(reporting.collect([fixture_root]))
+    rows = list(csv.DictReader(io.StringIO(reporting.render_csv(tables["table2"] + tables["table3"]))))
+    assert len(rows) == 5 + 4
+    groups = {}
+    for (corpus, preset, model, aux, fold), values in FIXTURE.items():
+        groups.setdefault((corpus, model, "-" if model == "cnn_lstm" else aux), []).append(values)
+    methods = {"CNN-LSTM": ("cnn_lstm", "-"), "CNN-LSTM+MTL": ("mtl", "vad"), "MMTL": ("mmtl", "vad"),
+               "MMTL(V)": ("mmtl", "v"), "MMTL(V+A)": ("mmtl", "va"), "MMTL(V+A+D)": ("mmtl", "vad")}
+    checked = 0
+    for row in rows:
+        model_aux = methods[row["method"]]
+        values = np.array(groups[(row["corpus"], *model_aux)]) * 100
+        assert int(row["folds"]) == len(values)
+        for index, metric in enumerate(reporting.METRICS):
+            assert float(row[f"{metric}_mean"]) == pytest.approx(values[:, index].mean(), abs=1e-4)
+            if len(values) > 1:
+                assert float(row[f"{metric}_std"]) == pytest.approx(values[:, index].std(ddof=1), abs=1e-4)
+            else:
+                assert row[f"{metric}_std"] == ""
+        checked += 1
+        is_synthetic = row["corpus"] == "synthetic"
+        assert (row["note"] == "synthetic corpus — not IEMOCAP results") == is_synthetic
+    assert checked == len(rows)
+    paper = {row["method"]: (row["paper_iemocap_ua"], row["paper_iemocap_wa"]) for row in rows
+             if row["corpus"] == "iemocap"}
+    assert paper["CNN-LSTM+MTL"] == ("64.31", "68.84") and paper["MMTL(V+A)"] == ("74.61", "77.74")
+
+
+def test_paper_reference_numbers_follow_table3_row_order():
+    assert list(reporting.TABLE3_PAPER) == ["v", "a", "d", "vd", "ad", "va", "vad"]
+    assert [reporting.aux_label(letters) for letters in reporting.TABLE3_PAPER] == [
+        "V", "A", "D", "V+D", "A+D", "V+A", "V+A+D"]
+    assert reporting.TABLE3_PAPER["vad"] == reporting.TABLE2_PAPER[("mmtl", "vad")]
+
+
+def test_combined_confusion_sums_the_folds(fixture_root):
+    combined = {item["name"]: item for item in reporting.combined_confusions(reporting.collect([fixture_root]))}
+    mmtl = combined["confusion_iemocap_mmtl-vad_paper"]
+    expected = (np.array(confusion_for(("iemocap", "paper", "mmtl", "vad", 1)))
+                + np.array(confusion_for(("iemocap", "paper", "mmtl", "vad", 2))))
+    assert mmtl["folds"] == 2 and np.array_equal(mmtl["confusion"], expected)
+    assert "confusion_iemocap_cnn_lstm-noaux_paper" in combined
+    assert "not IEMOCAP" in combined["confusion_synthetic_mmtl-vad_smoke"]["title"]
+
+
+def test_a_fold_reported_twice_is_refused(tmp_path):
+    write_fixture(str(tmp_path / "a"), {("iemocap", "paper", "mmtl", "vad", 1): (0.7, 0.7, 0.7, 0.7)})
+    write_fixture(str(tmp_path / "b"), {("iemocap", "paper", "mmtl", "vad", 1): (0.6, 0.6, 0.6, 0.6)})
+    with pytest.raises(reporting.ReportError, match="fold 1 .* appears twice"):
+        reporting.build_tables(reporting.collect([str(tmp_path / "a"), str(tmp_path / "b")]))
+
+
+def test_report_writes_tables_and_pngs(fixture_root, tmp_path):
+    written = report.write_report([fixture_root], str(tmp_path / "out"))
+    for name in ("table2.md", "table2.csv", "table3.md", "table3.csv",
+                 "confusion_iemocap_mmtl-va_paper.png", "confusion_synthetic_cnn_lstm-noaux_smoke.png"):
+        assert os.path.join(str(tmp_path / "out"), name) in written["files"], name
+    assert open(tmp_path / "out" / "table2.md", encoding="utf-8").read() == EXPECTED_TABLE2
+    with open(tmp_path / "out" / "confusion_iemocap_mmtl-va_paper.png", "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_cli_prints_and_defaults_to_the_first_run_dir(fixture_root, tmp_path):
+    completed = subprocess.run(python_command("mmtl_tf.report", fixture_root), cwd=REPO,
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert EXPECTED_TABLE3 in completed.stdout
+    assert os.path.isfile(os.path.join(fixture_root, "table3.csv"))
+    missing = subprocess.run(python_command("mmtl_tf.report", str(tmp_path / "nowhere")), cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "error:" in missing.stderr and "Traceback" not in missing.stderr
