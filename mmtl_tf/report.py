@@ -11,12 +11,11 @@ paper's. The Markdown is also printed. Errors end with "error: ..." and exit sta
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
 
-from mmtl_tf import reporting, run_dir as run_dir_lib
+from mmtl_tf import cli_flags, reporting, run_dir as run_dir_lib
 
 flags.DEFINE_string("output_dir", None, "Where the tables and PNGs go; default: the first RUN_DIR.")
 FLAGS = flags.FLAGS
@@ -68,11 +67,9 @@ def main(argv):
     directories = argv[1:]
     if not directories:
         raise app.UsageError("give at least one RUN_DIR: python -m mmtl_tf.report RUN_DIR...")
-    try:
-        written = write_report(directories, FLAGS.output_dir or directories[0])
-    except (reporting.ReportError, run_dir_lib.RunDirError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+    written = cli_flags.run_reporting_errors(
+        lambda: write_report(directories, FLAGS.output_dir or directories[0]),
+        (reporting.ReportError, run_dir_lib.RunDirError, OSError))
     print(written["table2"])
     print(written["table3"])
     print("wrote " + ", ".join(written["files"]))

@@ -9,7 +9,6 @@ summary.json and summary.md (Tables 2/3 layout), and `tensorboard --logdir=<run_
 run, with an HParams session each. Default run_dir: runs/<corpus>-sweep-<model>-<timestamp>.
 """
 
-import sys
 
 from absl import app
 from absl import flags
@@ -61,13 +60,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if FLAGS.verbosity < 1:
         logging.set_verbosity(logging.WARNING)
-    try:
-        run()
-    except main_cli.CLEAN_ERRORS as error:
-        if FLAGS.verbosity >= 1:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+    cli_flags.run_reporting_errors(run, main_cli.CLEAN_ERRORS)
 
 
 if __name__ == "__main__":

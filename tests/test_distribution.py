@@ -13,6 +13,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "distributed_steps.py")
 
 
+_SINGLE = {}
+
+
+def _single(outer_update):
+    """The one-process reference run, computed once per outer update."""
+    if outer_update not in _SINGLE:
+        _SINGLE[outer_update] = _run("default", 0, outer_update)
+    return _SINGLE[outer_update]
+
+
 def _run(*args, env=None):
     completed = subprocess.run([sys.executable, SCRIPT, *map(str, args)], capture_output=True,
                                text=True, timeout=300, env=env)
@@ -27,7 +37,7 @@ def _assert_same_weights(left, right):
 
 @pytest.mark.parametrize("outer_update", ["first_order", "reference"])
 def test_two_mirrored_replicas_match_one(outer_update):
-    single = _run("default", 0, outer_update)
+    single = _single(outer_update)
     mirrored = _run("mirrored", 2, outer_update)
     assert (single["replicas"], mirrored["replicas"]) == (1, 2)
     assert single["finite"] and mirrored["finite"]
@@ -46,7 +56,7 @@ def _free_ports(count):
 
 
 def test_two_workers_on_localhost_match_one_process():
-    single = _run("default", 0, "first_order")
+    single = _single("first_order")
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes = []
     for index in range(2):

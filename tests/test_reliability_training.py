@@ -77,8 +77,12 @@ def test_second_run_on_a_locked_run_dir_is_refused(synthetic_shards, tmp_path):
         assert "in use by another run" in completed.stderr and str(sleeper.pid) in completed.stderr
     finally:
         sleeper.kill()
+    from mmtl_tf import run_dir as run_dir_lib
+
     (run_dir / ".lock").write_text("999999")  # a dead owner: the stale lock is taken over
-    assert _main(synthetic_shards[0], str(run_dir)).returncode == 0
+    with run_dir_lib.RunLock(str(run_dir)):
+        assert (run_dir / ".lock").read_text() == str(os.getpid())
+    assert not (run_dir / ".lock").exists()
 
 
 def _shard_bytes(directory):
