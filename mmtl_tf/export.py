@@ -4,7 +4,7 @@
 the layout TF Serving polls (keras-io's `tf_serving` recipe; Model Garden's `serving/`). The
 steps:
 
-1. `training.load_trained` rebuilds the algorithm with the selected (`best`) checkpoint.
+1. `run_dir.load_trained` rebuilds the algorithm with the selected (`best`) checkpoint.
 2. A `tf.Module` holds the algorithm's Keras networks, so their variables are tracked and
    saved, and two `tf.function` signatures close over them:
    - `serving_default`: `waveform` float32 [batch, samples] (16 kHz mono, zero padded) and
@@ -41,7 +41,6 @@ import tensorflow as tf
 
 from mmtl_tf import features
 from mmtl_tf import run_dir as run_dir_lib
-from mmtl_tf import training
 
 METADATA_NAME = "mmtl_metadata.json"
 FLAGS_NAME = "flags.txt"
@@ -65,7 +64,7 @@ class ServingModule(tf.Module):
 
     def __init__(self, algorithm, record: dict, metadata_path: str, flags_path: str = None):
         super().__init__(name="mmtl_serving")
-        experiment = training.experiment_from_record(record)
+        experiment = run_dir_lib.experiment_from_record(record)
         self._algorithm = algorithm
         self._feature_config = experiment.features
         self.networks = dict(algorithm.networks())
@@ -126,7 +125,7 @@ def existing_versions(export_dir: str) -> list:
 
 def export_metadata(record: dict) -> dict:
     """The contents of assets/mmtl_metadata.json for a run's config.json record."""
-    experiment = training.experiment_from_record(record)
+    experiment = run_dir_lib.experiment_from_record(record)
     return {"corpus": record["corpus"], "class_names": list(record["class_names"]),
             "feature_config": experiment.features.to_dict(), "experiment": record["experiment"],
             "signatures": {"serving_default": "waveform, num_samples -> probabilities, "
@@ -162,7 +161,7 @@ def export_run(run_dir: str, export_dir: str = None, version: int = None,
     if os.path.exists(target) and not overwrite:
         raise ExportError(f"{target} already exists; pass --overwrite to replace it, or a new "
                           f"--version (default: the next free one)")
-    algorithm, record = training.load_trained(run_dir)
+    algorithm, record = run_dir_lib.load_trained(run_dir)
     os.makedirs(export_dir, exist_ok=True)
     _remove_abandoned_staging(export_dir)
     staging = tempfile.mkdtemp(prefix=f".export-{os.getpid()}-", dir=export_dir)

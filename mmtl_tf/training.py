@@ -63,21 +63,9 @@ def build_training(experiment, num_classes):
     state = {"epoch": tf.Variable(0, dtype=tf.int64), "step": tf.Variable(0, dtype=tf.int64),
              "best_val_ua": tf.Variable(-1.0, dtype=tf.float64),
              "best_epoch": tf.Variable(-1, dtype=tf.int64)}
-    checkpoint = tf.train.Checkpoint(**network_trackables(algorithm), **state,
+    checkpoint = tf.train.Checkpoint(**run_dir_lib.network_trackables(algorithm), **state,
                                      **{f"optimizer_{n}": o for n, o in optimizers.items()})
     return algorithm, optimizers, state, checkpoint
-
-
-def network_trackables(algorithm) -> dict:
-    """Checkpoint dependencies holding every network variable, keyed by its position.
-
-    Keras 3 models handed to tf.train.Checkpoint do not contribute their variables under their
-    own names, and Keras numbers layer names per process (`lstm_1`, `seed_generator_3`), so each
-    network becomes a Checkpoint of its variables keyed by index in `model.variables` (fixed by
-    the architecture): restoring works in any process and fails loudly if one is missing.
-    """
-    return {name: tf.train.Checkpoint(**{f"v{index:03d}": v for index, v in enumerate(model.variables)})
-            for name, model in algorithm.networks().items()}
 
 
 def make_train_step(algorithm, optimizers, total_speakers: int, jit_compile: bool = False,
@@ -128,35 +116,6 @@ def make_train_step(algorithm, optimizers, total_speakers: int, jit_compile: boo
         return step(distribution.split_speakers(strategy, episode))
     run_step.traced_function = step  # exposes tracing counts to tests and the benchmark
     return run_step
-
-
-def _record_config(experiment, manifest, split):
-    """Writes run_dir/config.json, or checks that a resumed run has the same settings."""
-    record = {"experiment": experiment.to_dict(), "corpus": manifest["corpus"],
-              "class_names": manifest["class_names"], "train_speakers": list(split.train),
-              "val_speaker": split.validation, "test_speaker": split.test}
-    path = os.path.join(experiment.run_dir, "config.json")
-    if os.path.exists(path):
-        stored = run_dir_lib.read_json(path)
-        differences = config_lib.describe_mismatch(
-            _flatten(record), _flatten(stored))
-        if differences:
-            raise run_dir_lib.RunDirError(
-                f"{experiment.run_dir} holds a run with other settings ({'; '.join(differences)}); "
-                f"resume it with its own settings or choose another --run_dir")
-    else:
-        run_dir_lib.write_json(path, record)
-    return record
-
-
-def _flatten(record, prefix=""):
-    flat = {}
-    for key, value in record.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        elif not key.endswith(("run_dir", "export", "strategy", "num_cpu_devices")):
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _speaker_failing(losses) -> int:
@@ -223,7 +182,7 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
         experiment = dataclasses.replace(experiment, run_dir=worker, export=False)
     os.makedirs(experiment.run_dir, exist_ok=True)
     with run_dir_lib.RunLock(experiment.run_dir):
-        record = _record_config(experiment, manifest, split)
+        record = run_dir_lib.record_config(experiment, manifest, split)
         class_names = list(manifest["class_names"])
         with strategy.scope():
             algorithm, optimizers, state, checkpoint = build_training(experiment, len(class_names))
@@ -330,48 +289,3 @@ def _write_outputs(experiment, results, writer):
 def corpus_label(corpus: str) -> str:
     """`corpus: NAME` with the synthetic caveat where it applies, for every printed summary."""
     return SYNTHETIC_NOTE if corpus == "synthetic" else f"corpus: {corpus}"
-
-
-def experiment_from_record(record: dict) -> config_lib.ExperimentConfig:
-    """Rebuilds the ExperimentConfig stored in a run's config.json."""
-    stored = dict(record["experiment"])
-    model = dict(stored.pop("model"))
-    model["conv_filters"] = tuple(model["conv_filters"])
-    model["conv_kernels"] = tuple(tuple(k) for k in model["conv_kernels"])
-    train = dict(stored.pop("train"))
-    train["aux_tasks"] = tuple(train["aux_tasks"])
-    return config_lib.ExperimentConfig(
-        features=config_lib.FeatureConfig(**stored.pop("features")),
-        model=config_lib.ModelConfig(**model), train=config_lib.TrainConfig(**train), **stored)
-
-
-def load_trained(run_dir: str):
-    """Rebuilds a finished (or interrupted) run's algorithm with its selected weights.
-
-    The `best` checkpoint (best validation UA) is restored; a run with none yet falls back to
-    its `latest` checkpoint.
-
-    Args:
-      run_dir: a directory written by `train_and_evaluate`.
-
-    Returns:
-      (algorithm, record): the algorithm with restored weights, and config.json's dict
-      (experiment, corpus, class_names, speakers).
-
-    Raises:
-      run_dir_lib.RunDirError: not a run directory, or no checkpoint in it.
-    """
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.isfile(path):
-        raise run_dir_lib.RunDirError(f"{run_dir} is not a run directory (no config.json); "
-                                      f"pass the --run_dir of a `python -m mmtl_tf.main` run")
-    record = run_dir_lib.read_json(path)
-    experiment = experiment_from_record(record)
-    algorithm = build_algorithm(experiment.model, experiment.train, len(record["class_names"]))
-    checkpoint = tf.train.Checkpoint(**network_trackables(algorithm))
-    for kind in ("best", "latest"):
-        found = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints", kind))
-        if found:
-            checkpoint.restore(found).expect_partial().assert_existing_objects_matched()
-            return algorithm, record
-    raise run_dir_lib.RunDirError(f"{run_dir} has no checkpoint yet; train it first")
