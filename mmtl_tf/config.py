@@ -142,6 +142,8 @@ class TrainConfig:
       speakers_per_episode: m; 0 means every training speaker of the fold.
       epochs: passes over the largest training speaker.
       test_adapt_steps: meta-test fine-tuning steps on the target speaker's auxiliary tasks.
+      test_adapt_optimizer: "sgd" (plain gradient steps, like the inner step of Eq. 4 that
+        meta-training prepares theta for) or "adam"; either with learning rate gamma.
       seed: seeds initialisation, episode sampling and adaptation batches.
       jit_compile: compile the step with XLA.
     """
@@ -158,6 +160,7 @@ class TrainConfig:
     speakers_per_episode: int = 0
     epochs: int = 30
     test_adapt_steps: int = 10
+    test_adapt_optimizer: str = "sgd"
     seed: int = 0
     jit_compile: bool = False
 
@@ -169,6 +172,8 @@ class TrainConfig:
                              f"{', '.join(OUTER_UPDATES)}")
         if not self.aux_tasks and self.model != "cnn_lstm":
             raise ValueError("--aux must name at least one of v, a, d")
+        if self.test_adapt_optimizer not in ("sgd", "adam"):
+            raise ValueError(f"--test_adapt_optimizer={self.test_adapt_optimizer!r}: sgd or adam")
         if self.segments_per_speaker < 1 or self.epochs < 0 or self.test_adapt_steps < 0:
             raise ValueError("--segments_per_speaker must be >= 1, --epochs and "
                              "--test_adapt_steps >= 0")

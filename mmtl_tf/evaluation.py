@@ -1,9 +1,12 @@
 """Meta-test (paper section 2.4) and the metrics of section 3.1.2.
 
 For a target speaker:
-1. Adaptation: the meta weights theta are fine-tuned with Adam(gamma) for `adapt_steps` batches
-   of the speaker's own auxiliary tasks (V/A/D labels); the head phi stays as trained. The
-   adapted weights are tensors local to this call, so nothing persists into training.
+1. Adaptation: the meta weights theta are fine-tuned with learning rate gamma for `adapt_steps`
+   batches of the speaker's own auxiliary tasks (V/A/D labels); the head phi stays as trained.
+   By default the steps are plain gradient steps, the kind of step Eq. 4 takes in meta-training,
+   which is what theta was meta-trained to be adapted by (Adam, whose first steps move every
+   weight by about gamma whatever its gradient, is a flag). The adapted weights are tensors local
+   to this call, so nothing persists into training.
 2. Prediction: every segment gets emotion posteriors; an utterance's posterior is the mean of its
    segments'; the predicted class is the argmax.
 3. Metrics over utterances: UA (unweighted accuracy, the mean of per-class recall over the
@@ -26,8 +29,10 @@ _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
 class SpeakerEvaluator:
     """Adapts and scores one algorithm on held-out speakers; its tf.functions trace once per shape."""
 
-    def __init__(self, algorithm, learning_rate: float, adapt_steps: int, batch_size: int, seed: int):
+    def __init__(self, algorithm, learning_rate: float, adapt_steps: int, batch_size: int, seed: int,
+                 optimizer: str = "sgd"):
         self.algorithm = algorithm
+        self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.adapt_steps = adapt_steps if algorithm.adapts_at_test else 0
         self.batch_size = batch_size
@@ -36,7 +41,7 @@ class SpeakerEvaluator:
         self._logits = tf.function(algorithm.emotion_logits, reduce_retracing=True)
 
     def _adapt_graph(self, theta, phi, spectrogram, labels, weights, batches):
-        """Adam(gamma) on the auxiliary loss over `batches` [steps, B] of segment indices."""
+        """SGD or Adam (gamma) on the auxiliary loss over `batches` [steps, B] of segment indices."""
         first = common.zeros_like_all(theta)
         second = common.zeros_like_all(theta)
         for step in tf.range(tf.shape(batches)[0]):
@@ -47,6 +52,9 @@ class SpeakerEvaluator:
                     theta, phi, tf.gather(spectrogram, index), tf.gather(labels, index),
                     tf.gather(weights, index))
             gradients = tape.gradient(loss, theta)
+            if self.optimizer == "sgd":
+                theta = common.add_all(theta, gradients, -self.learning_rate)
+                continue
             t = tf.cast(step + 1, tf.float32)
             rate = self.learning_rate * tf.sqrt(1.0 - _BETA_2 ** t) / (1.0 - _BETA_1 ** t)
             first = [_BETA_1 * m + (1.0 - _BETA_1) * g for m, g in zip(first, gradients)]

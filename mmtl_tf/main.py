@@ -65,6 +65,8 @@ _define(flags.DEFINE_integer, "speakers_per_episode", _DEFAULT_TRAIN.speakers_pe
 _define(flags.DEFINE_integer, "epochs", _DEFAULT_TRAIN.epochs, "Passes over the largest training speaker.")
 _define(flags.DEFINE_integer, "test_adapt_steps", _DEFAULT_TRAIN.test_adapt_steps,
         "Meta-test fine-tuning steps on the target speaker's auxiliary tasks.")
+_define(flags.DEFINE_enum, "test_adapt_optimizer", _DEFAULT_TRAIN.test_adapt_optimizer, ["sgd", "adam"],
+        "Meta-test fine-tuning steps: sgd (like Eq. 4's inner step) or adam; learning rate gamma.")
 _define(flags.DEFINE_integer, "seed", _DEFAULT_TRAIN.seed, "Seed of initialisation and sampling.")
 _define(flags.DEFINE_boolean, "jit_compile", _DEFAULT_TRAIN.jit_compile, "Compile the outer step with XLA.")
 _define(flags.DEFINE_list, "conv_filters", [str(f) for f in _DEFAULT_MODEL.conv_filters],
@@ -149,7 +151,8 @@ def train_config_from_flags() -> config_lib.TrainConfig:
             reptile_step_size=FLAGS.reptile_step_size,
             segments_per_speaker=FLAGS.segments_per_speaker,
             speakers_per_episode=FLAGS.speakers_per_episode, epochs=FLAGS.epochs,
-            test_adapt_steps=FLAGS.test_adapt_steps, seed=FLAGS.seed, jit_compile=FLAGS.jit_compile)
+            test_adapt_steps=FLAGS.test_adapt_steps, test_adapt_optimizer=FLAGS.test_adapt_optimizer,
+            seed=FLAGS.seed, jit_compile=FLAGS.jit_compile)
     except ValueError as error:
         raise app.UsageError(str(error)) from None
 

@@ -197,7 +197,8 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
                                   experiment.train.jit_compile, strategy)
         evaluator = evaluation.SpeakerEvaluator(
             algorithm, experiment.train.outer_learning_rate, experiment.train.test_adapt_steps,
-            experiment.train.segments_per_speaker, experiment.train.seed)
+            experiment.train.segments_per_speaker, experiment.train.seed,
+            experiment.train.test_adapt_optimizer)
         validation = _held_out(experiment, manifest, split.validation, len(class_names))
 
         for epoch in range(int(state["epoch"].numpy()), experiment.train.epochs):
