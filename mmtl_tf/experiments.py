@@ -98,7 +98,7 @@ def describe(results: dict) -> str:
             f"{results['fold']} aux={results['aux']} test {results['test_speaker']}: UA "
             f"{results['ua']:.4f} WA {results['wa']:.4f} | no adaptation: UA "
             f"{results['ua_no_adapt']:.4f} WA {results['wa_no_adapt']:.4f} | best epoch "
-            f"{results['best_epoch']} -> {results['run_dir']}")
+            f"{results['best_epoch']} | {results['seconds']:.0f} s -> {results['run_dir']}/results.json")
 
 
 def run_fold(experiment, rerun: bool = False, log=print) -> dict:

@@ -229,22 +229,11 @@ def setup_from_flags(name=None):
 
 
 def run() -> dict:
-    """Flags -> configs -> `training.train_and_evaluate` (-> export), or every fold's run."""
+    """Flags -> configs -> one fold's `experiments.run_fold` (train, evaluate, export), or every fold's."""
     experiment, _, folds = setup_from_flags()
     if FLAGS.fold.strip().lower() == "all":
         return experiments.run_folds(experiment, folds, rerun=FLAGS.rerun)
-    if FLAGS.rerun:
-        experiments.clear_run(experiment.run_dir)
-    results = training.train_and_evaluate(experiment)
-    if experiment.export:
-        from mmtl_tf import export as export_lib
-        results["export_dir"] = export_lib.export_run(experiment.run_dir)
-    print(f"[{training.corpus_label(results['corpus'])}] {results['model']} fold {results['fold']} "
-          f"aux={results['aux']} test {results['test_speaker']}: UA {results['ua']:.4f} "
-          f"WA {results['wa']:.4f} | no adaptation: UA {results['ua_no_adapt']:.4f} "
-          f"WA {results['wa_no_adapt']:.4f} | best epoch {results['best_epoch']} | "
-          f"{results['seconds']:.0f} s -> {experiment.run_dir}/results.json")
-    return results
+    return experiments.run_fold(experiment, rerun=FLAGS.rerun)
 
 
 CLEAN_ERRORS = (corpora.CorpusError, audio.AudioError, ValueError, FileNotFoundError,

@@ -60,11 +60,13 @@ def test_main_writes_results_naming_the_corpus(smoke_run):
     assert "--preset=smoke" in open(os.path.join(run_dir, "flags.txt")).read()
 
 
-def test_rerun_of_a_finished_run_resumes_without_training(smoke_run, synthetic_shards):
+def test_rerun_of_a_finished_run_is_skipped_not_retrained(smoke_run, synthetic_shards):
     run_dir, _ = smoke_run
     before = checkpoint_weights(run_dir)
+    results_time = os.path.getmtime(os.path.join(run_dir, "results.json"))
     completed = run_main(synthetic_shards[0], run_dir, "--epochs=2", "--fold=2", "--aux=va", "--export")
-    assert "resuming" in completed.stdout and "epoch 1/2" not in completed.stdout
+    assert "skipped" in completed.stdout and "epoch 1/2" not in completed.stdout
+    assert os.path.getmtime(os.path.join(run_dir, "results.json")) == results_time
     after = checkpoint_weights(run_dir)
     assert all(np.array_equal(before[name], after[name]) for name in before)
 
