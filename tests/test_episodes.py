@@ -91,3 +91,12 @@ def test_sampled_speakers_per_episode(synthetic_shards):
         assert episode["spectrogram"].shape[:2] == (3, 2)
         rows = [int(np.argmin(np.abs(full - w).sum(axis=(1, 2)))) for w in episode["class_weights"].numpy()]
         assert len(set(rows)) == 3
+
+
+def test_speaker_with_no_segments_is_an_error_before_training(synthetic_shards):
+    import copy
+
+    manifest = copy.deepcopy(synthetic_shards[2])
+    manifest["speakers"]["3M"]["num_segments"] = 0
+    with pytest.raises(ValueError, match="speaker 3M has no segments"):
+        episodes.fold_split(manifest, fold=2, val_speaker="F")
