@@ -11,19 +11,23 @@ cannot be measured (a missing optional package or module) says "unavailable: <re
    on the same batches (a tf.function looping over the speakers: a pass at theta, an SGD step,
    a pass at the moved weights). Above 1 is what the transfer learner, the loss bookkeeping and the
    optimizer cost on top of the two passes per speaker that the algorithm needs.
-   step_overhead_xla: the same with `jit_compile=True` on both sides; its details also give the
-   XLA step's speed-up over the default graph step.
+   step_overhead_xla: the same with `jit_compile=True` on both sides, on a small episode
+   (B = 4): XLA on CPU runs the convolutions inside the speaker loop many times slower than
+   outside one (`xla_loop_profile` shows it), so the paper's B would take hours. Its details
+   give `xla_speedup`, the default graph step's time / the XLA step's on the same episode.
 2. vs_reference_schedule (target >= 2): a plain implementation of the authors' schedule / our
    outer step, on the same episode. The reference (written here, `ReferenceSchedule`) copies the
    weights into a second Keras model for every speaker (get_weights/set_weights, as the authors'
    deepcopy), runs one eager forward/backward pass per auxiliary task and an Adam step on the
    copy, one pass for the transfer stage (Adam on the copy's head), one for the fine-tune stage,
-   and an outer Adam step with the mean of the fine-tune gradients. The details add the same
-   schedule with every pass in a tf.function, which separates the cost of the schedule's extra
-   passes from that of eager execution.
+   and an outer Adam step with the mean of the fine-tune gradients. When the figure misses, its
+   profile times the same schedule with every pass in a tf.function, which separates the cost of
+   the schedule's extra passes from that of eager execution.
 3. input_headroom (target >= 5): segments/s that `episodes.episode_dataset` delivers alone, over
    prepared synthetic shards and whole epochs (each a fresh dataset, as training makes them) /
-   segments/s the outer step of figure 1 consumes (m*B per step). Above 1 the step never waits.
+   segments/s the outer step of figure 1 consumes (m*B per step). The pipeline's rate is its
+   steady one, from each epoch's first episode on; `with_epoch_start` also counts the wait for
+   that first episode. Above 1 the step never waits.
 4. prepare_speedup (target >= 3): seconds of audio per second that `preparation.prepare_corpus`
    turns into TFRecords / the same for a single-process librosa path (librosa.load, librosa.stft
    with the same Hamming window, hop and DFT, log power, the same normalisation and padding,
@@ -37,19 +41,23 @@ cannot be measured (a missing optional package or module) says "unavailable: <re
    (`distribution.build_strategy("mirrored", 2)`, each replica takes half the speakers) / the
    default one-device step, both timed alternately in one fresh subprocess
    (`python -m mmtl_tf.bench --figure=replica_step --num_cpu_devices=2`): the logical devices
-   must exist before TensorFlow starts. With 2 cores, below 1 means the replicas overlap.
+   must exist before TensorFlow starts. (Splitting the CPU does not slow the default step: the
+   logical devices share TensorFlow's thread pools.) Below 1 means the replicas overlap.
 7. scaling (target <= 1.5): outer-step seconds for m = 2, 4, 8 speakers and B = 8, 16, 32
    segments; the value is the spread (max / min) of the seconds per segment, time / (m*B), so 1
    is perfectly linear. One trace serves the whole grid (the training step called from a
    tf.function with [None, None, frames, bins] inputs).
    rss_growth (target <= 0.05): growth of the process's peak resident memory (VmHWM) between
    outer step 5 and outer step 50 (2 and 10 with --quick); it runs first, so the peak is its own.
+   `second_half_growth` (step ~25 to 50) tells a leak, which grows in both halves, from the
+   allocators' warm-up, which levels off.
 
 Steps are timed on random tensors of the paper's shape (a [m, B, 300, 200] spectrogram); only
 figures 3 and 4 read audio (a small synthetic corpus generated into a temporary directory).
-`--quick` (the smoke model, one round, no XLA, no profiles) finishes in under a minute on an
+`--quick` (the smoke model, one round, no XLA, no profiles) finishes in about a minute on an
 idle 2-core machine and is for CI: its numbers mean nothing. The full run (paper preset) takes
-about half an hour on 2 CPU cores; `--noxla` skips the XLA column, `--preset=demo` is smaller.
+10 to 15 minutes on an idle 2-core machine; `--noxla` skips the XLA comparison (about 2.5
+minutes), `--preset=demo` is smaller.
 A figure that misses its target gets a short profile in its record (see `run_benchmark`), and
 every timed variant reports `cpu_per_wall`, the cores it kept busy: on a shared machine a
 value far below the core count says the figure was starved by other processes.
@@ -118,10 +126,13 @@ class BenchPlan:
       speakers: m of figures 1, 2 and 6.
       rounds: timed rounds of each alternated comparison.
       with_xla: also time figure 1 with jit_compile=True.
+      xla_segments_per_speaker, xla_rounds: B and rounds of the XLA comparison (small: XLA:CPU
+        runs the convolutions inside the speaker loop far slower, see `xla_loop_profile`).
       profiles: profile a figure that misses its target (see `run_benchmark`).
       overlap_replicas: run figure 6's subprocess alongside the others (quick, meaningless).
       scaling_speakers, scaling_segments: the grid of figure 7.
       scaling_rounds: timed rounds per grid point.
+      prepare_rounds: timed rounds of figure 4 (a few seconds each).
       memory_steps: the two outer steps after which peak RSS is read.
       memory_segments_per_speaker: B of the memory figure.
       corpus_utterances, corpus_max_seconds: size of the synthetic corpus (figures 3 and 4).
@@ -135,11 +146,14 @@ class BenchPlan:
     speakers: int = 2
     rounds: int = 3
     with_xla: bool = True
+    xla_segments_per_speaker: int = 4
+    xla_rounds: int = 2
     profiles: bool = True
     overlap_replicas: bool = False
     scaling_speakers: tuple = (2, 4, 8)
     scaling_segments: tuple = (8, 16, 32)
     scaling_rounds: int = 2
+    prepare_rounds: int = 5
     memory_steps: tuple = (5, 50)
     memory_segments_per_speaker: int = 8
     corpus_utterances: int = 48
@@ -201,7 +215,7 @@ def make_plan(preset: str, quick: bool, speakers: int = None, segments_per_speak
              "speakers": speakers or 2, "with_xla": with_xla}
     if quick:
         sizes.update(rounds=1, with_xla=False, profiles=False, overlap_replicas=True,
-                     scaling_rounds=1, memory_steps=(2, 10), memory_segments_per_speaker=segments,
+                     scaling_rounds=1, prepare_rounds=1, memory_steps=(2, 10), memory_segments_per_speaker=segments,
                      corpus_utterances=4, corpus_max_seconds=4.0, pipeline_epochs=2)
     if rounds:
         sizes["rounds"] = rounds
@@ -399,6 +413,71 @@ def step_overhead(model_config, speakers: int, segments_per_speaker: int, rounds
             "plain_cpu_per_wall": timed["plain"]["cpu_per_wall"],
             "speakers": speakers, "segments_per_speaker": segments_per_speaker,
             "jit_compile": jit_compile}
+
+
+def step_overhead_xla(model_config, speakers: int, segments_per_speaker: int, rounds: int,
+                      profile: bool = False) -> dict:
+    """Figure 1 with jit_compile=True on both sides, beside the default graph step.
+
+    Times, alternately and on one episode, the XLA step, the XLA plain passes and the default
+    (graph) step, so `xla_speedup` (graph step / XLA step) comes from the same rounds.
+
+    Args:
+      profile: when XLA is slower than the graph, add `xla_loop_profile`.
+    """
+    graph = build_outer_step(model_config, speakers, segments_per_speaker)
+    compiled = build_outer_step(model_config, speakers, segments_per_speaker, jit_compile=True)
+    passes = plain_passes(compiled.algorithm, jit_compile=True)
+    timed = time_alternating({"step": compiled.run,
+                              "plain": lambda: passes(compiled.episode).numpy(),
+                              "graph_step": lambda: bool(graph.step(compiled.episode)[1])},
+                             rounds)
+    result = {"value": timed["step"]["median"] / timed["plain"]["median"],
+              "step_seconds": timed["step"]["median"], "plain_seconds": timed["plain"]["median"],
+              "graph_step_seconds": timed["graph_step"]["median"],
+              "xla_speedup": timed["graph_step"]["median"] / timed["step"]["median"],
+              "step_first_call_seconds": timed["step"]["first_call"],
+              "plain_first_call_seconds": timed["plain"]["first_call"],
+              "rounds": {name: value["seconds"] for name, value in timed.items()},
+              "cpu_per_wall": {name: value["cpu_per_wall"] for name, value in timed.items()},
+              "speakers": speakers, "segments_per_speaker": segments_per_speaker}
+    if profile and result["xla_speedup"] < 1.0:
+        result["profile"] = xla_loop_profile(graph.algorithm, compiled.episode, rounds)
+    return result
+
+
+def xla_loop_profile(algorithm, episode: dict, rounds: int) -> dict:
+    """Seconds of one forward/backward pass of the meta learner: graph, XLA, XLA in a loop.
+
+    The outer step visits speakers in a `tf.range` loop; this isolates what XLA does with a
+    pass inside such a loop (a one-iteration loop) against the same pass outside one.
+    """
+    network = algorithm.meta
+    spectrogram = episode["spectrogram"]
+    labels = episode["labels"][0][:, 1]
+
+    def one_pass(inputs):
+        theta = algorithm.meta_weights()
+        with tf.GradientTape() as tape:
+            tape.watch(theta)
+            loss = common.weighted_cross_entropy(network.call(theta, inputs), labels,
+                                                 tf.ones_like(labels, tf.float32))
+        return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(loss, theta)])
+
+    def in_loop():
+        total = tf.constant(0.0)
+        for index in tf.range(1):
+            total += one_pass(spectrogram[index])
+        return total
+
+    variants = {"graph": tf.function(lambda: one_pass(spectrogram[0])),
+                "xla": tf.function(lambda: one_pass(spectrogram[0]), jit_compile=True),
+                "graph_in_loop": tf.function(in_loop),
+                "xla_in_loop": tf.function(in_loop, jit_compile=True)}
+    timed = time_alternating({name: (lambda f: lambda: f().numpy())(function)
+                              for name, function in variants.items()}, rounds)
+    return {"pass_seconds": {name: value["median"] for name, value in timed.items()},
+            "cpu_per_wall": {name: value["cpu_per_wall"] for name, value in timed.items()}}
 
 
 def step_breakdown(outer_step: OuterStep, rounds: int) -> dict:
@@ -998,17 +1077,23 @@ def rss_growth(model_config, speakers: int, segments_per_speaker: int, checkpoin
     """Figure 7b: peak RSS growth between two step counts of the training step.
 
     Returns:
-      dict: `value` (VmHWM after the last checkpoint / after the first - 1), and the VmHWM and
-      VmRSS in kB after each checkpoint step.
+      dict: `value` (VmHWM after the last checkpoint / after the first - 1), the VmHWM and
+      VmRSS in kB after the checkpoint steps and four steps between them, and
+      `second_half_growth` (the same over the later half of the steps): a leak grows in both
+      halves, the allocators' warm-up only in the first.
     """
     outer_step = outer_step or build_outer_step(model_config, speakers, segments_per_speaker)
+    first, last = min(checkpoints), max(checkpoints)
+    read_at = set(checkpoints) | set(range(first, last + 1, max(1, (last - first) // 5)))
     readings = {}
-    for step in range(1, max(checkpoints) + 1):
+    for step in range(1, last + 1):
         outer_step.run()
-        if step in checkpoints:
+        if step in read_at:
             readings[str(step)] = memory_kilobytes()
-    first, last = readings[str(min(checkpoints))], readings[str(max(checkpoints))]
+    middle = readings[str(max(step for step in map(int, readings) if step <= (first + last) // 2))]
+    first, last = readings[str(first)], readings[str(last)]
     return {"value": last["VmHWM"] / first["VmHWM"] - 1.0, "kilobytes": readings,
+            "second_half_growth": last["VmHWM"] / middle["VmHWM"] - 1.0,
             "rss_growth": last.get("VmRSS", 0) / max(first.get("VmRSS", 1), 1) - 1.0,
             "speakers": speakers, "segments_per_speaker": segments_per_speaker}
 
@@ -1043,9 +1128,10 @@ def _guarded(name, function, *args, **kwargs) -> dict:
 def run_benchmark(plan: BenchPlan, work_dir: str) -> dict:
     """Measures every figure of the module docstring.
 
-    A figure that misses its target gets a short profile in its record when `plan.profiles`
-    (figure 1: `step_breakdown`; 2: the reference with compiled passes; 4: `prepare_profile`;
-    5: the network without features). With `plan.overlap_replicas` (--quick) figure 6's
+    With `plan.profiles`, a figure that misses its target gets a short profile in its record
+    (figure 1: `step_breakdown`; XLA slower than graph: `xla_loop_profile`; figure 2: the
+    reference with compiled passes), and figures 4 and 5 always carry theirs
+    (`prepare_profile`; the network without the features). With `plan.overlap_replicas` (--quick) figure 6's
     subprocess runs while the others are measured, which saves time and spoils its number.
 
     Args:
@@ -1061,11 +1147,10 @@ def run_benchmark(plan: BenchPlan, work_dir: str) -> dict:
     replicas = (start_replica_step(plan.preset, m, b, plan.rounds)
                 if plan.overlap_replicas else None)
 
-    def outer_step(segments, jit_compile=False):
-        if (segments, jit_compile) not in steps:
-            steps[(segments, jit_compile)] = build_outer_step(model_config, m, segments,
-                                                              jit_compile)
-        return steps[(segments, jit_compile)]
+    def outer_step(segments):
+        if segments not in steps:
+            steps[segments] = build_outer_step(model_config, m, segments)
+        return steps[segments]
 
     def missed(name):
         return plan.profiles and judge(name, records[name])["met"] is False
@@ -1080,13 +1165,8 @@ def run_benchmark(plan: BenchPlan, work_dir: str) -> dict:
         records["step_overhead"]["profile"] = _guarded(
             "step_overhead profile", lambda: step_breakdown(outer_step(b), plan.rounds))
     if plan.with_xla:
-        records["step_overhead_xla"] = _guarded("step_overhead_xla", lambda: step_overhead(
-            model_config, m, b, plan.rounds, True, outer_step(b, True)))
-        graph_seconds = records["step_overhead"].get("step_seconds")
-        if graph_seconds and records["step_overhead_xla"].get("step_seconds"):
-            records["step_overhead_xla"]["xla_speedup"] = (
-                graph_seconds / records["step_overhead_xla"]["step_seconds"])
-        steps.pop((b, True), None)
+        records["step_overhead_xla"] = _guarded("step_overhead_xla", lambda: step_overhead_xla(
+            model_config, m, plan.xla_segments_per_speaker, plan.xla_rounds, plan.profiles))
     else:
         records["step_overhead_xla"] = unavailable("skipped (--quick or --noxla)")
     records["vs_reference_schedule"] = _guarded("vs_reference_schedule", lambda: (
@@ -1118,7 +1198,7 @@ def run_benchmark(plan: BenchPlan, work_dir: str) -> dict:
     else:
         records["input_headroom"] = unavailable("figure 1 gave no step time")
     records["prepare_speedup"] = _guarded("prepare_speedup", lambda: prepare_speedup(
-        corpus_parts()[0], feature_config, work_dir, plan.rounds, plan.profiles))
+        corpus_parts()[0], feature_config, work_dir, plan.prepare_rounds, plan.profiles))
     records["serving_rtf"] = _guarded("serving_rtf", lambda: serving_rtf(
         model_config, feature_config, work_dir, plan.serving_batch_sizes, plan.serving_seconds,
         plan.profiles))
