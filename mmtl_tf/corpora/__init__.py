@@ -12,6 +12,7 @@ The readers:
 
 import collections
 import dataclasses
+import os
 from typing import Optional
 
 # Auxiliary tasks in the order V, A, D (the paper's and IEMOCAP's order).
@@ -65,6 +66,27 @@ class CorpusListing:
     utterances: list
     excluded: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     missing_files: list = dataclasses.field(default_factory=list)
+
+    def wav_present(self, path: str, skip_missing: bool, problem: str) -> bool:
+        """Whether an utterance's wav exists; a missing one raises, or is counted and listed.
+
+        Args:
+          path: the wav path.
+          skip_missing: count it under excluded["missing wav"] and in `missing_files` instead
+            of raising (never dropped silently).
+          problem: the error message's start, naming the file and line or row.
+
+        Raises:
+          CorpusError: the wav is missing and `skip_missing` is off.
+        """
+        if os.path.isfile(path):
+            return True
+        if not skip_missing:
+            raise CorpusError(f"{problem}; fix the path, or pass --skip_missing to count and list "
+                              f"missing files instead")
+        self.excluded["missing wav"] += 1
+        self.missing_files.append(path)
+        return False
 
     def speakers(self) -> dict:
         """Maps each speaker id to its session, sorted by speaker id."""

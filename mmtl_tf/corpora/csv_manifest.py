@@ -177,13 +177,7 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
         if emotion_index is None:
             listing.excluded[f"label {emotion}"] += 1
             continue
-        if not os.path.isfile(wav_path):
-            if not skip_missing:
-                raise corpora.CorpusError(
-                    f"{where}: wav file {wav_path} is missing; fix the path, or pass "
-                    f"--skip_missing to count and list missing files instead")
-            listing.excluded["missing wav"] += 1
-            listing.missing_files.append(wav_path)
+        if not listing.wav_present(wav_path, skip_missing, f"{where}: wav file {wav_path} is missing"):
             continue
         listing.utterances.append(corpora.Utterance(
             utterance_id=utterance_id, path=wav_path, speaker=speaker, session=session,

@@ -209,14 +209,9 @@ def read_iemocap(root: str, scripts: str = "improvised",
                     continue
                 wav_path = os.path.join(root, f"Session{session_number}", "sentences", "wav",
                                         dialog, f"{utterance_id}.wav")
-                if not os.path.isfile(wav_path):
-                    if not skip_missing:
-                        raise corpora.CorpusError(
-                            f"{where}: the wav of utterance {utterance_id} is missing, expected "
-                            f"at {wav_path}; restore it, or pass --skip_missing to count and "
-                            f"list missing files instead")
-                    listing.excluded["missing wav"] += 1
-                    listing.missing_files.append(wav_path)
+                if not listing.wav_present(wav_path, skip_missing,
+                                           f"{where}: the wav of utterance {utterance_id} is "
+                                           f"missing, expected at {wav_path}"):
                     continue
                 listing.utterances.append(corpora.Utterance(
                     utterance_id=utterance_id, path=wav_path,
