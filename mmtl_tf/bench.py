@@ -41,8 +41,9 @@ cannot be measured (a missing optional package or module) says "unavailable: <re
    (`distribution.build_strategy("mirrored", 2)`, each replica takes half the speakers) / the
    default one-device step, both timed alternately in one fresh subprocess
    (`python -m mmtl_tf.bench --figure=replica_step --num_cpu_devices=2`): the logical devices
-   must exist before TensorFlow starts. (Splitting the CPU does not slow the default step: the
-   logical devices share TensorFlow's thread pools.) Below 1 means the replicas overlap.
+   must exist before TensorFlow starts. (Splitting the CPU in two did not slow the default
+   step, within 4%, when checked against a process with one CPU device.) Below 1 means the
+   replicas overlap.
 7. scaling (target <= 1.5): outer-step seconds for m = 2, 4, 8 speakers and B = 8, 16, 32
    segments; the value is the spread (max / min) of the seconds per segment, time / (m*B), so 1
    is perfectly linear. One trace serves the whole grid (the training step called from a
@@ -215,7 +216,8 @@ def make_plan(preset: str, quick: bool, speakers: int = None, segments_per_speak
              "speakers": speakers or 2, "with_xla": with_xla}
     if quick:
         sizes.update(rounds=1, with_xla=False, profiles=False, overlap_replicas=True,
-                     scaling_rounds=1, prepare_rounds=1, memory_steps=(2, 10), memory_segments_per_speaker=segments,
+                     scaling_rounds=1, prepare_rounds=1, memory_steps=(2, 10),
+                     memory_segments_per_speaker=segments,
                      corpus_utterances=4, corpus_max_seconds=4.0, pipeline_epochs=2)
     if rounds:
         sizes["rounds"] = rounds
@@ -243,7 +245,8 @@ def random_episode(speakers: int, segments_per_speaker: int, model_config, seed:
             "class_weights": tf.ones((speakers, 4, NUM_CLASSES), tf.float32)}
 
 
-def _experiment(model_config, segments_per_speaker, run_dir: str = "") -> config_lib.ExperimentConfig:
+def _experiment(model_config, segments_per_speaker,
+                run_dir: str = "") -> config_lib.ExperimentConfig:
     feature_config = config_lib.FeatureConfig(max_frames=model_config.num_frames,
                                               num_bins=model_config.num_bins)
     return config_lib.ExperimentConfig(
@@ -602,7 +605,8 @@ class ReferenceSchedule:
             mean = [tf.add_n(list(parts)) / len(task_gradients) for parts in zip(*task_gradients)]
             self.support_optimizer.apply_gradients(zip(mean, self.copy_meta.trainable_variables))
             transfer = self._transfer_gradients(x, y[:, 0], w[:, 0])
-            self.transfer_optimizer.apply_gradients(zip(transfer, self.copy_head.trainable_variables))
+            self.transfer_optimizer.apply_gradients(
+                zip(transfer, self.copy_head.trainable_variables))
             query = self._query_gradients(x, y[:, 0], w[:, 0])
             sums = query if sums is None else [a + b for a, b in zip(sums, query)]
         variables = self.meta.trainable_variables + self.head.trainable_variables
@@ -1131,8 +1135,9 @@ def run_benchmark(plan: BenchPlan, work_dir: str) -> dict:
     With `plan.profiles`, a figure that misses its target gets a short profile in its record
     (figure 1: `step_breakdown`; XLA slower than graph: `xla_loop_profile`; figure 2: the
     reference with compiled passes), and figures 4 and 5 always carry theirs
-    (`prepare_profile`; the network without the features). With `plan.overlap_replicas` (--quick) figure 6's
-    subprocess runs while the others are measured, which saves time and spoils its number.
+    (`prepare_profile`; the network without the features). With `plan.overlap_replicas`
+    (--quick) figure 6's subprocess runs while the others are measured, which saves time and
+    spoils its number.
 
     Args:
       plan: the sizes (`make_plan`).
