@@ -18,33 +18,9 @@ Segments shorter than one window have no frame; callers reject such audio before
 import tensorflow as tf
 
 from mmtl_tf import config as config_lib
+from mmtl_tf.labels import bin_vad_score  # noqa: F401 (re-exported)
 
 _STD_FLOOR = 1e-5
-
-
-def bin_vad_score(score: float) -> int:
-    """Discretises a valence/activation/dominance score as the paper does (section 3.1.1).
-
-    (0, 2) -> 0, [2, 3) -> 1, [3, 4) -> 2, [4, 6) -> 3; an edge goes to the upper bin.
-
-    Args:
-      score: mean evaluator score, nominally 1 to 5.
-
-    Returns:
-      The bin index 0..3.
-
-    Raises:
-      ValueError: if the score is not finite or outside (0, 6).
-    """
-    if not (0.0 < score < 6.0):
-        raise ValueError(f"V/A/D score {score!r} is outside (0, 6)")
-    if score < 2.0:
-        return 0
-    if score < 3.0:
-        return 1
-    if score < 4.0:
-        return 2
-    return 3
 
 
 def split_segments(waveforms, num_samples, segment_samples: int):

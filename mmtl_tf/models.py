@@ -18,8 +18,7 @@ outputs; training code calls them statelessly with weights held as tensors.
 import keras
 
 from mmtl_tf import config as config_lib
-
-NUM_VAD_BINS = 4
+from mmtl_tf.labels import NUM_VAD_BINS
 
 
 def _cnn_blocks(spectrogram, model_config: config_lib.ModelConfig, prefix: str):

@@ -6,8 +6,7 @@ a Keras functional model with whatever weights it is given, through Keras 3's `s
 
 import tensorflow as tf
 
-# Label columns of an episode, in this order: the target task then the auxiliary tasks (V, A, D).
-TASKS = ("emotion", "valence", "arousal", "dominance")
+from mmtl_tf.labels import TASKS  # noqa: F401 (re-exported)
 
 
 class StatelessNetwork:

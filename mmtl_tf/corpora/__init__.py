@@ -15,10 +15,7 @@ import dataclasses
 import os
 from typing import Optional
 
-# Auxiliary tasks in the order V, A, D (the paper's and IEMOCAP's order).
-AUX_TASKS = ("valence", "arousal", "dominance")
-AUX_LETTERS = {"v": "valence", "a": "arousal", "d": "dominance"}
-MISSING_LABEL = -1
+from mmtl_tf.labels import AUX_LETTERS, AUX_TASKS, MISSING_LABEL  # noqa: F401 (re-exported)
 
 
 class CorpusError(ValueError):
