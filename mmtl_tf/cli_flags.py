@@ -14,10 +14,10 @@ from absl import flags
 
 from mmtl_tf import config as config_lib
 
-CORPORA = ("iemocap", "synthetic", "csv")
+CORPORA = ("iemocap", "synthetic", "csv", "ravdess")
 SYNTHETIC_ROOT = "tfrecords/synthetic"
 DEFAULT_CLASSES = {"iemocap": "neu,hap,sad,ang", "synthetic": "neu,hap,sad,ang",
-                   "csv": "neutral,happy,sad,angry"}
+                   "csv": "neutral,happy,sad,angry", "ravdess": "neutral,happy,sad,angry"}
 
 _FEATURE_DEFAULTS = config_lib.FeatureConfig()
 _FEATURE_FLAGS = ("sample_rate", "segment_seconds", "window_ms", "hop_ms", "fft_length",
@@ -69,10 +69,12 @@ def define_corpus_flags(flag_values=flags.FLAGS) -> None:
     """Defines the flags that choose and read a corpus."""
     define_once(flags.DEFINE_enum, "corpus", "synthetic", list(CORPORA),
                 "Corpus to read: the IEMOCAP release, the embedded synthetic corpus (generated "
-                "on first use), or any corpus described by a CSV file (--csv).",
+                "on first use), the RAVDESS release (--corpus_dir), or any corpus described by "
+                "a CSV file (--csv).",
                 flag_values=flag_values)
     define_once(flags.DEFINE_string, "corpus_dir", None,
-                "IEMOCAP: the release root holding Session1..Session5. Synthetic: where the "
+                "IEMOCAP: the release root holding Session1..Session5. RAVDESS: the folder "
+                "holding Actor_01..Actor_24. Synthetic: where the "
                 f"corpus is generated (default {SYNTHETIC_ROOT}/corpus-u<N>-seed<S>).",
                 flag_values=flag_values)
     define_once(flags.DEFINE_string, "csv", None,
@@ -82,9 +84,16 @@ def define_corpus_flags(flag_values=flags.FLAGS) -> None:
                 "IEMOCAP dialogs to use (the paper: improvised).", flag_values=flag_values)
     define_once(flags.DEFINE_boolean, "merge_excited", False,
                 "Label IEMOCAP's exc as hap (off in the paper).", flag_values=flag_values)
+    define_once(flags.DEFINE_boolean, "merge_calm", False,
+                "RAVDESS: label calm as neutral (off: calm is its own emotion).",
+                flag_values=flag_values)
+    define_once(flags.DEFINE_list, "ravdess_intensity_bins", ["2", "3"],
+                "RAVDESS: arousal bins (0..3) of normal,strong intensity, the one dimensional "
+                "label RAVDESS has (the paper's bins: [3,4) -> 2, [4,6) -> 3).",
+                flag_values=flag_values)
     define_once(flags.DEFINE_list, "classes", None,
                 "Emotion classes in label order; default neu,hap,sad,ang (iemocap, synthetic) or "
-                "neutral,happy,sad,angry (csv).", flag_values=flag_values)
+                "neutral,happy,sad,angry (csv, ravdess).", flag_values=flag_values)
     define_once(flags.DEFINE_boolean, "skip_missing", False,
                 "Count and list missing wavs instead of failing.", flag_values=flag_values)
     define_once(flags.DEFINE_integer, "synthetic_utterances_per_speaker", 48,
@@ -108,12 +117,19 @@ def resolve_corpus_flags(flag_values=flags.FLAGS) -> None:
     if corpus == "iemocap" and not flag_values["corpus_dir"].value:
         raise app.UsageError("--corpus=iemocap needs --corpus_dir=<IEMOCAP release root, the "
                              "folder holding Session1..Session5>")
+    if corpus == "ravdess" and not flag_values["corpus_dir"].value:
+        raise app.UsageError("--corpus=ravdess needs --corpus_dir=<the folder holding "
+                             "Actor_01..Actor_24>")
+    if corpus != "ravdess" and (flag_values["merge_calm"].value
+                                or flag_values["ravdess_intensity_bins"].value != ["2", "3"]):
+        raise app.UsageError("--merge_calm and --ravdess_intensity_bins apply only to "
+                             "--corpus=ravdess")
     if corpus == "csv" and flag_values["corpus_dir"].value:
         raise app.UsageError("--corpus_dir is not read with --corpus=csv (paths in the CSV are "
                              "relative to the CSV's folder)")
     if corpus != "iemocap" and flag_values["scripts"].value != "improvised":
         raise app.UsageError(f"--scripts applies only to --corpus=iemocap (got --corpus={corpus})")
-    if corpus == "csv" and flag_values["merge_excited"].value:
+    if corpus in ("csv", "ravdess") and flag_values["merge_excited"].value:
         raise app.UsageError("--merge_excited applies only to --corpus=iemocap or synthetic")
     if corpus == "synthetic" and not flag_values["corpus_dir"].value:
         flag_values["corpus_dir"].value = f"{SYNTHETIC_ROOT}/corpus-{_synthetic_tag(flag_values)}"
@@ -149,6 +165,15 @@ def read_corpus_from_flags(flag_values=flags.FLAGS):
             utterances_per_speaker=flag_values["synthetic_utterances_per_speaker"].value,
             seed=flag_values["synthetic_seed"].value, class_names=class_names,
             merge_excited=flag_values["merge_excited"].value)
+    if corpus == "ravdess":
+        from mmtl_tf.corpora import ravdess  # pylint: disable=import-outside-toplevel
+        try:
+            bins = tuple(int(b) for b in flag_values["ravdess_intensity_bins"].value)
+        except ValueError:
+            raise app.UsageError("--ravdess_intensity_bins takes two integers, e.g. 2,3") from None
+        return ravdess.read_ravdess(flag_values["corpus_dir"].value, class_names=class_names,
+                                    merge_calm=flag_values["merge_calm"].value,
+                                    intensity_bins=bins)
     from mmtl_tf.corpora import csv_manifest  # pylint: disable=import-outside-toplevel
     return csv_manifest.read_csv_manifest(flag_values["csv"].value, class_names=class_names,
                                           skip_missing=flag_values["skip_missing"].value)

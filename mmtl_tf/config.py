@@ -140,10 +140,17 @@ class TrainConfig:
       reptile_step_size: epsilon of Reptile's interpolation theta += epsilon * (mean - theta).
       segments_per_speaker: B, segments of each speaker in an episode.
       speakers_per_episode: m; 0 means every training speaker of the fold.
-      epochs: passes over the largest training speaker.
+      epochs: passes over the largest training speaker; the length when `train_steps` is 0.
+      train_steps: outer steps to train; 0 means `epochs` passes (`mmtl_tf.schedule`).
+      eval_every: outer steps between validations; 0 means once per epoch.
+      selection_smoothing: model selection keeps the checkpoint with the best mean validation
+        UA over this many consecutive evaluations (1 = the raw UA).
+      patience: stop after this many evaluations without a better smoothed score; 0 never.
       test_adapt_steps: meta-test fine-tuning steps on the target speaker's auxiliary tasks.
-      test_adapt_optimizer: "sgd" (plain gradient steps, like the inner step of Eq. 4 that
-        meta-training prepares theta for) or "adam"; either with learning rate gamma.
+      test_adapt_optimizer: "sgd" (plain gradient steps, Eq. 4's inner step, which meta-training
+        prepares theta for) or "adam".
+      test_adapt_learning_rate: the meta-test step size; 0 means alpha for "sgd" (Eq. 4's step)
+        and gamma for "adam".
       seed: seeds initialisation, episode sampling and adaptation batches.
       jit_compile: compile the step with XLA.
     """
@@ -159,8 +166,13 @@ class TrainConfig:
     segments_per_speaker: int = 32
     speakers_per_episode: int = 0
     epochs: int = 30
+    train_steps: int = 0
+    eval_every: int = 0
+    selection_smoothing: int = 3
+    patience: int = 0
     test_adapt_steps: int = 10
     test_adapt_optimizer: str = "sgd"
+    test_adapt_learning_rate: float = 0.0
     seed: int = 0
     jit_compile: bool = False
 
@@ -177,6 +189,22 @@ class TrainConfig:
         if self.segments_per_speaker < 1 or self.epochs < 0 or self.test_adapt_steps < 0:
             raise ValueError("--segments_per_speaker must be >= 1, --epochs and "
                              "--test_adapt_steps >= 0")
+        if min(self.train_steps, self.eval_every, self.patience) < 0:
+            raise ValueError("--train_steps, --eval_every and --patience must be >= 0")
+        if self.train_steps == 0 and self.epochs == 0:
+            raise ValueError("--train_steps=0 and --epochs=0 leave nothing to train")
+        if self.selection_smoothing < 1:
+            raise ValueError("--selection_smoothing must be >= 1")
+        if self.test_adapt_learning_rate < 0:
+            raise ValueError("--test_adapt_learning_rate must be >= 0 (0: alpha for sgd, gamma "
+                             "for adam)")
+
+    @property
+    def adapt_learning_rate(self) -> float:
+        """The meta-test step size: the flag, else alpha (sgd, as Eq. 4) or gamma (adam)."""
+        if self.test_adapt_learning_rate:
+            return self.test_adapt_learning_rate
+        return self.meta_learning_rate if self.test_adapt_optimizer == "sgd" else self.outer_learning_rate
 
 
 @dataclasses.dataclass(frozen=True)

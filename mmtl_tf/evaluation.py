@@ -1,12 +1,13 @@
 """Meta-test (paper section 2.4) and the metrics of section 3.1.2.
 
 For a target speaker:
-1. Adaptation: the meta weights theta are fine-tuned with learning rate gamma for `adapt_steps`
-   batches of the speaker's own auxiliary tasks (V/A/D labels); the head phi stays as trained.
-   By default the steps are plain gradient steps, the kind of step Eq. 4 takes in meta-training,
-   which is what theta was meta-trained to be adapted by (Adam, whose first steps move every
-   weight by about gamma whatever its gradient, is a flag). The adapted weights are tensors local
-   to this call, so nothing persists into training.
+1. Adaptation: the meta weights theta take `adapt_steps` steps on batches of B of the speaker's
+   own segments, minimising its auxiliary-task loss (V/A/D labels); the head phi stays as
+   trained. By default each is a plain gradient step of size alpha: exactly the inner step of
+   Eq. 4, the update meta-training prepares theta to benefit from (`--test_adapt_optimizer=adam`
+   takes Adam steps instead, at gamma unless `--test_adapt_learning_rate` says otherwise). The
+   number of steps was chosen by an ablation on validation speakers (BUILD.md). The adapted
+   weights are tensors local to this call, so nothing persists into training.
 2. Prediction: every segment gets emotion posteriors; an utterance's posterior is the mean of its
    segments'; the predicted class is the argmax.
 3. Metrics over utterances: UA (unweighted accuracy, the mean of per-class recall over the
@@ -27,7 +28,16 @@ _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
 
 
 class SpeakerEvaluator:
-    """Adapts and scores one algorithm on held-out speakers; its tf.functions trace once per shape."""
+    """Adapts and scores one algorithm on held-out speakers; its tf.functions trace once per shape.
+
+    Args:
+      algorithm: a trained `algorithms.base.Algorithm`.
+      learning_rate: the adaptation step size (`TrainConfig.adapt_learning_rate`).
+      adapt_steps: adaptation steps (0 scores the trained model only).
+      batch_size: segments per adaptation step (B, as in meta-training).
+      seed: seeds the order of the adaptation batches.
+      optimizer: "sgd" or "adam".
+    """
 
     def __init__(self, algorithm, learning_rate: float, adapt_steps: int, batch_size: int, seed: int,
                  optimizer: str = "sgd"):
@@ -41,7 +51,7 @@ class SpeakerEvaluator:
         self._logits = tf.function(algorithm.emotion_logits, reduce_retracing=True)
 
     def _adapt_graph(self, theta, phi, spectrogram, labels, weights, batches):
-        """SGD or Adam (gamma) on the auxiliary loss over `batches` [steps, B] of segment indices."""
+        """SGD or Adam on the auxiliary loss over `batches` [steps, B] of segment indices."""
         first = common.zeros_like_all(theta)
         second = common.zeros_like_all(theta)
         for step in tf.range(tf.shape(batches)[0]):

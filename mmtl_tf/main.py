@@ -62,11 +62,22 @@ _define(flags.DEFINE_integer, "segments_per_speaker", _DEFAULT_TRAIN.segments_pe
         "B: segments per speaker in an episode.")
 _define(flags.DEFINE_integer, "speakers_per_episode", _DEFAULT_TRAIN.speakers_per_episode,
         "m: speakers per episode; 0 = every training speaker.")
-_define(flags.DEFINE_integer, "epochs", _DEFAULT_TRAIN.epochs, "Passes over the largest training speaker.")
+_define(flags.DEFINE_integer, "epochs", _DEFAULT_TRAIN.epochs,
+        "Passes over the largest training speaker; the run length when --train_steps=0.")
+_define(flags.DEFINE_integer, "train_steps", _DEFAULT_TRAIN.train_steps,
+        "Outer steps to train (any corpus size); 0 = --epochs passes over the largest speaker.")
+_define(flags.DEFINE_integer, "eval_every", _DEFAULT_TRAIN.eval_every,
+        "Outer steps between validations (and checkpoints); 0 = once per epoch.")
+_define(flags.DEFINE_integer, "selection_smoothing", _DEFAULT_TRAIN.selection_smoothing,
+        "Keep the checkpoint with the best mean validation UA over this many evaluations.")
+_define(flags.DEFINE_integer, "patience", _DEFAULT_TRAIN.patience,
+        "Stop after this many validations without a better smoothed UA; 0 = never.")
 _define(flags.DEFINE_integer, "test_adapt_steps", _DEFAULT_TRAIN.test_adapt_steps,
         "Meta-test fine-tuning steps on the target speaker's auxiliary tasks.")
 _define(flags.DEFINE_enum, "test_adapt_optimizer", _DEFAULT_TRAIN.test_adapt_optimizer, ["sgd", "adam"],
-        "Meta-test fine-tuning steps: sgd (like Eq. 4's inner step) or adam; learning rate gamma.")
+        "Meta-test fine-tuning steps: sgd (Eq. 4's inner step) or adam.")
+_define(flags.DEFINE_float, "test_adapt_learning_rate", _DEFAULT_TRAIN.test_adapt_learning_rate,
+        "Meta-test step size; 0 = alpha (--meta_learning_rate) for sgd, gamma for adam.")
 _define(flags.DEFINE_integer, "seed", _DEFAULT_TRAIN.seed, "Seed of initialisation and sampling.")
 _define(flags.DEFINE_boolean, "jit_compile", _DEFAULT_TRAIN.jit_compile, "Compile the outer step with XLA.")
 _define(flags.DEFINE_list, "conv_filters", [str(f) for f in _DEFAULT_MODEL.conv_filters],
@@ -151,7 +162,10 @@ def train_config_from_flags() -> config_lib.TrainConfig:
             reptile_step_size=FLAGS.reptile_step_size,
             segments_per_speaker=FLAGS.segments_per_speaker,
             speakers_per_episode=FLAGS.speakers_per_episode, epochs=FLAGS.epochs,
+            train_steps=FLAGS.train_steps, eval_every=FLAGS.eval_every,
+            selection_smoothing=FLAGS.selection_smoothing, patience=FLAGS.patience,
             test_adapt_steps=FLAGS.test_adapt_steps, test_adapt_optimizer=FLAGS.test_adapt_optimizer,
+            test_adapt_learning_rate=FLAGS.test_adapt_learning_rate,
             seed=FLAGS.seed, jit_compile=FLAGS.jit_compile)
     except ValueError as error:
         raise app.UsageError(str(error)) from None

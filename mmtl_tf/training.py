@@ -4,30 +4,32 @@
 1. Check the data: manifest feature settings, fold speakers, auxiliary labels present.
 2. Build the algorithm's networks and optimizers; restore the latest checkpoint of the run
    directory if there is one (a rerun resumes where an interrupted run stopped, bit for bit:
-   episodes depend only on (seed, epoch), and every epoch ends with a checkpoint).
-3. Each epoch: one `tf.function` outer step per episode (traced once: fixed shapes), a step
-   whose loss or gradient is not finite is not applied and stops the run with the step and
-   speaker (or is skipped with `skip_nonfinite`); then meta-test on the validation speaker,
-   a `best` checkpoint when its UA improves, a `latest` checkpoint, TensorBoard summaries.
+   episodes depend only on (seed, epoch, position), and every validation ends with a checkpoint).
+3. Outer steps (`mmtl_tf.schedule`: `train_steps`, or `epochs` passes over the largest
+   speaker), one `tf.function` step per episode (traced once: fixed shapes). A step whose loss
+   or gradient is not finite is not applied and stops the run naming the step and speaker (or
+   is skipped with `skip_nonfinite`). Every `eval_every` steps: meta-test on the validation
+   speaker, a `best` checkpoint when the smoothed validation UA improves, a `latest` checkpoint,
+   TensorBoard summaries, a progress line with ETA; early stop after `patience` evaluations
+   without improvement.
 4. Restore the best checkpoint, meta-test the test speaker with and without adaptation, write
-   results.json, a confusion-matrix PNG and TensorBoard's HParams and confusion image.
+   results.json, a confusion-matrix PNG and TensorBoard's test scalars and confusion image.
 """
 
 import dataclasses
 import os
-import sys
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from mmtl_tf import distribution, episodes, evaluation, run_dir as run_dir_lib, tfrecords
+from mmtl_tf import distribution, episodes, evaluation, run_dir as run_dir_lib, summaries, tfrecords
 from mmtl_tf import config as config_lib
+from mmtl_tf import schedule as schedule_lib
 from mmtl_tf.algorithms import build_algorithm, common
 
-SYNTHETIC_NOTE = ("corpus: synthetic. These numbers come from the generated synthetic corpus "
-                  "and are not IEMOCAP results.")
+SYNTHETIC_NOTE = summaries.SYNTHETIC_NOTE
 
 
 class NonFiniteLossError(RuntimeError):
@@ -53,16 +55,27 @@ def check_data(experiment: config_lib.ExperimentConfig):
     return manifest, split
 
 
-def build_training(experiment, num_classes):
-    """Seeds, the algorithm, its optimizers (built, so checkpoints restore into them) and a checkpoint."""
+def build_training(experiment, num_classes, num_evaluations: int = 1):
+    """Seeds, the algorithm, its optimizers (built, so checkpoints restore into them) and a checkpoint.
+
+    Args:
+      experiment: the run's ExperimentConfig.
+      num_classes: emotion classes.
+      num_evaluations: validations in the whole run (the size of the checkpointed history).
+
+    Returns:
+      (algorithm, optimizers, state, checkpoint); `state` holds the checkpointed counters:
+      `step` (outer steps done), `skipped_steps`, `evaluations` and `val_history` (validation
+      UAs, float64 [num_evaluations]).
+    """
     keras.utils.set_random_seed(experiment.train.seed)
     algorithm = build_algorithm(experiment.model, experiment.train, num_classes)
     optimizers = algorithm.build_optimizers()
     for name, optimizer in optimizers.items():
         optimizer.build(algorithm.optimizer_variables(name))
-    state = {"epoch": tf.Variable(0, dtype=tf.int64), "step": tf.Variable(0, dtype=tf.int64),
-             "best_val_ua": tf.Variable(-1.0, dtype=tf.float64),
-             "best_epoch": tf.Variable(-1, dtype=tf.int64)}
+    state = {"step": tf.Variable(0, dtype=tf.int64), "skipped_steps": tf.Variable(0, dtype=tf.int64),
+             "evaluations": tf.Variable(0, dtype=tf.int64),
+             "val_history": tf.Variable(tf.zeros([max(num_evaluations, 1)], tf.float64))}
     checkpoint = tf.train.Checkpoint(**run_dir_lib.network_trackables(algorithm), **state,
                                      **{f"optimizer_{n}": o for n, o in optimizers.items()})
     return algorithm, optimizers, state, checkpoint
@@ -124,45 +137,42 @@ def _speaker_failing(losses) -> int:
     return int(bad[0]) if len(bad) else -1
 
 
-def _train_epoch(experiment, epoch, manifest, split, num_classes, step_fn, state, writer):
-    """Runs one epoch of outer steps; returns the mean of each loss."""
+def _episode_stream(experiment, manifest, split, num_classes, schedule, start_step):
+    """Yields the episodes of outer steps `start_step`, `start_step + 1`, ... epoch after epoch.
+
+    Step s is episode `s % steps_per_epoch` of epoch `s // steps_per_epoch`, so a resumed run
+    skips into the epoch it stopped in and sees exactly the episodes an uninterrupted run sees.
+    """
     train = experiment.train
-    dataset = episodes.episode_dataset(
-        experiment.tfrecord_dir, manifest, split.train, train.segments_per_speaker,
-        experiment.features, num_classes, train.seed, epoch, train.speakers_per_episode)
-    steps = episodes.steps_per_epoch(manifest, split.train, train.segments_per_speaker)
-    # In a log file (not a terminal) print one line per epoch instead of a redrawn bar.
-    progress = keras.utils.Progbar(steps, verbose=1 if sys.stdout.isatty() else 2, unit_name="step")
-    totals = {}
-    chosen_speakers = list(split.train)
-    iterator = iter(dataset)
-    for index in range(steps):
-        try:
-            episode = next(iterator)
-        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
-            raise episodes.damaged_shard_error(experiment.tfrecord_dir, manifest, split.train,
-                                               experiment.features, error) from None
-        losses, finite = step_fn(episode)
-        means = {name: float(np.mean(value)) for name, value in losses.items()}
-        if not bool(finite):
-            speaker = _speaker_failing(losses)
-            where = (f"epoch {epoch + 1}, step {index + 1}, speaker "
-                     f"{chosen_speakers[speaker] if 0 <= speaker < len(chosen_speakers) and not train.speakers_per_episode else speaker}")
-            if not experiment.skip_nonfinite:
-                raise NonFiniteLossError(
-                    f"non-finite loss or gradient at {where}; the step was not applied and "
-                    f"{experiment.run_dir}/checkpoints/latest keeps the last good epoch. Lower the "
-                    f"learning rates, check the data, or pass --skip_nonfinite to skip such steps.")
-            print(f"warning: skipped a non-finite step at {where}")
-            continue
-        state["step"].assign_add(1)
-        with writer.as_default(step=int(state["step"].numpy())):
-            for name, value in means.items():
-                tf.summary.scalar(f"train_step/{name}", value)
-        for name, value in means.items():
-            totals.setdefault(name, []).append(value)
-        progress.update(index + 1, values=list(means.items()))
-    return {name: float(np.mean(values)) for name, values in totals.items()}
+    epoch, index = schedule.epoch_and_index(start_step)
+    while True:
+        dataset = episodes.episode_dataset(
+            experiment.tfrecord_dir, manifest, split.train, train.segments_per_speaker,
+            experiment.features, num_classes, train.seed, epoch, train.speakers_per_episode)
+        iterator = iter(dataset.skip(index) if index else dataset)
+        for _ in range(schedule.steps_per_epoch - index):
+            try:
+                episode = next(iterator)
+            except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+                raise episodes.damaged_shard_error(experiment.tfrecord_dir, manifest, split.train,
+                                                   experiment.features, error) from None
+            yield episode
+        epoch, index = epoch + 1, 0
+
+
+def _nonfinite_step(experiment, split, losses, step, schedule):
+    """Raises NonFiniteLossError naming the step and speaker, or warns under skip_nonfinite."""
+    speaker = _speaker_failing(losses)
+    named = (split.train[speaker] if 0 <= speaker < len(split.train)
+             and not experiment.train.speakers_per_episode else speaker)
+    epoch = schedule.epoch_and_index(step - 1)[0] + 1
+    where = f"epoch {epoch}, step {step}, speaker {named}"
+    if not experiment.skip_nonfinite:
+        raise NonFiniteLossError(
+            f"non-finite loss or gradient at {where}; the step was not applied and "
+            f"{experiment.run_dir}/checkpoints/latest keeps the last validated step. Lower the "
+            f"learning rates, check the data, or pass --skip_nonfinite to skip such steps.")
+    print(f"warning: skipped a non-finite step at {where}")
 
 
 def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
@@ -172,6 +182,7 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
       The results dict also written to run_dir/results.json.
     """
     started = time.time()
+    train = experiment.train
     manifest, split = check_data(experiment)
     strategy = distribution.build_strategy(experiment.strategy, experiment.num_cpu_devices)
     distribution.check_divisible(strategy, _episode_speakers(experiment, split))
@@ -180,56 +191,79 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
         # for multi-worker checkpoints); only the chief's run_dir is the run.
         worker = os.path.join(experiment.run_dir, "workers", str(os.getpid()))
         experiment = dataclasses.replace(experiment, run_dir=worker, export=False)
+    schedule = schedule_lib.make_schedule(
+        train.train_steps, train.eval_every, train.epochs,
+        episodes.steps_per_epoch(manifest, split.train, train.segments_per_speaker))
     os.makedirs(experiment.run_dir, exist_ok=True)
     with run_dir_lib.RunLock(experiment.run_dir):
         record = run_dir_lib.record_config(experiment, manifest, split)
         class_names = list(manifest["class_names"])
         with strategy.scope():
-            algorithm, optimizers, state, checkpoint = build_training(experiment, len(class_names))
+            algorithm, optimizers, state, checkpoint = build_training(
+                experiment, len(class_names), schedule.num_evaluations)
         checkpoints = os.path.join(experiment.run_dir, "checkpoints")
         latest = tf.train.CheckpointManager(checkpoint, os.path.join(checkpoints, "latest"), 2)
         best = tf.train.CheckpointManager(checkpoint, os.path.join(checkpoints, "best"), 1)
         if latest.latest_checkpoint:
             checkpoint.restore(latest.latest_checkpoint).assert_existing_objects_matched()
-            print(f"resuming {experiment.run_dir} after epoch {int(state['epoch'].numpy())}")
+            print(f"resuming {experiment.run_dir} after step {int(state['step'].numpy())}")
         writer = tf.summary.create_file_writer(os.path.join(experiment.run_dir, "tensorboard"))
+        summaries.write_hparams(writer, experiment, record["corpus"])
         step_fn = make_train_step(algorithm, optimizers, _episode_speakers(experiment, split),
-                                  experiment.train.jit_compile, strategy)
+                                  train.jit_compile, strategy)
         evaluator = evaluation.SpeakerEvaluator(
-            algorithm, experiment.train.outer_learning_rate, experiment.train.test_adapt_steps,
-            experiment.train.segments_per_speaker, experiment.train.seed,
-            experiment.train.test_adapt_optimizer)
+            algorithm, train.adapt_learning_rate, train.test_adapt_steps,
+            train.segments_per_speaker, train.seed, train.test_adapt_optimizer)
         validation = _held_out(experiment, manifest, split.validation, len(class_names))
 
-        for epoch in range(int(state["epoch"].numpy()), experiment.train.epochs):
-            print(f"epoch {epoch + 1}/{experiment.train.epochs} [{record['corpus']}, fold "
-                  f"{experiment.fold}, {experiment.train.model}]")
-            losses = _train_epoch(experiment, epoch, manifest, split, len(class_names), step_fn,
-                                  state, writer)
-            scores = evaluator.evaluate(*validation, class_names)
-            state["epoch"].assign(epoch + 1)
-            val_ua = scores["adapted"]["ua"]
-            if val_ua > float(state["best_val_ua"].numpy()):
-                state["best_val_ua"].assign(val_ua)
-                state["best_epoch"].assign(epoch + 1)
-                best.save(checkpoint_number=epoch + 1)
-            latest.save(checkpoint_number=epoch + 1)
-            with writer.as_default(step=epoch + 1):
+        step = int(state["step"].numpy())
+        history = [float(v) for v in state["val_history"].numpy()[:int(state["evaluations"].numpy())]]
+        selection = schedule_lib.select(history, train.selection_smoothing, train.patience)
+        progress = summaries.Progress(schedule, step, experiment.preset)
+        stream = _episode_stream(experiment, manifest, split, len(class_names), schedule, step)
+        losses_since_eval = {}
+        while step < schedule.total_steps and not selection.stop:
+            losses, finite = step_fn(next(stream))
+            step += 1
+            state["step"].assign(step)
+            if bool(finite):
                 for name, value in losses.items():
-                    tf.summary.scalar(f"loss/{name}", value)
-                for mode in ("adapted", "no_adapt"):
-                    tf.summary.scalar(f"validation/ua_{mode}", scores[mode]["ua"])
-                    tf.summary.scalar(f"validation/wa_{mode}", scores[mode]["wa"])
-            writer.flush()
-            print(f"  validation {split.validation}: UA {val_ua:.4f} WA {scores['adapted']['wa']:.4f}"
-                  f" (no adaptation: UA {scores['no_adapt']['ua']:.4f})")
+                    losses_since_eval.setdefault(name, []).append(float(np.mean(value)))
+            else:
+                _nonfinite_step(experiment, split, losses, step, schedule)
+                state["skipped_steps"].assign_add(1)
+            progress.step_done(step)
+            if step % schedule.eval_every and step < schedule.total_steps:
+                continue
+            # Validation (model selection only; the test speaker plays no part).
+            scores = evaluator.evaluate(*validation, class_names)
+            history.append(scores["adapted"]["ua"])
+            state["val_history"][len(history) - 1].assign(history[-1])
+            state["evaluations"].assign(len(history))
+            selection = schedule_lib.select(history, train.selection_smoothing, train.patience)
+            if selection.best_index == len(history) - 1:
+                best.save(checkpoint_number=step)
+            latest.save(checkpoint_number=step)
+            means = {name: float(np.mean(values)) for name, values in losses_since_eval.items()}
+            losses_since_eval = {}
+            summaries.write_losses(writer, step, means)
+            smoothed = schedule_lib.smoothed_scores(history, train.selection_smoothing)[-1]
+            summaries.write_scores(writer, step, "validation", scores, {"ua_smoothed": smoothed})
+            print(f"{progress.line(step)} [{record['corpus']}, fold {experiment.fold}, {train.model}]"
+                  f"\n  losses: " + ", ".join(f"{n} {v:.4f}" for n, v in means.items())
+                  + f"\n  validation {split.validation}: UA {history[-1]:.4f} WA "
+                  f"{scores['adapted']['wa']:.4f} (no adaptation: UA {scores['no_adapt']['ua']:.4f})"
+                  f"; selection score {smoothed:.4f}, best {selection.best_score:.4f} at step "
+                  f"{(selection.best_index + 1) * schedule.eval_every if selection.best_index >= 0 else '-'}"
+                  + ("; stopping early (--patience)" if selection.stop else ""), flush=True)
 
         if best.latest_checkpoint:
             checkpoint.restore(best.latest_checkpoint).assert_existing_objects_matched()
         test = evaluator.evaluate(*_held_out(experiment, manifest, split.test, len(class_names)),
                                   class_names)
-        results = _results(experiment, record, state, test, started)
-        _write_outputs(experiment, results, writer)
+        results = summaries.results_dict(experiment, record, selection, schedule, test, started,
+                                         step, int(state["skipped_steps"].numpy()))
+        summaries.write_outputs(experiment, results, writer)
     return results
 
 
@@ -244,49 +278,6 @@ def _held_out(experiment, manifest, speaker, num_classes):
     return segments, episodes.class_weights(manifest, [speaker], num_classes)[0]
 
 
-def _results(experiment, record, state, test, started) -> dict:
-    adapted, plain = test["adapted"], test["no_adapt"]
-    results = {
-        "corpus": record["corpus"], "fold": experiment.fold,
-        "aux": ("-" if experiment.train.model == "cnn_lstm"
-                else "".join(task[0] for task in experiment.train.aux_tasks)),
-        "model": experiment.train.model, "outer_update": experiment.train.outer_update,
-        "preset": experiment.preset, "seed": experiment.train.seed,
-        "val_speaker": record["val_speaker"], "test_speaker": record["test_speaker"],
-        "ua": adapted["ua"], "wa": adapted["wa"], "ua_no_adapt": plain["ua"], "wa_no_adapt": plain["wa"],
-        "confusion": adapted["confusion"], "confusion_no_adapt": plain["confusion"],
-        "per_class_recall": adapted["per_class_recall"], "class_names": record["class_names"],
-        "test_utterances": adapted["utterances"], "epochs": experiment.train.epochs,
-        "best_epoch": int(state["best_epoch"].numpy()),
-        "best_val_ua": float(state["best_val_ua"].numpy()),
-        "seconds": round(time.time() - started, 1), "run_dir": experiment.run_dir,
-    }
-    if record["corpus"] == "synthetic":
-        results["note"] = SYNTHETIC_NOTE
-    return results
-
-
-def _write_outputs(experiment, results, writer):
-    title = (f"{results['model']} fold {results['fold']} aux {results['aux']} "
-             f"[corpus: {results['corpus']}]")
-    png = evaluation.confusion_matrix_png(results["confusion"], results["class_names"], title)
-    with open(os.path.join(experiment.run_dir, "confusion_matrix.png"), "wb") as handle:
-        handle.write(png)
-    from tensorboard.plugins.hparams import api as hparams_api
-    with writer.as_default(step=max(results["epochs"], 1)):
-        tf.summary.image("test/confusion_matrix", tf.image.decode_png(png)[tf.newaxis])
-        tf.summary.scalar("test/ua", results["ua"])
-        tf.summary.scalar("test/wa", results["wa"])
-        tf.summary.scalar("test/ua_no_adapt", results["ua_no_adapt"])
-        tf.summary.scalar("test/wa_no_adapt", results["wa_no_adapt"])
-        hparams_api.hparams({"model": results["model"], "aux": results["aux"],
-                             "fold": results["fold"], "corpus": results["corpus"],
-                             "outer_update": results["outer_update"], "preset": results["preset"],
-                             "seed": results["seed"]})
-    writer.flush()
-    run_dir_lib.write_json(os.path.join(experiment.run_dir, "results.json"), results)
-
-
 def corpus_label(corpus: str) -> str:
-    """`corpus: NAME` with the synthetic caveat where it applies, for every printed summary."""
-    return SYNTHETIC_NOTE if corpus == "synthetic" else f"corpus: {corpus}"
+    """`corpus: NAME` with the synthetic caveat where it applies (see `summaries.corpus_label`)."""
+    return summaries.corpus_label(corpus)

@@ -16,7 +16,10 @@ from conftest import REPO, SMOKE_FLAGS, python_command
 
 RESULT_FIELDS = {"corpus", "fold", "aux", "model", "preset", "seed", "val_speaker", "test_speaker",
                  "ua", "wa", "ua_no_adapt", "wa_no_adapt", "confusion", "class_names", "epochs",
-                 "best_epoch", "seconds"}
+                 "best_epoch", "best_step", "train_steps", "steps_trained", "seconds"}
+# The smoke corpus' largest training speaker has 22 segments: 6 steps per epoch at B = 4, so 9
+# steps (1.5 epochs) with a validation every 4 steps checks that the step schedule is obeyed.
+SCHEDULE = ("--train_steps=9", "--eval_every=4")
 
 
 def run_main(tfrecord_dir, run_dir, *extra, check=True):
@@ -40,7 +43,7 @@ def checkpoint_weights(run_dir, kind="latest"):
 def smoke_run(synthetic_shards, tmp_path_factory):
     run_dir = str(tmp_path_factory.mktemp("runs") / "smoke")
     # --export: training, restoring the best checkpoint and exporting in one process.
-    completed = run_main(synthetic_shards[0], run_dir, "--epochs=2", "--fold=2", "--aux=va", "--export")
+    completed = run_main(synthetic_shards[0], run_dir, *SCHEDULE, "--fold=2", "--aux=va", "--export")
     return run_dir, completed
 
 
@@ -51,6 +54,8 @@ def test_main_writes_results_naming_the_corpus(smoke_run):
     assert results["corpus"] == "synthetic" and "not IEMOCAP results" in results["note"]
     assert (results["fold"], results["aux"], results["model"], results["preset"]) == (2, "va", "mmtl", "smoke")
     assert (results["val_speaker"], results["test_speaker"]) == ("2F", "2M")
+    assert (results["train_steps"], results["steps_trained"]) == (9, 9)
+    assert results["best_step"] in (4, 8, 9)
     confusion = np.array(results["confusion"])
     assert confusion.shape == (4, 4) and confusion.sum() == results["test_utterances"] > 0
     assert np.isclose(results["wa"], np.trace(confusion) / confusion.sum())
@@ -64,22 +69,35 @@ def test_rerun_of_a_finished_run_is_skipped_not_retrained(smoke_run, synthetic_s
     run_dir, _ = smoke_run
     before = checkpoint_weights(run_dir)
     results_time = os.path.getmtime(os.path.join(run_dir, "results.json"))
-    completed = run_main(synthetic_shards[0], run_dir, "--epochs=2", "--fold=2", "--aux=va", "--export")
-    assert "skipped" in completed.stdout and "epoch 1/2" not in completed.stdout
+    completed = run_main(synthetic_shards[0], run_dir, *SCHEDULE, "--fold=2", "--aux=va", "--export")
+    assert "skipped" in completed.stdout and "validation" not in completed.stdout
     assert os.path.getmtime(os.path.join(run_dir, "results.json")) == results_time
     after = checkpoint_weights(run_dir)
     assert all(np.array_equal(before[name], after[name]) for name in before)
 
 
+def _hparams_written(run_dir) -> bool:
+    """True when the run's TensorBoard events hold an HParams session start."""
+    directory = os.path.join(run_dir, "tensorboard")
+    for name in os.listdir(directory):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(directory, name)):
+            if any(value.metadata.plugin_data.plugin_name == "hparams" for value in event.summary.value):
+                return True
+    return False
+
+
 def test_kill_and_resume_gives_the_uninterrupted_weights(synthetic_shards, tmp_path):
+    # Validations (and checkpoints) every 4 steps fall inside epochs of 6 steps, so a resumed
+    # run restarts mid-epoch; patience and smoothing must select the same step after resuming.
+    schedule = ("--train_steps=16", "--eval_every=4", "--patience=2", "--selection_smoothing=2")
     tfrecord_dir = synthetic_shards[0]
     clean = str(tmp_path / "clean")
-    run_main(tfrecord_dir, clean, "--epochs=3")
+    run_main(tfrecord_dir, clean, *schedule)
     killed = str(tmp_path / "killed")
     rng = np.random.default_rng(7)
     for attempt in range(2):  # kill at a random moment after some epoch finished, twice
         command = python_command("mmtl_tf.main", f"--flagfile={SMOKE_FLAGS}", f"--tfrecord_dir={tfrecord_dir}",
-                                 f"--run_dir={killed}", "--epochs=3")
+                                 f"--run_dir={killed}", *schedule)
         process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         index_file = os.path.join(killed, "checkpoints", "latest", "checkpoint")
         deadline = time.time() + 240
@@ -89,7 +107,8 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(synthetic_shards, tmp_p
         process.send_signal(signal.SIGKILL)
         process.wait()
         assert not os.path.exists(os.path.join(killed, "results.json")) or attempt > 0
-    run_main(tfrecord_dir, killed, "--epochs=3")
+        assert _hparams_written(killed)  # an unfinished run is in TensorBoard's HParams table
+    run_main(tfrecord_dir, killed, *schedule)
     expected, actual = checkpoint_weights(clean), checkpoint_weights(killed)
     assert expected.keys() == actual.keys() and expected
     for name in expected:
@@ -97,6 +116,8 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(synthetic_shards, tmp_p
     clean_results = json.load(open(os.path.join(clean, "results.json")))
     killed_results = json.load(open(os.path.join(killed, "results.json")))
     assert clean_results["ua"] == killed_results["ua"] and clean_results["confusion"] == killed_results["confusion"]
+    for key in ("steps_trained", "best_step", "best_val_score"):
+        assert clean_results[key] == killed_results[key], key
 
 
 def _free_port():
@@ -130,11 +151,13 @@ def test_tensorboard_serves_losses_validation_and_confusion_image(smoke_run):
             time.sleep(0.5)
         tags = {tag for run in scalars.values() for tag in run}
         assert {"loss/support_loss", "loss/transfer_loss", "loss/query_loss",
-                "validation/ua_adapted", "test/ua"} <= tags, tags
+                "validation/ua", "validation/ua_no_adapt", "validation/ua_smoothed", "test/ua",
+                "test/ua_no_adapt"} <= tags, tags
         assert any("test/confusion_matrix" in run for run in images.values()), images
         run_name = next(iter(scalars))
-        points = _get_json(f"{base}/scalars/scalars?run={run_name}&tag=validation/ua_adapted")
-        assert len(points) == 2 and all(0.0 <= value <= 1.0 for _, _, value in points)
+        points = _get_json(f"{base}/scalars/scalars?run={run_name}&tag=validation/ua")
+        assert [step for _, step, _ in points] == [4, 8, 9]  # --eval_every=4 of 9 steps
+        assert all(0.0 <= value <= 1.0 for _, _, value in points)
     finally:
         server.kill()
         server.wait()

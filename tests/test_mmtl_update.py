@@ -132,3 +132,14 @@ def test_outer_gradient_is_not_plain_emotion_gradient():
     outer = updates["outer"][: len(plain)]
     differences = [np.linalg.norm(np.asarray(a) - b) / np.linalg.norm(b) for a, b in zip(outer, plain)]
     assert max(differences) > 1e-3
+
+
+def test_reference_mode_builds_every_adam_with_gamma_as_the_authors_code():
+    train_config = config_lib.TrainConfig(aux_tasks=AUX, outer_update="reference",
+                                          meta_learning_rate=0.01, transfer_learning_rate=0.02,
+                                          outer_learning_rate=0.001)
+    optimizers = build_algorithm(TINY, train_config, CLASSES).build_optimizers()
+    assert sorted(optimizers) == ["multi_train", "outer", "transfer"]
+    for optimizer in optimizers.values():
+        assert isinstance(optimizer, keras.optimizers.Adam)
+        assert float(optimizer.learning_rate) == pytest.approx(0.001)

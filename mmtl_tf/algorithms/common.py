@@ -55,6 +55,11 @@ def sample_weights(class_weights, labels):
 def weighted_cross_entropy(logits, labels, weights):
     """Weighted softmax cross entropy averaged over the batch: mean_b w_b * CE(logits_b, y_b).
 
+    The mean divides by the whole batch size: a segment with a missing label (-1) has weight 0,
+    so it adds nothing to the sum, but it still counts in the divisor (a batch with half its
+    labels missing gives half the loss of the same labelled segments alone). Class weights
+    w'_{i,c} (paper section 3.1.3) are not normalised to sum to the batch size either.
+
     Args:
       logits: float32 [batch, classes].
       labels: int32 [batch] (a missing label -1 must carry weight 0).

@@ -17,7 +17,9 @@ speaker costs two forward/backward passes of the meta learner. `--outer_update` 
   reptile      each speaker goes on from (theta'_i, phi'_i) with one SGD step on L^Q_i to
                (theta''_i, phi''_i); (theta, phi) += epsilon * (mean_i (theta''_i, phi''_i) - (theta, phi)).
   reference    as the authors' code: before the first-order step, the speaker-averaged stage
-               gradients at (theta, phi) are applied with Adam(alpha) to theta and Adam(beta) to phi.
+               gradients at (theta, phi) are applied by two more Adam optimizers, one over theta
+               (Eq. 4's gradient) and one over phi (Eq. 5's); like the authors' code, every Adam
+               uses the outer learning rate gamma (alpha and beta size only the inner steps).
 
 Speakers are visited by a `tf.range` loop (a graph while-loop, one trace for any episode), so
 memory holds one speaker's activations at a time and no model is ever copied.
@@ -41,15 +43,15 @@ class MetaMultiTask(base.Algorithm):
         self.head = common.StatelessNetwork(models.build_transfer_learner(num_classes))
 
     def build_optimizers(self):
-        """Adam(gamma) for the outer step; `reference` adds Adam(alpha) and Adam(beta),
-        `reptile` interpolates with SGD(epsilon)."""
+        """Adam(gamma) for the outer step; `reference` adds two Adam(gamma) (the authors' code
+        builds all its Adams with the outer rate); `reptile` interpolates with SGD(epsilon)."""
         config = self.train_config
         if config.outer_update == "reptile":
             return {"outer": keras.optimizers.SGD(config.reptile_step_size)}
         optimizers = {"outer": keras.optimizers.Adam(config.outer_learning_rate)}
         if config.outer_update == "reference":
-            optimizers["multi_train"] = keras.optimizers.Adam(config.meta_learning_rate)
-            optimizers["transfer"] = keras.optimizers.Adam(config.transfer_learning_rate)
+            optimizers["multi_train"] = keras.optimizers.Adam(config.outer_learning_rate)
+            optimizers["transfer"] = keras.optimizers.Adam(config.outer_learning_rate)
         return optimizers
 
     def optimizer_variables(self, name):

@@ -1,0 +1,148 @@
+"""Meta-test adaptation ablation: `python -m mmtl_tf.ablation RUN_DIR... [--steps=0,1,5,10]`.
+
+Paper section 2.4 fine-tunes the meta learner on the target speaker's auxiliary tasks before
+predicting, without saying with which optimizer or for how long. This command measures it: every
+finished fold run found under the given directories (each `results.json`) is restored at its
+selected checkpoint and scored on its **validation** speaker under each adaptation setting
+(number of steps x optimizer: plain gradient steps at alpha, Eq. 4's inner step, or Adam at
+gamma). The table (mean and std of UA over runs, per model) is what chose the default; only
+validation speakers enter it. `--with_test` adds the test speakers' scores in separate columns,
+for the record, never for choosing.
+
+Writes `<output>.json` and `<output>.md` (default `ablation` in the current directory).
+"""
+
+import os
+
+from absl import app
+from absl import flags
+
+from mmtl_tf import atomic_files, cli_flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("steps", ["0", "1", "5", "10"], "Adaptation step counts to compare.")
+flags.DEFINE_list("optimizers", ["sgd", "adam"],
+                  "sgd (step size alpha, Eq. 4's inner step) and/or adam (step size gamma).")
+flags.DEFINE_boolean("with_test", False, "Also score the test speakers (reported apart; not "
+                                         "for choosing a setting).")
+flags.DEFINE_string("output", "ablation", "Output path without extension (.json and .md).")
+
+
+def finished_runs(directories) -> list:
+    """Fold run directories (holding results.json and checkpoints) under `directories`, sorted."""
+    found = set()
+    for directory in directories:
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(f"{directory}: no such run directory")
+        for root, _, files in os.walk(directory):
+            if "results.json" in files and os.path.isdir(os.path.join(root, "checkpoints")):
+                found.add(root)
+    return sorted(found)
+
+
+def settings_grid(steps, optimizers) -> list:
+    """[(optimizer, steps)] in table order; 0 steps appears once (as "none")."""
+    grid = [("none", 0)] if 0 in steps else []
+    grid += [(optimizer, count) for optimizer in optimizers for count in steps if count]
+    return grid
+
+
+def ablate_run(run_dir: str, grid, with_test: bool) -> dict:
+    """Scores one finished run's selected checkpoint under every adaptation setting.
+
+    Returns:
+      {"run_dir", "model", "seed", "fold", "scores": {"<optimizer>x<steps>": {"validation": UA,
+      "test": UA or None}}}.
+    """
+    from mmtl_tf import episodes, evaluation, run_dir as run_dir_lib, tfrecords
+    algorithm, record = run_dir_lib.load_trained(run_dir)
+    experiment = run_dir_lib.experiment_from_record(record)
+    train = experiment.train
+    manifest = tfrecords.load_manifest(experiment.tfrecord_dir, experiment.features)
+    class_names = list(record["class_names"])
+    speakers = {"validation": record["val_speaker"]}
+    if with_test:
+        speakers["test"] = record["test_speaker"]
+    data = {role: (episodes.speaker_segments(experiment.tfrecord_dir, manifest, speaker,
+                                             experiment.features),
+                   episodes.class_weights(manifest, [speaker], len(class_names))[0])
+            for role, speaker in speakers.items()}
+    scores = {}
+    for optimizer, steps in grid:
+        rate = train.meta_learning_rate if optimizer == "sgd" else train.outer_learning_rate
+        evaluator = evaluation.SpeakerEvaluator(algorithm, rate, steps, train.segments_per_speaker,
+                                                train.seed, optimizer if steps else "sgd")
+        row = {}
+        for role, (segments, weights) in data.items():
+            result = evaluator.evaluate(segments, weights, class_names)
+            row[role] = result["adapted"]["ua"]
+        scores[f"{optimizer}x{steps}"] = row
+    return {"run_dir": run_dir, "model": train.model, "seed": train.seed,
+            "fold": experiment.fold, "scores": scores}
+
+
+def summarize(rows) -> dict:
+    """{model: {setting: {"validation": (mean, std, n), "test": (...)}}} over runs."""
+    import numpy as np
+    table = {}
+    for row in rows:
+        for setting, roles in row["scores"].items():
+            for role, value in roles.items():
+                table.setdefault(row["model"], {}).setdefault(setting, {}).setdefault(role, []).append(value)
+    return {model: {setting: {role: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+                                     len(v)) for role, v in roles.items()}
+                    for setting, roles in settings.items()}
+            for model, settings in table.items()}
+
+
+def render_markdown(summary, corpus: str, with_test: bool) -> str:
+    """The ablation table (one row per model and setting)."""
+    header = "| model | adaptation | validation UA (mean ± std, n) |"
+    rule = "|---|---|---|"
+    if with_test:
+        header += " test UA (not used to choose) |"
+        rule += "---|"
+    lines = [f"Meta-test adaptation ablation [corpus: {corpus}]", "", header, rule]
+    for model, settings in summary.items():
+        for setting, roles in settings.items():
+            mean, std, count = roles["validation"]
+            line = f"| {model} | {setting} | {mean:.4f} ± {std:.4f} ({count}) |"
+            if with_test:
+                mean, std, count = roles["test"]
+                line += f" {mean:.4f} ± {std:.4f} ({count}) |"
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def run(directories) -> dict:
+    """Flags -> ablation over the runs under `directories` -> output files."""
+    import json
+    runs = finished_runs(directories)
+    if not runs:
+        raise FileNotFoundError("no finished run (results.json with checkpoints/) under "
+                                f"{', '.join(directories)}")
+    steps = sorted({int(value) for value in FLAGS.steps})
+    grid = settings_grid(steps, FLAGS.optimizers)
+    rows = []
+    for index, run_dir in enumerate(runs, start=1):
+        rows.append(ablate_run(run_dir, grid, FLAGS.with_test))
+        print(f"[{index}/{len(runs)}] {run_dir}: " + ", ".join(
+            f"{name} {roles['validation']:.3f}" for name, roles in rows[-1]["scores"].items()), flush=True)
+    corpus = json.load(open(os.path.join(runs[0], "results.json"), encoding="utf-8"))["corpus"]
+    summary = summarize([row for row in rows if row["model"] != "cnn_lstm"])
+    markdown = render_markdown(summary, corpus, FLAGS.with_test)
+    atomic_files.write_json(f"{FLAGS.output}.json", {"corpus": corpus, "runs": rows,
+                                                      "summary": summary})
+    atomic_files.write_text(f"{FLAGS.output}.md", markdown)
+    print(markdown + f"wrote {FLAGS.output}.json and {FLAGS.output}.md")
+    return summary
+
+
+def main(argv):
+    if len(argv) < 2:
+        raise app.UsageError("give one or more run directories (e.g. runs/ravdess-mmtl)")
+    cli_flags.run_reporting_errors(lambda: run(argv[1:]), (ValueError, FileNotFoundError, OSError))
+
+
+if __name__ == "__main__":
+    app.run(main)
