@@ -22,8 +22,8 @@ import dataclasses
 import os
 import shutil
 
-from mmtl_tf import atomic_files, corpora, labels, reporting, results_file, training
-from mmtl_tf import run_dir as run_dir_lib
+from mmtl_tf import atomic_files, corpora, labels, report_rendering, reporting, results_file
+from mmtl_tf import run_dir as run_dir_lib, training
 from mmtl_tf.corpus_notes import corpus_label
 
 SWEEP_AUX = reporting.AUX_ORDER  # v, a, d, vd, ad, va, vad: Table 3's row order
@@ -168,11 +168,11 @@ def run_folds(experiment, folds, rerun: bool = False, log=print) -> dict:
             f"{os.path.join(experiment.run_dir, f'fold{fold}')}")
         results_list.append(run_fold(fold_experiment(experiment, fold), rerun, log))
     summary = summarize(results_list)
-    write_summary(experiment.run_dir, summary, reporting.render_fold_summary(summary))
+    write_summary(experiment.run_dir, summary, report_rendering.render_fold_summary(summary))
     mean, std = summary["mean"], summary["std"]
     log(f"[{corpus_label(summary['corpus'])}] {summary['model']} aux={summary['aux']} "
-        f"over {summary['count']} fold(s): UA {reporting.format_percent(mean['ua'], std['ua'])} "
-        f"WA {reporting.format_percent(mean['wa'], std['wa'])} % -> "
+        f"over {summary['count']} fold(s): UA {report_rendering.format_percent(mean['ua'], std['ua'])} "
+        f"WA {report_rendering.format_percent(mean['wa'], std['wa'])} % -> "
         f"{experiment.run_dir}/summary.md")
     return summary
 
@@ -218,7 +218,7 @@ def run_sweep(experiment, folds, combinations=SWEEP_AUX, rerun: bool = False, lo
                                                f"fold{fold}", results_file.RESULTS_NAME))
         for letters in combinations for fold in folds]))
     heading = f"Sweep of auxiliary tasks: {experiment.train.model} on {first['corpus']}"
-    markdown = reporting.render_markdown(tables["table2"] + tables["table3"], heading)
+    markdown = report_rendering.render_markdown(tables["table2"] + tables["table3"], heading)
     write_summary(experiment.run_dir, sweep, markdown)
     log(f"sweep summary -> {experiment.run_dir}/summary.md")
     return sweep

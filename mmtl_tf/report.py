@@ -19,7 +19,7 @@ import time
 from absl import app
 from absl import flags
 
-from mmtl_tf import atomic_files, cli_flags, confusion_plot, reporting
+from mmtl_tf import atomic_files, cli_flags, confusion_plot, report_rendering, reporting
 
 flags.DEFINE_string("output_dir", None,
                     "Where the tables and PNGs go; default: a new reports/<date>-<time>/ in the "
@@ -60,9 +60,9 @@ def write_report(directories, output_dir: str) -> dict:
     for name in ("table2", "table3"):
         if not tables[name]:
             continue
-        written["markdown"][name] = reporting.render_markdown(tables[name])
+        written["markdown"][name] = report_rendering.render_markdown(tables[name])
         for extension, text in (("md", written["markdown"][name]),
-                                ("csv", reporting.render_csv(tables[name]))):
+                                ("csv", report_rendering.render_csv(tables[name]))):
             path = os.path.join(output_dir, f"{name}.{extension}")
             atomic_files.write_text(path, text)
             written["files"].append(path)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, python_command
-from mmtl_tf import report, reporting
+from mmtl_tf import report, report_rendering, reporting
 
 CLASSES = ["neu", "hap", "sad", "ang"]
 # (corpus, preset, model, aux, fold): (ua, wa, ua_no_adapt, wa_no_adapt)
@@ -101,13 +101,13 @@ def fixture_root(tmp_path):
 
 def test_markdown_tables_are_exactly_the_expected_text(fixture_root):
     tables = reporting.build_tables(reporting.collect([fixture_root]))
-    assert reporting.render_markdown(tables["table2"]) == EXPECTED_TABLE2
-    assert reporting.render_markdown(tables["table3"]) == EXPECTED_TABLE3
+    assert report_rendering.render_markdown(tables["table2"]) == EXPECTED_TABLE2
+    assert report_rendering.render_markdown(tables["table3"]) == EXPECTED_TABLE3
 
 
 def test_csv_parses_back_to_the_fixture_statistics(fixture_root):
     tables = reporting.build_tables(reporting.collect([fixture_root]))
-    rows = list(csv.DictReader(io.StringIO(reporting.render_csv(tables["table2"] + tables["table3"]))))
+    rows = list(csv.DictReader(io.StringIO(report_rendering.render_csv(tables["table2"] + tables["table3"]))))
     assert len(rows) == 5 + 4
     groups = {}
     for (corpus, preset, model, aux, fold), values in FIXTURE.items():
@@ -165,8 +165,8 @@ EXPECTED_SELECTED_TABLE3 = EXPECTED_TABLE3[:EXPECTED_TABLE3.index("## Table 3: a
 
 def test_a_table_is_kept_only_where_it_has_rows_of_its_own(fixture_root, tmp_path):
     tables, notes = reporting.select_tables(reporting.build_tables(reporting.collect([fixture_root])))
-    assert reporting.render_markdown(tables["table2"]) == EXPECTED_TABLE2
-    assert reporting.render_markdown(tables["table3"]) == EXPECTED_SELECTED_TABLE3.rstrip("\n") + "\n"
+    assert report_rendering.render_markdown(tables["table2"]) == EXPECTED_TABLE2
+    assert report_rendering.render_markdown(tables["table3"]) == EXPECTED_SELECTED_TABLE3.rstrip("\n") + "\n"
     assert len(notes) == 1 and notes[0].startswith("Table 3 on synthetic left out")
 
     write_fixture(str(tmp_path / "one"), {("iemocap", "paper", "mmtl", "vad", 1): (0.7, 0.7, 0.7, 0.7)})
