@@ -20,7 +20,6 @@ import numpy as np
 import tensorflow as tf
 
 from mmtl_tf.algorithms import common
-from mmtl_tf.confusion_plot import confusion_matrix_png  # noqa: F401 (re-exported for training.py)
 
 _PREDICT_BATCH = 64
 _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7

@@ -10,7 +10,7 @@ import time
 
 import tensorflow as tf
 
-from mmtl_tf import atomic_files, evaluation, labels
+from mmtl_tf import atomic_files, confusion_plot, labels
 from mmtl_tf.corpus_notes import SYNTHETIC_NOTE, corpus_label  # noqa: F401 (re-exported)
 
 _DESCRIPTIONS = {
@@ -138,7 +138,7 @@ def write_outputs(experiment, results, writer) -> None:
     """Writes the test summaries, confusion_matrix.png and results.json (last, atomically)."""
     title = (f"{results['model']} fold {results['fold']} aux {results['aux']} "
              f"[corpus: {results['corpus']}]")
-    png = evaluation.confusion_matrix_png(results["confusion"], results["class_names"], title)
+    png = confusion_plot.confusion_matrix_png(results["confusion"], results["class_names"], title)
     atomic_files.write_bytes(os.path.join(experiment.run_dir, "confusion_matrix.png"), png)
     step = max(results["steps_trained"], 1)
     with writer.as_default(step=step):
