@@ -54,8 +54,8 @@ def ablate_run(run_dir: str, grid, with_test: bool) -> dict:
       {"run_dir", "model", "seed", "fold", "scores": {"<optimizer>x<steps>": {"validation": UA,
       "test": UA or None}}}.
     """
-    from mmtl_tf import episodes, evaluation, run_dir as run_dir_lib, tfrecords
-    algorithm, record = run_dir_lib.load_trained(run_dir)
+    from mmtl_tf import episodes, evaluation, run_dir as run_dir_lib, tfrecords, trained_model
+    algorithm, record = trained_model.load_trained(run_dir)
     experiment = run_dir_lib.experiment_from_record(record)
     train = experiment.train
     manifest = tfrecords.load_manifest(experiment.tfrecord_dir, experiment.features)

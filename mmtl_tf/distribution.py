@@ -5,8 +5,10 @@
   multi_worker  `MultiWorkerMirroredStrategy`; the cluster comes from the TF_CONFIG variable.
 
 Each replica receives m / replicas speakers of every episode (`split_speakers`), runs the
-per-speaker stages for them, and returns gradients already divided by the global m; the Keras
-optimizer sums them across replicas, which gives the mean over all speakers (Eq. 6-7).
+per-speaker stages for them, and returns gradients already divided by the global m. The training
+step (`training.make_train_step`) sums them over replicas itself with
+`strategy.reduce(ReduceOp.SUM)`, which gives the mean over all m speakers (Eq. 6-7), and applies
+the sum once; the optimizers do no cross-replica aggregation of their own.
 """
 
 import json

@@ -16,8 +16,6 @@ The same model is also scored with no adaptation: the deployable setting, where 
 comes with no V/A/D labels.
 """
 
-import io
-
 import numpy as np
 import tensorflow as tf
 
@@ -149,28 +147,3 @@ def classification_metrics(truth, predicted, class_names) -> dict:
             "wa": float(np.trace(confusion) / max(confusion.sum(), 1)),
             "confusion": confusion.tolist(), "per_class_recall": recall,
             "utterances": int(confusion.sum())}
-
-
-def confusion_matrix_png(confusion, class_names, title: str) -> bytes:
-    """Renders a confusion matrix (counts and row-normalised shading) as PNG bytes."""
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    confusion = np.asarray(confusion, np.float64)
-    rows = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-    figure, axes = pyplot.subplots(figsize=(4.2, 3.8), dpi=100)
-    axes.imshow(rows, cmap="Blues", vmin=0, vmax=1)
-    for (row, column), value in np.ndenumerate(confusion):
-        axes.text(column, row, f"{int(value)}", ha="center", va="center",
-                  color="white" if rows[row, column] > 0.5 else "black", fontsize=9)
-    axes.set_xticks(range(len(class_names)), class_names)
-    axes.set_yticks(range(len(class_names)), class_names)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
-    axes.set_title(title, fontsize=9)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    pyplot.close(figure)
-    return buffer.getvalue()

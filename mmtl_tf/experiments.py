@@ -22,7 +22,9 @@ import dataclasses
 import os
 import shutil
 
-from mmtl_tf import corpora, reporting, run_dir as run_dir_lib, training
+from mmtl_tf import atomic_files, corpora, labels, report_rendering, reporting, results_file
+from mmtl_tf import run_dir as run_dir_lib, training
+from mmtl_tf.corpus_notes import corpus_label
 
 SWEEP_AUX = reporting.AUX_ORDER  # v, a, d, vd, ad, va, vad: Table 3's row order
 RUN_OUTPUTS = ("results.json", "config.json", "confusion_matrix.png", "checkpoints", "tensorboard",
@@ -53,11 +55,6 @@ def resolve_folds(fold: str, manifest: dict) -> list:
     return [int(text)]
 
 
-def aux_tasks(letters: str) -> tuple:
-    """`va` -> ("valence", "arousal"); letters are assumed checked (see main.parse_aux)."""
-    return tuple(task for task in corpora.AUX_TASKS if task[0] in letters)
-
-
 def fold_experiment(experiment, fold: int):
     """The experiment of one fold, in `<run_dir>/fold<fold>`."""
     return dataclasses.replace(experiment, fold=fold,
@@ -70,7 +67,7 @@ def is_finished(experiment) -> bool:
     config_path = os.path.join(experiment.run_dir, "config.json")
     if not (os.path.isfile(results_path) and os.path.isfile(config_path)):
         return False
-    stored = run_dir_lib.read_json(config_path).get("experiment", {})
+    stored = atomic_files.read_json(config_path).get("experiment", {})
     wanted = experiment.to_dict()
     return all(stored.get(key) == wanted.get(key) for key in _COMPARED)
 
@@ -94,7 +91,7 @@ def clear_run(run_dir: str) -> None:
 
 def describe(results: dict) -> str:
     """The one-line result of a run, corpus first (the synthetic caveat included)."""
-    return (f"[{training.corpus_label(results['corpus'])}] {results['model']} fold "
+    return (f"[{corpus_label(results['corpus'])}] {results['model']} fold "
             f"{results['fold']} aux={results['aux']} test {results['test_speaker']}: UA "
             f"{results['ua']:.4f} WA {results['wa']:.4f} | no adaptation: UA "
             f"{results['ua_no_adapt']:.4f} WA {results['wa_no_adapt']:.4f} | best epoch "
@@ -117,7 +114,7 @@ def run_fold(experiment, rerun: bool = False, log=print) -> dict:
     elif is_finished(experiment):
         log(f"fold {experiment.fold}: finished with the same settings, skipped "
             f"({experiment.run_dir}/results.json; --rerun recomputes it)")
-        return run_dir_lib.read_json(os.path.join(experiment.run_dir, "results.json"))
+        return atomic_files.read_json(os.path.join(experiment.run_dir, "results.json"))
     results = training.train_and_evaluate(experiment)
     if experiment.export:
         from mmtl_tf import export as export_lib  # pylint: disable=import-outside-toplevel
@@ -128,11 +125,8 @@ def run_fold(experiment, rerun: bool = False, log=print) -> dict:
 
 def write_summary(directory: str, summary: dict, markdown: str) -> None:
     """Writes directory/summary.json and directory/summary.md atomically."""
-    run_dir_lib.write_json(os.path.join(directory, "summary.json"), summary)
-    temporary = os.path.join(directory, f"summary.md.tmp-{os.getpid()}")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(markdown)
-    os.replace(temporary, os.path.join(directory, "summary.md"))
+    atomic_files.write_json(os.path.join(directory, "summary.json"), summary)
+    atomic_files.write_text(os.path.join(directory, "summary.md"), markdown)
 
 
 def summarize(results_list) -> dict:
@@ -174,18 +168,19 @@ def run_folds(experiment, folds, rerun: bool = False, log=print) -> dict:
             f"{os.path.join(experiment.run_dir, f'fold{fold}')}")
         results_list.append(run_fold(fold_experiment(experiment, fold), rerun, log))
     summary = summarize(results_list)
-    write_summary(experiment.run_dir, summary, reporting.render_fold_summary(summary))
+    write_summary(experiment.run_dir, summary, report_rendering.render_fold_summary(summary))
     mean, std = summary["mean"], summary["std"]
-    log(f"[{training.corpus_label(summary['corpus'])}] {summary['model']} aux={summary['aux']} "
-        f"over {summary['count']} fold(s): UA {reporting.format_percent(mean['ua'], std['ua'])} "
-        f"WA {reporting.format_percent(mean['wa'], std['wa'])} % -> "
+    log(f"[{corpus_label(summary['corpus'])}] {summary['model']} aux={summary['aux']} "
+        f"over {summary['count']} fold(s): UA {report_rendering.format_percent(mean['ua'], std['ua'])} "
+        f"WA {report_rendering.format_percent(mean['wa'], std['wa'])} % -> "
         f"{experiment.run_dir}/summary.md")
     return summary
 
 
 def aux_experiment(experiment, letters: str):
     """The experiment of one sweep combination, in `<run_dir>/aux-<letters>`."""
-    train = dataclasses.replace(experiment.train, aux_tasks=aux_tasks(letters))
+    train = dataclasses.replace(experiment.train,
+                                aux_tasks=labels.aux_tasks_from_letters(letters))
     return dataclasses.replace(experiment, train=train,
                                run_dir=os.path.join(experiment.run_dir, f"aux-{letters}"))
 
@@ -218,12 +213,12 @@ def run_sweep(experiment, folds, combinations=SWEEP_AUX, rerun: bool = False, lo
     first = next(iter(summaries.values()))
     sweep = {"corpus": first["corpus"], "model": experiment.train.model, "folds": list(folds),
              "combinations": summaries}
-    tables = reporting.build_tables([
-        run_dir_lib.read_json(os.path.join(experiment.run_dir, f"aux-{letters}", f"fold{fold}",
-                                           "results.json"))
-        for letters in combinations for fold in folds])
+    tables, _ = reporting.select_tables(reporting.build_tables([
+        results_file.read_results(os.path.join(experiment.run_dir, f"aux-{letters}",
+                                               f"fold{fold}", results_file.RESULTS_NAME))
+        for letters in combinations for fold in folds]))
     heading = f"Sweep of auxiliary tasks: {experiment.train.model} on {first['corpus']}"
-    markdown = reporting.render_markdown(tables["table2"] + tables["table3"], heading)
+    markdown = report_rendering.render_markdown(tables["table2"] + tables["table3"], heading)
     write_summary(experiment.run_dir, sweep, markdown)
     log(f"sweep summary -> {experiment.run_dir}/summary.md")
     return sweep

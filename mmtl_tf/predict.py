@@ -16,20 +16,24 @@ numbered versions, of which the highest is used. The steps:
 3. The good files are zero-padded into batches and sent with their lengths to the
    `serving_default` signature, which segments each utterance (<= 3 s), scores the segments and
    averages their posteriors over the whole utterance.
-4. A table (file, class, one probability column per class) or, with --json, one JSON document
-   is printed; the exit status is 1 when any file (or the model) failed.
+4. A table (file, seconds, class, one probability column per class, note) or, with --json, one
+   JSON document (the model's metadata, one result per file, the errors) is printed; the exit
+   status is 1 when any file (or the model) failed.
+
+A clip shorter than `export_format.min_clip_seconds` (a third of a segment: 1 s by default) is
+still predicted, but marked as too short to judge: its posteriors are mostly the network's
+answer to zero padding.
 """
 
 import dataclasses
 import json
 import os
-import re
 import sys
 
 from absl import app
 from absl import flags
 
-from mmtl_tf import cli_flags
+from mmtl_tf import cli_flags, export_format
 
 cli_flags.define_once(flags.DEFINE_string, "model_dir", None,
                       "An export version directory, or an export directory of numbered versions "
@@ -40,82 +44,77 @@ for _name in ("model_dir", "json", "batch_size"):
     flags.declare_key_flag(_name)  # listed by --help (define_once defines them in cli_flags)
 FLAGS = flags.FLAGS
 
-_VERSION = re.compile(r"^[0-9]+$")
-_SAVED_MODEL = "saved_model.pb"
+_MODEL_ATTRIBUTES = ("class_names", "corpus", "feature_config_json")
 
 
-class PredictError(ValueError):
-    """The model directory cannot be used; the message names it and what to pass instead."""
-
-
-def find_version_dir(model_dir: str) -> str:
-    """Resolves --model_dir to a SavedModel directory.
+def read_metadata(loaded, version_dir: str) -> dict:
+    """The metadata an mmtl_tf export stores on its module, checked.
 
     Args:
-      model_dir: a version directory (holding saved_model.pb) or an export directory holding
-        numbered version directories.
+      loaded: the object `tf.saved_model.load` returned.
+      version_dir: its directory, for messages.
 
     Returns:
-      `model_dir` itself, or its highest-numbered version that holds a saved_model.pb.
+      dict with `class_names` (list of str), `corpus` (str), `feature_config`
+      (`config.FeatureConfig`), `sample_rate_hz` and `min_clip_seconds`.
 
     Raises:
-      PredictError: naming `model_dir`, when it is neither.
+      export_format.ExportError: naming `version_dir` and what is missing or unreadable, when
+        the SavedModel was not written by `mmtl_tf.export`.
     """
-    if not os.path.isdir(model_dir):
-        raise PredictError(f"{model_dir}: model directory not found; pass an export directory "
-                           f"(RUN/export) or one of its version directories")
-    if os.path.isfile(os.path.join(model_dir, _SAVED_MODEL)):
-        return model_dir
-    versions = sorted(int(name) for name in os.listdir(model_dir)
-                      if _VERSION.match(name)
-                      and os.path.isfile(os.path.join(model_dir, name, _SAVED_MODEL)))
-    if not versions:
-        raise PredictError(f"{model_dir} is not an export: it holds no {_SAVED_MODEL} and no "
-                           f"numbered version directory; export a run with "
-                           f"`python -m mmtl_tf.export --run_dir=RUN`")
-    return os.path.join(model_dir, str(versions[-1]))
+    from mmtl_tf import config as config_lib  # pylint: disable=import-outside-toplevel
+
+    missing = [name for name in _MODEL_ATTRIBUTES if not hasattr(loaded, name)]
+    if "serving_default" not in loaded.signatures:
+        missing.insert(0, "serving_default signature")
+    if missing:
+        raise export_format.ExportError(
+            f"{version_dir} is a SavedModel but not an mmtl_tf export (it has no "
+            f"{', '.join(missing)}); export a trained run with `python -m mmtl_tf.export "
+            f"--run_dir=RUN` and pass that directory")
+    try:
+        stored = json.loads(loaded.feature_config_json.numpy().decode("utf-8"))
+        known = {field.name for field in dataclasses.fields(config_lib.FeatureConfig)}
+        feature_config = config_lib.FeatureConfig(
+            **{key: value for key, value in stored.items() if key in known})
+        class_names = [name.decode("utf-8") for name in loaded.class_names.numpy()]
+        corpus = loaded.corpus.numpy().decode("utf-8")
+    except (AttributeError, TypeError, ValueError) as error:
+        raise export_format.ExportError(
+            f"{version_dir}: its stored class names or feature config are damaged "
+            f"({type(error).__name__}: {error}); export the run again") from None
+    return {"class_names": class_names, "corpus": corpus, "feature_config": feature_config,
+            "sample_rate_hz": feature_config.sample_rate,
+            "min_clip_seconds": export_format.min_clip_seconds(feature_config)}
 
 
 def load_export(model_dir: str):
     """Loads an mmtl_tf export.
 
     Args:
-      model_dir: see `find_version_dir`.
+      model_dir: see `export_format.resolve_version_dir`.
 
     Returns:
       (version_dir, model, metadata): `model` is the loaded SavedModel (keep it alive while
-      calling `model.signatures["serving_default"]`: its variables belong to it); metadata
-      holds `class_names` (list of str), `corpus` (str) and `feature_config`
-      (`config.FeatureConfig`).
+      calling `model.signatures["serving_default"]`: its variables belong to it); metadata as
+      `read_metadata` returns it.
 
     Raises:
-      PredictError: not an export, an unreadable SavedModel, or one not written by
-        `mmtl_tf.export` (no stored feature config).
+      export_format.ExportError: not an export, an unreadable SavedModel, or one not written
+        by `mmtl_tf.export`.
     """
-    version_dir = find_version_dir(model_dir)
+    version_dir = export_format.resolve_version_dir(model_dir)
     import tensorflow as tf  # pylint: disable=import-outside-toplevel (keeps --help fast)
-    from mmtl_tf import config as config_lib  # pylint: disable=import-outside-toplevel
 
     try:
         loaded = tf.saved_model.load(version_dir)
     except (OSError, ValueError, tf.errors.OpError) as error:
         text = str(error).strip()
         first_line = text.splitlines()[0] if text else type(error).__name__
-        raise PredictError(f"{version_dir}: cannot load the SavedModel ({first_line})") from None
-    if ("serving_default" not in loaded.signatures
-            or not hasattr(loaded, "feature_config_json") or not hasattr(loaded, "class_names")):
-        raise PredictError(f"{version_dir} is a SavedModel but not an mmtl_tf export (no "
-                           f"serving_default signature with stored class names and feature "
-                           f"config); export it with `python -m mmtl_tf.export`")
-    stored = json.loads(loaded.feature_config_json.numpy().decode("utf-8"))
-    known = {field.name for field in dataclasses.fields(config_lib.FeatureConfig)}
-    metadata = {
-        "class_names": [name.decode("utf-8") for name in loaded.class_names.numpy()],
-        "corpus": loaded.corpus.numpy().decode("utf-8"),
-        "feature_config": config_lib.FeatureConfig(
-            **{key: value for key, value in stored.items() if key in known}),
-    }
-    return version_dir, loaded, metadata
+        raise export_format.ExportError(
+            f"{version_dir}: cannot load the SavedModel ({first_line}); export the run "
+            f"again") from None
+    return version_dir, loaded, read_metadata(loaded, version_dir)
 
 
 def read_audio(paths, feature_config):
@@ -134,12 +133,16 @@ def read_audio(paths, feature_config):
     waveforms, errors = {}, {}
     for path in paths:
         if not os.path.isfile(path):
-            errors[path] = f"{path}: file not found"
+            errors[path] = (f"{path}: not a regular file (a directory or a device); name a wav "
+                            f"file" if os.path.exists(path) else f"{path}: file not found")
             continue
         try:
             waveform = audio.read_wav(path, feature_config.sample_rate)
         except audio.AudioError as error:
             errors[path] = str(error)
+            continue
+        except OSError as error:  # e.g. no read permission: this file fails, the others go on
+            errors[path] = f"{path}: cannot read ({error.strerror or error})"
             continue
         if len(waveform) < feature_config.window_samples:
             errors[path] = (f"{path}: {len(waveform) / feature_config.sample_rate:.3f} s of audio "
@@ -187,43 +190,65 @@ def predict_files(model_dir: str, paths, batch_size: int = 16) -> dict:
     """Predicts the emotion of each wav file (the library form of the CLI).
 
     Returns:
-      dict with `model_dir` (the version directory), `corpus`, `class_names`, `results` (one
-      dict per good file, in input order: `file`, `class_name`, `class_index`, `probabilities`
-      {class name: probability}) and `errors` (one dict per bad file: `file`, `error`).
+      dict with `model_dir` (the version directory); `metadata`: `corpus`, `class_names`,
+      `sample_rate_hz` (what audio is converted to), `segment_seconds` and `min_clip_seconds`;
+      `results`, one dict per good file in input order: `file`, `seconds`, `class_name`,
+      `class_index`, `probabilities` {class name: probability} and `too_short` (shorter than
+      `min_clip_seconds`: the class is not to be trusted); and `errors`, one dict per bad
+      file: `file`, `error`.
 
     Raises:
-      PredictError: the model directory is not a usable export.
+      export_format.ExportError: the model directory is not a usable export.
     """
     version_dir, model, metadata = load_export(model_dir)
-    class_names = metadata["class_names"]
-    waveforms, errors = read_audio(paths, metadata["feature_config"])
+    class_names, feature_config = metadata["class_names"], metadata["feature_config"]
+    waveforms, errors = read_audio(paths, feature_config)
     good = [path for path in paths if path in waveforms]
     outputs = predict_waveforms(model, [waveforms[path] for path in good], batch_size)
     results = []
     for row, path in enumerate(good):
         index = int(outputs["class_index"][row])
-        results.append({"file": path, "class_name": class_names[index], "class_index": index,
+        seconds = len(waveforms[path]) / feature_config.sample_rate
+        results.append({"file": path, "seconds": round(seconds, 3),
+                        "class_name": class_names[index], "class_index": index,
                         "probabilities": {name: float(value) for name, value
-                                          in zip(class_names, outputs["probabilities"][row])}})
-    return {"model_dir": version_dir, "corpus": metadata["corpus"], "class_names": class_names,
+                                          in zip(class_names, outputs["probabilities"][row])},
+                        "too_short": seconds < metadata["min_clip_seconds"]})
+    return {"model_dir": version_dir,
+            "metadata": {"corpus": metadata["corpus"], "class_names": class_names,
+                         "sample_rate_hz": metadata["sample_rate_hz"],
+                         "segment_seconds": feature_config.segment_seconds,
+                         "min_clip_seconds": metadata["min_clip_seconds"]},
             "results": results,
             "errors": [{"file": path, "error": errors[path]} for path in paths if path in errors]}
 
 
 def format_table(prediction: dict) -> str:
-    """The `predict_files` output as an aligned text table (file, class, probabilities)."""
-    names = prediction["class_names"]
+    """The `predict_files` output as an aligned text table.
+
+    Two `#` lines name the model, its corpus, the sample rate audio is converted to and the
+    shortest clip it judges; then one row per file: file, seconds, class, one probability
+    column per class, and a note on clips too short to judge.
+    """
+    metadata = prediction["metadata"]
+    names = metadata["class_names"]
+    minimum = metadata["min_clip_seconds"]
     width = max([len("file")] + [len(result["file"]) for result in prediction["results"]])
     class_width = max([len("class")] + [len(name) for name in names])
     columns = [max(len(name), 6) for name in names]
-    lines = [f"# model {prediction['model_dir']} (trained on corpus: {prediction['corpus']})",
-             "  ".join([f"{'file':<{width}}", f"{'class':<{class_width}}"]
-                       + [f"{name:>{column}}" for name, column in zip(names, columns)])]
+    lines = [f"# model {prediction['model_dir']} (trained on corpus: {metadata['corpus']})",
+             f"# audio is converted to {metadata['sample_rate_hz']} Hz mono; clips shorter "
+             f"than {minimum:.2f} s are too short to judge",
+             "  ".join([f"{'file':<{width}}", f"{'seconds':>7}", f"{'class':<{class_width}}"]
+                       + [f"{name:>{column}}" for name, column in zip(names, columns)]
+                       + ["note"])]
     for result in prediction["results"]:
+        note = f"too short to judge (< {minimum:.2f} s)" if result["too_short"] else ""
         lines.append("  ".join(
-            [f"{result['file']:<{width}}", f"{result['class_name']:<{class_width}}"]
+            [f"{result['file']:<{width}}", f"{result['seconds']:>7.2f}",
+             f"{result['class_name']:<{class_width}}"]
             + [f"{result['probabilities'][name]:>{column}.4f}"
-               for name, column in zip(names, columns)]))
+               for name, column in zip(names, columns)] + [note]).rstrip())
     return "\n".join(lines)
 
 
@@ -236,7 +261,7 @@ def main(argv):
         raise app.UsageError("name at least one wav file: python -m mmtl_tf.predict "
                              "--model_dir=DIR a.wav b.wav")
     prediction = cli_flags.run_reporting_errors(
-        lambda: predict_files(FLAGS.model_dir, paths, FLAGS.batch_size), (PredictError, ValueError, OSError))
+        lambda: predict_files(FLAGS.model_dir, paths, FLAGS.batch_size), (ValueError, OSError))
     if FLAGS.json:
         print(json.dumps(prediction, indent=2))
     else:

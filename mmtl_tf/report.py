@@ -1,66 +1,87 @@
 """Paper-shaped result tables: `python -m mmtl_tf.report RUN_DIR... [--output_dir=DIR]`.
 
 Collects every results.json under the given directories (runs, `--fold=all` runs, sweeps), and
-writes into --output_dir (default: the first RUN_DIR):
+writes into --output_dir (default: a new `reports/<date>-<time>/` in the current directory, so
+run directories are never written to):
   table2.md, table2.csv   Table 2 layout: CNN-LSTM, CNN-LSTM+MTL, MMTL (V+A+D) x UA/WA
   table3.md, table3.csv   Table 3 layout: MMTL per auxiliary-task combination x UA/WA
   confusion_<corpus>_<model>-<aux>_<preset>.png   confusion matrix summed over folds
 Each table gives mean ± sample std over folds and the fold count, adapted and without
 adaptation, one table per corpus, with the paper's IEMOCAP numbers in columns marked as the
-paper's. The Markdown is also printed. Errors end with "error: ..." and exit status 1.
+paper's. A table is written only where it has rows of its own (`reporting.select_tables`);
+the output says which tables were left out and which runs were skipped (unfinished), and why.
+The Markdown is also printed. Errors end with "error: ..." and exit status 1.
 """
 
 import os
+import time
 
 from absl import app
 from absl import flags
 
-from mmtl_tf import cli_flags, reporting, run_dir as run_dir_lib
+from mmtl_tf import atomic_files, cli_flags, confusion_plot, report_rendering, reporting
 
-flags.DEFINE_string("output_dir", None, "Where the tables and PNGs go; default: the first RUN_DIR.")
+flags.DEFINE_string("output_dir", None,
+                    "Where the tables and PNGs go; default: a new reports/<date>-<time>/ in the "
+                    "current directory.")
 FLAGS = flags.FLAGS
-NO_TABLE3 = ("No MMTL results, so no Table 3: run `python -m mmtl_tf.sweep --model=mmtl` "
-             "(or main with --model=mmtl) first.")
+REPORTS_ROOT = "reports"
 
 
-def write_text(path: str, text: str) -> None:
-    """Writes a text file atomically."""
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
+def default_output_dir(root: str = REPORTS_ROOT, now: float = None) -> str:
+    """A report folder that does not exist yet: `root/<YYYYmmdd-HHMMSS>` (with `-2`... if taken)."""
+    stem = os.path.join(root, time.strftime("%Y%m%d-%H%M%S", time.localtime(now)))
+    candidate, number = stem, 1
+    while os.path.exists(candidate):
+        number += 1
+        candidate = f"{stem}-{number}"
+    return candidate
 
 
 def write_report(directories, output_dir: str) -> dict:
     """Collects results under `directories` and writes the tables and confusion PNGs.
 
     Returns:
-      {"table2": markdown, "table3": markdown, "files": [written paths]}.
+      {"markdown": {"table2": text, "table3": text} for the tables written, "files": [written
+      paths], "skipped": [(run directory, reason)], "notes": [tables left out, and why]}.
 
     Raises:
-      reporting.ReportError: no results, or results that cannot be tabulated.
+      reporting.ReportError: no results, or results that cannot be tabulated (naming the file).
     """
+    paths, skipped = reporting.scan(directories)
+    if not paths:
+        reason = f"; skipped {len(skipped)} unfinished run(s)" if skipped else ""
+        raise reporting.ReportError(f"no results.json under {', '.join(directories)}{reason}: "
+                                    f"give the --run_dir of finished runs")
     results = reporting.collect(directories)
-    if not results:
-        raise reporting.ReportError(f"no results.json under {', '.join(directories)}")
-    tables = reporting.build_tables(results)
+    tables, notes = reporting.select_tables(reporting.build_tables(results))
     os.makedirs(output_dir, exist_ok=True)
-    written = {"table2": reporting.render_markdown(tables["table2"]),
-               "table3": reporting.render_markdown(tables["table3"], empty=NO_TABLE3), "files": []}
+    written = {"markdown": {}, "files": [], "skipped": skipped, "notes": notes}
     for name in ("table2", "table3"):
-        for extension, text in (("md", written[name]), ("csv", reporting.render_csv(tables[name]))):
+        if not tables[name]:
+            continue
+        written["markdown"][name] = report_rendering.render_markdown(tables[name])
+        for extension, text in (("md", written["markdown"][name]),
+                                ("csv", report_rendering.render_csv(tables[name]))):
             path = os.path.join(output_dir, f"{name}.{extension}")
-            write_text(path, text)
+            atomic_files.write_text(path, text)
             written["files"].append(path)
-    from mmtl_tf import evaluation  # pylint: disable=import-outside-toplevel (TensorFlow)
     for confusion in reporting.combined_confusions(results):
         path = os.path.join(output_dir, f"{confusion['name']}.png")
-        png = evaluation.confusion_matrix_png(confusion["confusion"], confusion["class_names"],
-                                              confusion["title"])
-        with open(path, "wb") as handle:
-            handle.write(png)
+        atomic_files.write_bytes(path, confusion_plot.confusion_matrix_png(
+            confusion["confusion"], confusion["class_names"], confusion["title"]))
         written["files"].append(path)
     return written
+
+
+def describe_report(written: dict) -> str:
+    """What `report` prints: the tables, then the tables left out, the skipped runs, the files."""
+    lines = [written["markdown"][name] for name in ("table2", "table3")
+             if name in written["markdown"]]
+    lines += [f"note: {note}" for note in written["notes"]]
+    lines += [f"skipped {run_dir}: {reason}" for run_dir, reason in written["skipped"]]
+    lines.append("wrote " + ", ".join(written["files"]))
+    return "\n".join(lines)
 
 
 def main(argv):
@@ -68,11 +89,9 @@ def main(argv):
     if not directories:
         raise app.UsageError("give at least one RUN_DIR: python -m mmtl_tf.report RUN_DIR...")
     written = cli_flags.run_reporting_errors(
-        lambda: write_report(directories, FLAGS.output_dir or directories[0]),
-        (reporting.ReportError, run_dir_lib.RunDirError, OSError))
-    print(written["table2"])
-    print(written["table3"])
-    print("wrote " + ", ".join(written["files"]))
+        lambda: write_report(directories, FLAGS.output_dir or default_output_dir()),
+        (reporting.ReportError, OSError))
+    print(describe_report(written))
 
 
 if __name__ == "__main__":

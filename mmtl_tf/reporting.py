@@ -1,30 +1,30 @@
 """Results tables shaped like the paper's Tables 2 and 3, from results.json files.
 
 Pure functions, no TensorFlow:
-1. `collect` finds every results.json under the given directories (recursively).
+1. `scan` finds every results.json under the given directories (recursively), and the run
+   directories without one (unfinished: skipped, with the reason); `collect` reads the results
+   (`results_file.read_results` checks each).
 2. `summarize` turns the folds of one configuration into mean and sample standard deviation
    (ddof=1; none with a single fold) of UA and WA, with and without meta-test adaptation.
 3. `build_tables` groups results by (corpus, preset, model, aux) and builds, per corpus,
    Table 2 (CNN-LSTM, CNN-LSTM+MTL, MMTL at V+A+D: method x UA/WA) and Table 3 (MMTL per
    auxiliary-task combination). Corpora are never mixed in one table.
-4. `render_markdown` / `render_csv` write them; every row carries the paper's IEMOCAP numbers in
-   columns marked as the paper's, and a table on any corpus other than IEMOCAP says in its title
-   that its numbers are not IEMOCAP results.
+   `select_tables` keeps a table only where it has rows of its own (a lone MMTL V+A+D row
+   belongs to both: it is shown once, in Table 2).
+4. `report_rendering` writes them as Markdown and CSV; every row carries the paper's IEMOCAP
+   numbers, and a table on any corpus other than IEMOCAP says in its title that its numbers are
+   not IEMOCAP results (`corpus_notes`).
 """
 
-import csv
-import io
-import json
-import math
 import os
 
 import numpy as np
 
-METRICS = ("ua", "wa", "ua_no_adapt", "wa_no_adapt")
-METRIC_HEADERS = ("UA (%)", "WA (%)", "UA no adapt. (%)", "WA no adapt. (%)")
-PAPER_HEADERS = ("paper (IEMOCAP) UA (%)", "paper (IEMOCAP) WA (%)")
+from mmtl_tf import results_file
+from mmtl_tf.corpus_notes import corpus_note
+from mmtl_tf.results_file import METRICS, NO_AUX, ReportError  # noqa: F401 (re-exported)
+
 AUX_ORDER = ("v", "a", "d", "vd", "ad", "va", "vad")  # Table 3's row order
-NO_AUX = "-"
 MODEL_ORDER = ("cnn_lstm", "mtl", "mmtl")
 METHOD_NAMES = {"cnn_lstm": "CNN-LSTM", "mtl": "CNN-LSTM+MTL", "mmtl": "MMTL"}
 TABLE2_PAPER = {("cnn_lstm", NO_AUX): (56.60, 65.80), ("mtl", "vad"): (64.31, 68.84),
@@ -32,15 +32,8 @@ TABLE2_PAPER = {("cnn_lstm", NO_AUX): (56.60, 65.80), ("mtl", "vad"): (64.31, 68
 TABLE3_PAPER = {"v": (65.60, 71.99), "a": (58.28, 65.71), "d": (54.25, 66.98),
                 "vd": (73.22, 75.83), "ad": (55.26, 67.25), "va": (74.61, 77.74),
                 "vad": (70.32, 76.64)}  # UA/WA %, paper Table 3 (IEMOCAP)
-SYNTHETIC_WARNING = "synthetic corpus — not IEMOCAP results"
-_REQUIRED = ("corpus", "fold", "model", "aux", "ua", "wa", "ua_no_adapt", "wa_no_adapt")
-_CSV_COLUMNS = ("corpus", "method", "aux", "preset", "folds",
-                *(f"{metric}_{part}" for metric in METRICS for part in ("mean", "std")),
-                "paper_iemocap_ua", "paper_iemocap_wa", "note")
-
-
-class ReportError(ValueError):
-    """Results cannot be reported as asked; the message names the file or the clash."""
+UNFINISHED = (f"unfinished: config.json but no {results_file.RESULTS_NAME} (still training, or "
+              f"interrupted: rerun its command to resume it)")
 
 
 def aux_label(letters: str) -> str:
@@ -48,44 +41,46 @@ def aux_label(letters: str) -> str:
     return NO_AUX if letters == NO_AUX else "+".join(letter.upper() for letter in letters)
 
 
-def corpus_note(corpus: str) -> str:
-    """The warning a table on `corpus` carries in its title ("" for IEMOCAP)."""
-    if corpus == "iemocap":
-        return ""
-    return SYNTHETIC_WARNING if corpus == "synthetic" else f"corpus {corpus} — not IEMOCAP results"
+def scan(directories):
+    """Finds the results.json files and the unfinished runs under `directories`.
+
+    Args:
+      directories: run, fold or sweep directories, searched recursively.
+
+    Returns:
+      (results_paths, skipped): sorted real paths of results.json files, and (run directory,
+      reason) pairs for run directories (they hold config.json) without results.json.
+
+    Raises:
+      ReportError: a directory does not exist.
+    """
+    paths, skipped = set(), {}
+    for directory in directories:
+        if not os.path.isdir(directory):
+            raise ReportError(f"{directory} is not a directory; give run, fold or sweep "
+                              f"directories (e.g. runs/<run>)")
+        for root, _, files in os.walk(directory):
+            if results_file.RESULTS_NAME in files:
+                paths.add(os.path.realpath(os.path.join(root, results_file.RESULTS_NAME)))
+            elif "config.json" in files:
+                skipped[os.path.realpath(root)] = UNFINISHED
+    return sorted(paths), sorted(skipped.items())
 
 
 def collect(directories) -> list:
     """Reads every results.json under `directories` (each a run, fold or sweep directory).
 
     Returns:
-      Result dicts sorted by path, each with `results_path` added; a cnn_lstm result's `aux`
-      is `-` (it has no auxiliary tasks) whatever an older run recorded.
+      Result dicts sorted by path, each with `results_path` and `preset` (default "custom");
+      `aux` in canonical letters, `-` for a cnn_lstm run (see `results_file.check_results`).
 
     Raises:
-      ReportError: a directory does not exist, or a results.json is unreadable or incomplete.
+      ReportError: a directory does not exist, or a results.json is unreadable or damaged.
     """
-    paths = set()
-    for directory in directories:
-        if not os.path.isdir(directory):
-            raise ReportError(f"{directory} is not a directory")
-        for root, _, files in os.walk(directory):
-            if "results.json" in files:
-                paths.add(os.path.realpath(os.path.join(root, "results.json")))
     collected = []
-    for path in sorted(paths):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                results = json.load(handle)
-        except (OSError, ValueError) as error:
-            raise ReportError(f"{path}: cannot read results ({error})") from None
-        missing = [field for field in _REQUIRED if field not in results]
-        if missing:
-            raise ReportError(f"{path}: not a results.json of mmtl_tf (missing {', '.join(missing)})")
-        results = dict(results, results_path=path, preset=results.get("preset", "custom"))
-        if results["model"] == "cnn_lstm":
-            results["aux"] = NO_AUX
-        collected.append(results)
+    for path in scan(directories)[0]:
+        results = results_file.read_results(path)
+        collected.append(dict(results, results_path=path, preset=results.get("preset", "custom")))
     return collected
 
 
@@ -105,7 +100,7 @@ def summarize(results_list) -> dict:
     Returns:
       {"corpus", "preset", "model", "aux", "count", "folds": [rows sorted by fold],
        "mean": {metric: fraction}, "std": {metric: fraction or None}, "std_ddof": 1}, metrics being
-      ua, wa, ua_no_adapt, wa_no_adapt; a synthetic corpus adds its "note".
+      ua, wa, ua_no_adapt, wa_no_adapt; a corpus other than IEMOCAP adds its "note".
 
     Raises:
       ReportError: no results, a mixed configuration, or one fold twice.
@@ -133,8 +128,8 @@ def summarize(results_list) -> dict:
                "model": first["model"], "aux": first["aux"], "count": len(rows), "folds": rows,
                "mean": {metric: value[0] for metric, value in statistics.items()},
                "std": {metric: value[1] for metric, value in statistics.items()}, "std_ddof": 1}
-    if first["corpus"] == "synthetic":
-        summary["note"] = SYNTHETIC_WARNING
+    if corpus_note(first["corpus"]):
+        summary["note"] = corpus_note(first["corpus"])
     return summary
 
 
@@ -195,87 +190,49 @@ def build_tables(results_list) -> dict:
     return tables
 
 
-def format_percent(mean, std) -> str:
-    """`71.00 ± 1.41` (fractions in, percent out); the mean alone when std is None."""
-    if std is None or (isinstance(std, float) and math.isnan(std)):
-        return f"{100 * mean:.2f}"
-    return f"{100 * mean:.2f} ± {100 * std:.2f}"
+def _has_own_rows(table) -> bool:
+    """Table 2's own rows are the baselines, Table 3's the MMTL rows other than V+A+D."""
+    if table["number"] == 2:
+        return any(row["model"] != "mmtl" for row in table["rows"])
+    return any(row["aux_letters"] != "vad" for row in table["rows"])
 
 
-def _markdown_table(headers, rows) -> list:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return lines
+def select_tables(tables):
+    """Keeps, per corpus, only the tables with rows of their own; says why the others are left out.
 
-
-def render_markdown(tables, heading: str = "", empty: str = "No results for this table.") -> str:
-    """Markdown of a list of tables from `build_tables` (one section per table).
+    MMTL at V+A+D is a row of both tables. A table whose rows are all in the other one is left
+    out; when neither has rows of its own (MMTL V+A+D only), Table 2 is kept.
 
     Args:
-      tables: tables of `build_tables`.
-      heading: an optional level-1 heading.
-      empty: the text when `tables` is empty.
+      tables: `build_tables` output.
+
+    Returns:
+      (selected, notes): the same shape as `tables` with the kept tables, and one line per
+      corpus and table left out (or never built), saying why and what to run to fill it.
     """
-    lines = [f"# {heading}", ""] if heading else []
-    if not tables:
-        lines.append(empty)
-    for table in tables:
-        lines += [f"## {table['title']}", "",
-                  "Ours: mean ± sample standard deviation over folds (UA/WA in %); \"no adapt.\" "
-                  "skips meta-test fine-tuning. The paper (IEMOCAP) columns are the paper's "
-                  "published numbers, not ours.", ""]
-        first_columns = ("Method", "Aux") if table["number"] == 2 else ("Model",)
-        cells = []
-        for row in table["rows"]:
-            start = (row["method"], row["aux"]) if table["number"] == 2 else (row["method"],)
-            paper = [f"{value:.2f}" for value in row["paper"]] if row["paper"] else ["—", "—"]
-            cells.append([*start, row["preset"], row["folds"],
-                          *(format_percent(row["mean"][m], row["std"][m]) for m in METRICS),
-                          *paper])
-        lines += _markdown_table([*first_columns, "Preset", "Folds", *METRIC_HEADERS,
-                                  *PAPER_HEADERS], cells)
-        if table["omitted"]:
-            lines += ["", f"MMTL with other auxiliary tasks ({table['omitted']} combination(s)): "
-                          f"see Table 3."]
-        lines.append("")
-    return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def render_csv(tables) -> str:
-    """CSV of tables from `build_tables`: one line per row, values in %, std empty for 1 fold."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(_CSV_COLUMNS)
-    for table in tables:
-        for row in table["rows"]:
-            values = []
-            for metric in METRICS:
-                std = row["std"][metric]
-                values += [round(100 * row["mean"][metric], 4),
-                           "" if std is None else round(100 * std, 4)]
-            paper = list(row["paper"]) if row["paper"] else ["", ""]
-            writer.writerow([table["corpus"], row["method"], row["aux"], row["preset"],
-                             row["folds"], *values, *paper, table["note"]])
-    return buffer.getvalue()
-
-
-def render_fold_summary(summary) -> str:
-    """Markdown of one configuration's folds (`summarize` output): a row per fold, mean ± std."""
-    label = METHOD_NAMES.get(summary["model"], summary["model"])
-    if summary["aux"] != NO_AUX:
-        label += f" ({aux_label(summary['aux'])})"
-    note = corpus_note(summary["corpus"])
-    title = f"# {label} on {summary['corpus']}: {summary['count']}-fold cross-validation"
-    lines = [title + (f" ({note})" if note else ""), "",
-             f"Preset {summary['preset']}. UA/WA in %; the last row is the mean ± sample standard "
-             f"deviation over the {summary['count']} fold(s).", ""]
-    rows = [[row["fold"], row["val_speaker"], row["test_speaker"],
-             *(f"{100 * row[m]:.2f}" for m in METRICS), row["best_epoch"]]
-            for row in summary["folds"]]
-    rows.append(["mean ± std", "", "", *(format_percent(summary["mean"][m], summary["std"][m])
-                                          for m in METRICS), ""])
-    lines += _markdown_table(["Fold", "Validation", "Test", *METRIC_HEADERS, "Best epoch"], rows)
-    return "\n".join(lines) + "\n"
+    selected, notes = {"table2": [], "table3": []}, []
+    by_corpus = {}
+    for name in ("table2", "table3"):
+        for table in tables[name]:
+            by_corpus.setdefault(table["corpus"], {})[name] = table
+    for corpus, found in sorted(by_corpus.items()):
+        table2, table3 = found.get("table2"), found.get("table3")
+        own2 = table2 is not None and _has_own_rows(table2)
+        own3 = table3 is not None and _has_own_rows(table3)
+        if table2 is not None and (own2 or not own3):
+            selected["table2"].append(table2)
+        elif table2 is not None:
+            notes.append(f"Table 2 on {corpus} left out: its only row, MMTL (V+A+D), is in Table 3; "
+                         f"train the baselines (--model=cnn_lstm, --model=mtl) to compare")
+        if own3:
+            selected["table3"].append(table3)
+        elif table3 is not None:
+            notes.append(f"Table 3 on {corpus} left out: its only row, MMTL(V+A+D), is in Table 2; "
+                         f"run `python -m mmtl_tf.sweep` for the other auxiliary-task combinations")
+        else:
+            notes.append(f"no MMTL results on {corpus}, so no Table 3: run `python -m mmtl_tf.sweep` "
+                         f"(or main with --model=mmtl)")
+    return selected, notes
 
 
 def combined_confusions(results_list) -> list:

@@ -1,146 +1,125 @@
-"""The run directory: its lock, its recorded config, its checkpoints, and atomic JSON writes.
+"""The run directory: its lock and its recorded configuration (config.json).
 
     run_dir/
+      .lock              held by the process training in it (`RunLock`)
       config.json        the ExperimentConfig, corpus, classes and fold speakers (written first)
       flags.txt          the resolved absl flags (written by the CLI)
-      checkpoints/latest the last finished epochs (resume point)
-      checkpoints/best   the epoch with the best validation UA (model selection)
+      checkpoints/       latest and best (see `checkpoints`)
       tensorboard/       summaries
       results.json       final metrics (written last, atomically)
-      export/<version>/  the SavedModel for TF Serving
+      export/<version>/  the SavedModel for TF Serving (see `export`)
+
+A resumed run must have the settings config.json records (`record_config`). Rebuilding a
+trained model from a run directory is `trained_model.load_trained`; atomic writes are
+`atomic_files`.
 """
 
-import json
 import os
 
-import tensorflow as tf
-
-from mmtl_tf import algorithms
+from mmtl_tf import atomic_files
 from mmtl_tf import config as config_lib
+from mmtl_tf import directory_lock
+# Old homes of names that moved; callers should import them from their modules.
+from mmtl_tf.atomic_files import read_json, write_json  # noqa: F401
+from mmtl_tf.checkpoints import network_trackables  # noqa: F401
+from mmtl_tf.directory_lock import process_alive  # noqa: F401
 
-LOCK_NAME = ".lock"
+CONFIG_NAME = "config.json"
+# Settings a resumed run may change: they do not change its result.
+_MAY_DIFFER = ("run_dir", "export", "strategy", "num_cpu_devices")
 
 
 class RunDirError(RuntimeError):
     """The run directory cannot be used; the message says why and what to do."""
 
 
-def write_json(path: str, value) -> None:
-    """Writes JSON atomically: a temp file in the same directory, then os.replace."""
-    temp = f"{path}.tmp-{os.getpid()}"
-    with open(temp, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-
-
-def read_json(path: str):
-    """Reads a JSON file written by `write_json`."""
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def process_alive(pid: int) -> bool:
-    """True when a process with this pid exists (used to tell stale locks and staging folders)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class RunLock:
+class RunLock(directory_lock.DirectoryLock):
     """An exclusive lock on a run directory, held for the life of a run (a context manager).
 
-    A second run pointed at the same directory is refused while the first process lives; a
-    lock left by a killed process is taken over.
+    A second run pointed at the same directory is refused with `RunDirError` while the first
+    process lives; a lock left by a killed process is taken over.
     """
 
+    error = RunDirError
+
     def __init__(self, run_dir: str):
-        self.path = os.path.join(run_dir, LOCK_NAME)
-
-    def __enter__(self):
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        for _ in range(2):
-            try:
-                descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                try:
-                    with open(self.path, encoding="utf-8") as handle:
-                        owner = int(handle.read().strip() or 0)
-                except (OSError, ValueError):
-                    owner = 0
-                if owner and process_alive(owner) and owner != os.getpid():
-                    raise RunDirError(
-                        f"{os.path.dirname(self.path)} is in use by another run (pid {owner}). "
-                        f"Wait for it to finish, or choose another --run_dir.") from None
-                os.remove(self.path)  # stale: its process is gone
-                continue
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(str(os.getpid()))
-            return self
-        raise RunDirError(f"could not take the lock {self.path}")
-
-    def __exit__(self, *exc_info):
-        try:
-            os.remove(self.path)
-        except FileNotFoundError:
-            pass
-        return False
+        super().__init__(run_dir, user="run", flag="--run_dir")
 
 
-def record_config(experiment, manifest, split):
-    """Writes run_dir/config.json, or checks that a resumed run has the same settings.
+def config_record(experiment, manifest: dict, split) -> dict:
+    """The config.json record of a run: experiment, corpus, class names and the fold's speakers.
 
-    Returns:
-      The record: the experiment, corpus, class names and the fold's speakers.
+    Args:
+      experiment: the `config.ExperimentConfig`.
+      manifest: the prepared corpus' manifest (corpus name, class names).
+      split: the fold's speakers (`episodes.fold_split`).
+    """
+    return {"experiment": experiment.to_dict(), "corpus": manifest["corpus"],
+            "class_names": manifest["class_names"], "train_speakers": list(split.train),
+            "val_speaker": split.validation, "test_speaker": split.test}
+
+
+def check_same_settings(run_dir: str, record: dict) -> None:
+    """Refuses to resume a run directory whose config.json records other settings.
+
+    Nothing is written. A directory without config.json passes (a new run).
 
     Raises:
       RunDirError: run_dir holds a run with other settings (run_dir, export and the
         distribution strategy may differ: they do not change the result).
     """
-    record = {"experiment": experiment.to_dict(), "corpus": manifest["corpus"],
-              "class_names": manifest["class_names"], "train_speakers": list(split.train),
-              "val_speaker": split.validation, "test_speaker": split.test}
-    path = os.path.join(experiment.run_dir, "config.json")
-    if os.path.exists(path):
-        stored = read_json(path)
-        differences = config_lib.describe_mismatch(
-            flatten_record(record), flatten_record(stored))
-        if differences:
-            raise RunDirError(
-                f"{experiment.run_dir} holds a run with other settings ({'; '.join(differences)}); "
-                f"resume it with its own settings or choose another --run_dir")
-    else:
-        write_json(path, record)
+    path = os.path.join(run_dir, CONFIG_NAME)
+    if not os.path.exists(path):
+        return
+    differences = config_lib.describe_mismatch(flatten_record(record),
+                                               flatten_record(atomic_files.read_json(path)))
+    if differences:
+        raise RunDirError(f"{run_dir} holds a run with other settings ({'; '.join(differences)}); "
+                          f"resume it with its own settings or choose another --run_dir")
+
+
+def record_config(experiment, manifest: dict, split) -> dict:
+    """Writes run_dir/config.json, or checks that a resumed run has the same settings.
+
+    Returns:
+      The record (see `config_record`).
+
+    Raises:
+      RunDirError: see `check_same_settings`.
+    """
+    record = config_record(experiment, manifest, split)
+    check_same_settings(experiment.run_dir, record)
+    path = os.path.join(experiment.run_dir, CONFIG_NAME)
+    if not os.path.exists(path):
+        atomic_files.write_json(path, record)
     return record
 
 
-def flatten_record(record, prefix=""):
+def flatten_record(record: dict, prefix: str = "") -> dict:
     """Flattens nested dicts to {"a.b": value}, leaving out fields a resumed run may change."""
     flat = {}
     for key, value in record.items():
         if isinstance(value, dict):
             flat.update(flatten_record(value, f"{prefix}{key}."))
-        elif not key.endswith(("run_dir", "export", "strategy", "num_cpu_devices")):
+        elif not key.endswith(_MAY_DIFFER):
             flat[f"{prefix}{key}"] = value
     return flat
 
 
-def network_trackables(algorithm) -> dict:
-    """Checkpoint dependencies holding every network variable, keyed by its position.
+def read_record(run_dir: str) -> dict:
+    """Reads a run directory's config.json.
 
-    Keras 3 models handed to tf.train.Checkpoint do not contribute their variables under their
-    own names, and Keras numbers layer names per process (`lstm_1`, `seed_generator_3`), so each
-    network becomes a Checkpoint of its variables keyed by index in `model.variables` (fixed by
-    the architecture): restoring works in any process and fails loudly if one is missing.
+    Raises:
+      RunDirError: no config.json (not a run directory), or a damaged one; the message names it.
     """
-    return {name: tf.train.Checkpoint(**{f"v{index:03d}": v for index, v in enumerate(model.variables)})
-            for name, model in algorithm.networks().items()}
+    path = os.path.join(run_dir, CONFIG_NAME)
+    if not os.path.isfile(path):
+        raise RunDirError(f"{run_dir} is not a run directory (no {CONFIG_NAME}); "
+                          f"pass the --run_dir of a `python -m mmtl_tf.main` run")
+    try:
+        return atomic_files.read_json(path)
+    except (OSError, ValueError) as error:
+        raise RunDirError(str(error)) from None
 
 
 def experiment_from_record(record: dict) -> config_lib.ExperimentConfig:
@@ -156,33 +135,23 @@ def experiment_from_record(record: dict) -> config_lib.ExperimentConfig:
         model=config_lib.ModelConfig(**model), train=config_lib.TrainConfig(**train), **stored)
 
 
-def load_trained(run_dir: str):
-    """Rebuilds a finished (or interrupted) run's algorithm with its selected weights.
-
-    The `best` checkpoint (best validation UA) is restored; a run with none yet falls back to
-    its `latest` checkpoint.
-
-    Args:
-      run_dir: a directory written by `train_and_evaluate`.
+def read_experiment(run_dir: str):
+    """Reads a run directory's config.json and rebuilds its ExperimentConfig.
 
     Returns:
-      (algorithm, record): the algorithm with restored weights, and config.json's dict
-      (experiment, corpus, class_names, speakers).
+      (record, experiment): config.json's dict and the `config.ExperimentConfig` it records.
 
     Raises:
-      RunDirError: not a run directory, or no checkpoint in it.
+      RunDirError: not a run directory, or a config.json this version of mmtl_tf cannot read
+        (the message names the file and the field).
     """
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.isfile(path):
-        raise RunDirError(f"{run_dir} is not a run directory (no config.json); "
-                                      f"pass the --run_dir of a `python -m mmtl_tf.main` run")
-    record = read_json(path)
-    experiment = experiment_from_record(record)
-    algorithm = algorithms.build_algorithm(experiment.model, experiment.train, len(record["class_names"]))
-    checkpoint = tf.train.Checkpoint(**network_trackables(algorithm))
-    for kind in ("best", "latest"):
-        found = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints", kind))
-        if found:
-            checkpoint.restore(found).expect_partial().assert_existing_objects_matched()
-            return algorithm, record
-    raise RunDirError(f"{run_dir} has no checkpoint yet; train it first")
+    record = read_record(run_dir)
+    try:
+        missing = [key for key in ("experiment", "corpus", "class_names") if key not in record]
+        if missing:
+            raise KeyError(f"missing {', '.join(missing)}")
+        return record, experiment_from_record(record)
+    except (KeyError, TypeError, ValueError) as error:
+        raise RunDirError(f"{os.path.join(run_dir, CONFIG_NAME)}: not a config.json this version "
+                          f"of mmtl_tf can read ({type(error).__name__}: {error}); train the run "
+                          f"again with this version") from None

@@ -10,10 +10,8 @@ import time
 
 import tensorflow as tf
 
-from mmtl_tf import atomic_files, evaluation, labels
-
-SYNTHETIC_NOTE = ("corpus: synthetic. These numbers come from the generated synthetic corpus "
-                  "and are not IEMOCAP results.")
+from mmtl_tf import atomic_files, confusion_plot, labels
+from mmtl_tf.corpus_notes import SYNTHETIC_NOTE, corpus_label  # noqa: F401 (re-exported)
 
 _DESCRIPTIONS = {
     "ua": "Unweighted accuracy (mean per-class recall over utterances) after meta-test "
@@ -24,11 +22,6 @@ _DESCRIPTIONS = {
     "ua_smoothed": "Model-selection score: mean validation UA over the last "
                    "--selection_smoothing evaluations.",
 }
-
-
-def corpus_label(corpus: str) -> str:
-    """`corpus: NAME` with the synthetic caveat where it applies, for every printed summary."""
-    return SYNTHETIC_NOTE if corpus == "synthetic" else f"corpus: {corpus}"
 
 
 def hparams_of(experiment, corpus: str) -> dict:
@@ -145,7 +138,7 @@ def write_outputs(experiment, results, writer) -> None:
     """Writes the test summaries, confusion_matrix.png and results.json (last, atomically)."""
     title = (f"{results['model']} fold {results['fold']} aux {results['aux']} "
              f"[corpus: {results['corpus']}]")
-    png = evaluation.confusion_matrix_png(results["confusion"], results["class_names"], title)
+    png = confusion_plot.confusion_matrix_png(results["confusion"], results["class_names"], title)
     atomic_files.write_bytes(os.path.join(experiment.run_dir, "confusion_matrix.png"), png)
     step = max(results["steps_trained"], 1)
     with writer.as_default(step=step):

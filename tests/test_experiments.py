@@ -11,7 +11,7 @@ import pytest
 from absl import app
 
 from conftest import REPO, SMOKE_FLAGS, python_command
-from mmtl_tf import config, experiments, reporting
+from mmtl_tf import config, experiments, report_rendering
 
 METRICS = ("ua", "wa", "ua_no_adapt", "wa_no_adapt")
 
@@ -122,7 +122,7 @@ def test_fold_all_summary_matches_numpy_over_the_fold_results(all_folds):
     fold_rows = [line for line in markdown.splitlines() if line[:4] in {f"| {k} " for k in range(1, 6)}]
     assert len(fold_rows) == 5
     mean_row = next(line for line in markdown.splitlines() if line.startswith("| mean ± std"))
-    expected = reporting.format_percent(summary["mean"]["ua"], summary["std"]["ua"])
+    expected = report_rendering.format_percent(summary["mean"]["ua"], summary["std"]["ua"])
     assert f"| {expected} |" in mean_row
 
 

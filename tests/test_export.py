@@ -1,26 +1,31 @@
 """Invariants of the SavedModel export (mmtl_tf.export, mmtl_tf.export_cli).
 
-One tiny run is trained and exported once (tests/trained_run.py). The export must list both
+One tiny run is trained and exported once (tests/trained_run.py). The export must list its
 signatures to `saved_model_cli`, load in a process that imports nothing but TensorFlow and give
 the library's utterance posteriors there, answer a TF Serving REST row-format request, hold the
-weights as variables, carry its metadata, never leave a half-written version, and refuse to
-overwrite unless asked. The child processes (each spends seconds importing TensorFlow) run at
-the same time, from one module fixture.
+weights as variables, carry its metadata (asset, variables and the `metadata` signature), never
+leave a half-written version, and refuse to overwrite unless asked. The child processes (each
+spends seconds importing TensorFlow) run at the same time, from one module fixture.
 """
 
+import glob
 import json
+import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
+import types
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import trained_run
-from mmtl_tf import export
+from mmtl_tf import export, run_dir as run_dir_lib
 
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
 RATE = trained_run.FEATURE_CONFIG.sample_rate
@@ -74,13 +79,14 @@ def children(tmp_path_factory):
     return trained_run.run_in_parallel(commands, str(folder)), folder
 
 
-def test_saved_model_cli_lists_both_signatures(children):
+def test_saved_model_cli_lists_the_signatures(children):
     shown = children[0]["show"]
     assert shown.returncode == 0, shown.stderr
-    assert "signature_def['serving_default']" in shown.stdout
-    assert "signature_def['spectrogram']" in shown.stdout
+    for signature in ("serving_default", "spectrogram", "metadata"):
+        assert f"signature_def['{signature}']" in shown.stdout
     for name in ("inputs['waveform']", "inputs['num_samples']", "outputs['probabilities']",
-                 "outputs['class_index']", "outputs['class_name']", "inputs['spectrogram']"):
+                 "outputs['class_index']", "outputs['class_name']", "inputs['spectrogram']",
+                 "outputs['sample_rate_hz']", "outputs['min_clip_seconds']"):
         assert name in shown.stdout
 
 
@@ -147,11 +153,19 @@ def test_export_carries_metadata_and_flags():
     assert metadata["experiment"]["model"]["lstm_units"] == 8
     with open(os.path.join(assets, "flags.txt"), encoding="utf-8") as handle:
         assert handle.read() == trained_run.FLAGS_TEXT
+    assert (metadata["sample_rate_hz"], metadata["segment_seconds"]) == (RATE, 3.0)
+    assert metadata["min_clip_seconds"] == pytest.approx(1.0)
+    assert set(metadata["signatures"]) == {"serving_default", "spectrogram", "metadata"}
     model = tf.saved_model.load(version_dir)
     assert [n.decode() for n in model.class_names.numpy()] == CLASS_NAMES
     assert model.corpus.numpy() == b"synthetic"
     assert json.loads(model.feature_config_json.numpy()) == trained_run.FEATURE_CONFIG.to_dict()
     assert json.loads(model.experiment_json.numpy())["train"]["epochs"] == 1
+    constants = {name: value.numpy() for name, value in model.signatures["metadata"]().items()}
+    assert constants["sample_rate_hz"] == RATE and constants["corpus"] == b"synthetic"
+    assert [n.decode() for n in constants["class_names"]] == CLASS_NAMES
+    assert constants["min_clip_seconds"] == pytest.approx(metadata["min_clip_seconds"])
+    assert json.loads(constants["feature_config_json"]) == metadata["feature_config"]
 
 
 def test_weights_are_saved_as_variables():
@@ -163,12 +177,15 @@ def test_weights_are_saved_as_variables():
     assert len(network_weights) == expected
 
 
-def test_versions_default_refuse_and_overwrite(tmp_path):
+def test_versions_default_refuse_and_overwrite(tmp_path, caplog):
     export_dir = tmp_path / "export"
     os.makedirs(export_dir / "3")
     os.makedirs(export_dir / "notes")
-    path = export.export_run(trained_run.run_dir(), export_dir=str(export_dir))
+    with caplog.at_level(logging.INFO):
+        path = export.export_run(trained_run.run_dir(), export_dir=str(export_dir))
     assert path == str(export_dir / "4")
+    assert "Assets written to" in caplog.text  # TensorFlow's INFO lines are captured here...
+    assert "renamed" not in caplog.text  # ...but none about renamed input names
     with pytest.raises(export.ExportError, match="already exists"):
         export.export_run(trained_run.run_dir(), export_dir=str(export_dir), version=4)
     with open(os.path.join(path, "marker"), "w", encoding="utf-8") as handle:
@@ -210,34 +227,76 @@ def test_cli_exports_and_reports_a_bad_run_dir_in_one_line(children):
     assert str(folder / "no_such_run") in errors[0] and "not a run directory" in errors[0]
 
 
-def test_serving_real_time_factor_is_reported(capsys):
+def test_a_bad_run_dir_is_a_run_dir_error_and_export_errors_are_value_errors(tmp_path):
+    assert issubclass(export.ExportError, ValueError)
+    assert not issubclass(export.ExportError, run_dir_lib.RunDirError)
+    (tmp_path / "config.json").write_text(json.dumps({"experiment": {"features": {}}}))
+    with pytest.raises(run_dir_lib.RunDirError, match="config.json: not a config.json this "
+                                                      "version of mmtl_tf can read"):
+        export.export_run(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["config.json"]
+
+
+def test_serving_real_time_factor_is_the_fastest_call_per_audio_second(monkeypatch):
+    # Each timed call "takes" the listed seconds on a fake clock: 3 repeats per batch size.
+    durations = iter([0.30, 0.12, 0.20, 1.00, 0.96, 1.20])
+    clock = {"now": 100.0, "started": None}
+
+    def perf_counter():
+        if clock["started"] is None:
+            clock["started"] = clock["now"]
+        else:
+            clock["now"] += next(durations)
+            clock["started"] = None
+        return clock["now"]
+
+    monkeypatch.setattr(export, "time", types.SimpleNamespace(perf_counter=perf_counter))
     factors = export.serving_real_time_factor(trained_run.version_dir(), batch_sizes=(1, 32),
                                               seconds=3.0)
-    assert sorted(factors) == [1, 32]
-    with capsys.disabled():
-        print(f"\nserving_default real-time factor (compute s per audio s, 3 s utterances, tiny "
-              f"model): {', '.join(f'batch {b}: {f:.5f}' for b, f in factors.items())}")
+    assert factors[1] == pytest.approx(0.12 / (1 * 3.0))
+    assert factors[32] == pytest.approx(0.96 / (32 * 3.0))
+    assert next(durations, None) is None  # every repeat was timed
 
 
-def test_export_killed_at_random_moments_then_rerun_equals_clean_export(tmp_path):
-    """SIGKILL `python -m mmtl_tf.export` at seeded random moments; a version dir is never partial."""
-    import signal
-    import time
+def _wait_for(condition, process, timeout=300.0):
+    """Polls until `condition()` holds; False when the process ended first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        if process.poll() is not None:
+            return condition()
+        time.sleep(0.02)
+    raise TimeoutError("the export made no progress")
 
+
+def test_export_killed_mid_write_then_rerun_equals_clean_export(tmp_path):
+    """SIGKILL `python -m mmtl_tf.export` once staging starts and once the SavedModel is half
+    written; a version directory is never partial, and a rerun equals a clean export."""
     run = trained_run.run_dir()
     target = tmp_path / "served"
     command = [sys.executable, "-m", "mmtl_tf.export", f"--run_dir={run}", f"--export_dir={target}",
                "--version=1"]
-    rng = np.random.default_rng(11)
-    for _ in range(2):
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(float(rng.uniform(3.0, 9.0)))
+
+    def staging(*parts):
+        return lambda: any(os.path.exists(os.path.join(folder, *parts))
+                           for folder in glob.glob(str(target / ".export-*")))
+
+    kills = 0
+    for marker in (staging(), staging("saved_model", "variables")):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env=trained_run.subprocess_environment())
+        assert _wait_for(marker, process), "the export ended before writing anything"
         process.send_signal(signal.SIGKILL)
-        if process.wait() == -9:
-            assert not (target / "1").exists() or (target / "1" / "saved_model.pb").is_file()
-        if (target / "1").exists():
-            shutil.rmtree(target / "1")  # a finished export: start over, to kill one mid-way
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        if process.wait() == -signal.SIGKILL:
+            kills += 1
+            assert not (target / "1").exists()
+        else:  # it finished between the marker and the kill: whole, then
+            assert (target / "1" / "saved_model.pb").is_file()
+            shutil.rmtree(target / "1")
+    assert kills and glob.glob(str(target / ".export-*"))  # what the killed exports left behind
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                              env=trained_run.subprocess_environment())
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert sorted(os.listdir(target)) == ["1"]  # abandoned staging folders were swept
     waveform = np.random.default_rng(0).normal(scale=0.1, size=(1, 40000)).astype("float32")

@@ -31,7 +31,7 @@ def larger_shards(tmp_path_factory):
 
 
 def test_smoke_run_beats_chance_on_held_out_speakers(larger_shards, tmp_path):
-    from mmtl_tf import episodes, evaluation, run_dir as run_dir_lib, tfrecords
+    from mmtl_tf import episodes, evaluation, run_dir as run_dir_lib, tfrecords, trained_model
 
     run_dir = str(tmp_path / "run")
     command = python_command("mmtl_tf.main", f"--flagfile={SMOKE_FLAGS}", f"--tfrecord_dir={larger_shards}",
@@ -41,7 +41,7 @@ def test_smoke_run_beats_chance_on_held_out_speakers(larger_shards, tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     results = json.load(open(os.path.join(run_dir, "results.json")))
 
-    algorithm, record = run_dir_lib.load_trained(run_dir)
+    algorithm, record = trained_model.load_trained(run_dir)
     experiment = run_dir_lib.experiment_from_record(record)
     manifest = tfrecords.load_manifest(larger_shards, experiment.features)
     evaluator = evaluation.SpeakerEvaluator(algorithm, 0.001, 0, 8, 0)

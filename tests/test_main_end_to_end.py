@@ -164,10 +164,10 @@ def test_tensorboard_serves_losses_validation_and_confusion_image(smoke_run):
 
 
 def test_load_trained_restores_the_best_checkpoint(smoke_run):
-    from mmtl_tf import run_dir as run_dir_lib
+    from mmtl_tf import trained_model
 
     run_dir, _ = smoke_run
-    algorithm, record = run_dir_lib.load_trained(run_dir)
+    algorithm, record = trained_model.load_trained(run_dir)
     stored = checkpoint_weights(run_dir, kind="best")
     restored = {}
     for network, model in algorithm.networks().items():

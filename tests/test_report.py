@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, python_command
-from mmtl_tf import report, reporting
+from mmtl_tf import report, report_rendering, reporting
 
 CLASSES = ["neu", "hap", "sad", "ang"]
 # (corpus, preset, model, aux, fold): (ua, wa, ua_no_adapt, wa_no_adapt)
@@ -101,13 +101,13 @@ def fixture_root(tmp_path):
 
 def test_markdown_tables_are_exactly_the_expected_text(fixture_root):
     tables = reporting.build_tables(reporting.collect([fixture_root]))
-    assert reporting.render_markdown(tables["table2"]) == EXPECTED_TABLE2
-    assert reporting.render_markdown(tables["table3"]) == EXPECTED_TABLE3
+    assert report_rendering.render_markdown(tables["table2"]) == EXPECTED_TABLE2
+    assert report_rendering.render_markdown(tables["table3"]) == EXPECTED_TABLE3
 
 
 def test_csv_parses_back_to_the_fixture_statistics(fixture_root):
     tables = reporting.build_tables(reporting.collect([fixture_root]))
-    rows = list(csv.DictReader(io.StringIO(reporting.render_csv(tables["table2"] + tables["table3"]))))
+    rows = list(csv.DictReader(io.StringIO(report_rendering.render_csv(tables["table2"] + tables["table3"]))))
     assert len(rows) == 5 + 4
     groups = {}
     for (corpus, preset, model, aux, fold), values in FIXTURE.items():
@@ -158,22 +158,136 @@ def test_a_fold_reported_twice_is_refused(tmp_path):
         reporting.build_tables(reporting.collect([str(tmp_path / "a"), str(tmp_path / "b")]))
 
 
+# Table 3 on synthetic would repeat Table 2's MMTL (V+A+D) row: it is left out.
+EXPECTED_SELECTED_TABLE3 = EXPECTED_TABLE3[:EXPECTED_TABLE3.index("## Table 3: auxiliary-task "
+                                                                  "selection (MMTL) on synthetic")]
+
+
+def test_a_table_is_kept_only_where_it_has_rows_of_its_own(fixture_root, tmp_path):
+    tables, notes = reporting.select_tables(reporting.build_tables(reporting.collect([fixture_root])))
+    assert report_rendering.render_markdown(tables["table2"]) == EXPECTED_TABLE2
+    assert report_rendering.render_markdown(tables["table3"]) == EXPECTED_SELECTED_TABLE3.rstrip("\n") + "\n"
+    assert len(notes) == 1 and notes[0].startswith("Table 3 on synthetic left out")
+
+    write_fixture(str(tmp_path / "one"), {("iemocap", "paper", "mmtl", "vad", 1): (0.7, 0.7, 0.7, 0.7)})
+    tables, notes = reporting.select_tables(reporting.build_tables(reporting.collect([str(tmp_path / "one")])))
+    assert [len(tables["table2"]), len(tables["table3"])] == [1, 0]  # the one row, printed once
+    assert [row["method"] for row in tables["table2"][0]["rows"]] == ["MMTL"]
+    assert "Table 3 on iemocap left out" in notes[0] and "mmtl_tf.sweep" in notes[0]
+
+    write_fixture(str(tmp_path / "sweep"), {
+        ("iemocap", "paper", "mmtl", aux, 1): (0.7, 0.7, 0.7, 0.7) for aux in ("v", "vad")})
+    tables, notes = reporting.select_tables(reporting.build_tables(reporting.collect([str(tmp_path / "sweep")])))
+    assert [len(tables["table2"]), len(tables["table3"])] == [0, 1]
+    assert [row["method"] for row in tables["table3"][0]["rows"]] == ["MMTL(V)", "MMTL(V+A+D)"]
+    assert "Table 2 on iemocap left out" in notes[0] and "--model=cnn_lstm" in notes[0]
+
+
 def test_report_writes_tables_and_pngs(fixture_root, tmp_path):
     written = report.write_report([fixture_root], str(tmp_path / "out"))
     for name in ("table2.md", "table2.csv", "table3.md", "table3.csv",
                  "confusion_iemocap_mmtl-va_paper.png", "confusion_synthetic_cnn_lstm-noaux_smoke.png"):
         assert os.path.join(str(tmp_path / "out"), name) in written["files"], name
     assert open(tmp_path / "out" / "table2.md", encoding="utf-8").read() == EXPECTED_TABLE2
+    assert open(tmp_path / "out" / "table3.md", encoding="utf-8").read() == written["markdown"]["table3"]
+    csv_rows = list(csv.DictReader(open(tmp_path / "out" / "table3.csv", encoding="utf-8")))
+    assert [row["corpus"] for row in csv_rows] == ["iemocap"] * 3  # no synthetic Table 3
     with open(tmp_path / "out" / "confusion_iemocap_mmtl-va_paper.png", "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_report_cli_prints_and_defaults_to_the_first_run_dir(fixture_root, tmp_path):
-    completed = subprocess.run(python_command("mmtl_tf.report", fixture_root), cwd=REPO,
-                               capture_output=True, text=True, timeout=120)
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    assert EXPECTED_TABLE3 in completed.stdout
-    assert os.path.isfile(os.path.join(fixture_root, "table3.csv"))
-    missing = subprocess.run(python_command("mmtl_tf.report", str(tmp_path / "nowhere")), cwd=REPO,
-                             capture_output=True, text=True, timeout=120)
-    assert missing.returncode == 1 and "error:" in missing.stderr and "Traceback" not in missing.stderr
+def test_one_run_writes_one_table_and_no_table3_files(tmp_path):
+    write_fixture(str(tmp_path / "runs"), {("synthetic", "demo", "mmtl", "vad", 2): (0.5, 0.5, 0.5, 0.5)})
+    written = report.write_report([str(tmp_path / "runs")], str(tmp_path / "out"))
+    assert list(written["markdown"]) == ["table2"]
+    assert sorted(os.listdir(tmp_path / "out")) == [
+        "confusion_synthetic_mmtl-vad_demo.png", "table2.csv", "table2.md"]
+    printed = report.describe_report(written)
+    assert printed.count("| MMTL |") == 1 and "note: Table 3 on synthetic left out" in printed
+
+
+def test_unfinished_runs_are_skipped_and_named(fixture_root, tmp_path):
+    unfinished = os.path.join(fixture_root, "iemocap", "mmtl-vd", "fold1")
+    os.makedirs(os.path.join(unfinished, "checkpoints", "latest"))
+    with open(os.path.join(unfinished, "config.json"), "w", encoding="utf-8") as handle:
+        json.dump({"experiment": {}}, handle)
+    written = report.write_report([fixture_root], str(tmp_path / "out"))
+    assert written["skipped"] == [(os.path.realpath(unfinished), reporting.UNFINISHED)]
+    assert f"skipped {os.path.realpath(unfinished)}: unfinished" in report.describe_report(written)
+    assert "MMTL(V+D)" not in written["markdown"]["table3"]
+
+    only_unfinished = str(tmp_path / "only")
+    os.makedirs(only_unfinished)
+    with open(os.path.join(only_unfinished, "config.json"), "w", encoding="utf-8") as handle:
+        handle.write("{}")
+    with pytest.raises(reporting.ReportError, match="skipped 1 unfinished run"):
+        report.write_report([only_unfinished], str(tmp_path / "out2"))
+    assert not os.path.exists(tmp_path / "out2")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("ua", "0.7", "ua is '0.7', not a number in [0, 1]"),
+    ("wa", 1.5, "wa is 1.5, not a number in [0, 1]"),
+    ("ua_no_adapt", None, "ua_no_adapt is None"),
+    ("fold", True, "fold is True, not a positive integer"),
+    ("aux", "vx", "aux 'vx' has unknown letter(s) x"),
+    ("confusion", [[1, 2], [3]], "confusion is not a square matrix"),
+    ("confusion", [[1, 2], [3, -1]], "non-negative integer counts"),
+    ("confusion", [[1, 2], [3, 4]], "class_names ['neu', 'hap', 'sad', 'ang'] does not name the 2 rows"),
+    ("corpus", None, "missing corpus"),
+])
+def test_a_damaged_results_file_is_named_with_the_field(tmp_path, field, value, message):
+    write_fixture(str(tmp_path / "runs"), {("iemocap", "paper", "mmtl", "vad", 1): (0.7, 0.7, 0.7, 0.7)})
+    path = os.path.join(str(tmp_path / "runs"), "iemocap", "mmtl-vad", "fold1", "results.json")
+    results = json.load(open(path, encoding="utf-8"))
+    if field == "corpus":
+        del results[field]
+    else:
+        results[field] = value
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(results, handle)
+    with pytest.raises(reporting.ReportError) as raised:
+        reporting.collect([str(tmp_path / "runs")])
+    assert str(raised.value).startswith(os.path.realpath(path) + ": ")
+    assert message in str(raised.value) and "delete it" in str(raised.value)
+
+
+def test_report_cli_writes_a_report_folder_and_one_error_line(fixture_root, tmp_path):
+    before = sorted(os.path.relpath(os.path.join(root, name), fixture_root)
+                    for root, _, files in os.walk(fixture_root) for name in files)
+    damaged = tmp_path / "damaged" / "run"
+    os.makedirs(damaged)
+    (damaged / "results.json").write_text(json.dumps({
+        "corpus": "iemocap", "model": "mmtl", "aux": "vad", "fold": 1, "ua": "high", "wa": 0.5,
+        "ua_no_adapt": 0.5, "wa_no_adapt": 0.5}))
+    commands = {"report": python_command("mmtl_tf.report", fixture_root),
+                "missing": python_command("mmtl_tf.report", str(tmp_path / "nowhere")),
+                "damaged": python_command("mmtl_tf.report", str(tmp_path / "damaged"))}
+    processes = {name: subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, env=_child_env())
+                 for name, command in commands.items()}
+    completed = {name: process.communicate(timeout=120) + (process.returncode,)
+                 for name, process in processes.items()}
+
+    stdout, stderr, code = completed["report"]
+    assert code == 0, stderr[-2000:]
+    assert EXPECTED_SELECTED_TABLE3 in stdout
+    folders = os.listdir(tmp_path / "reports")
+    assert len(folders) == 1 and f"reports/{folders[0]}/table3.csv" in stdout
+    assert os.path.isfile(tmp_path / "reports" / folders[0] / "table3.csv")
+    after = sorted(os.path.relpath(os.path.join(root, name), fixture_root)
+                   for root, _, files in os.walk(fixture_root) for name in files)
+    assert after == before  # the run directories are not written to
+
+    for name, expected in (("missing", "nowhere is not a directory"),
+                           ("damaged", "ua is 'high', not a number")):
+        stdout, stderr, code = completed[name]
+        assert code == 1 and "Traceback" not in stderr, stderr[-2000:]
+        errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and expected in errors[0], stderr[-2000:]
+
+
+def _child_env():
+    """The environment of a child `report`: this checkout first on the import path."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))

@@ -73,19 +73,19 @@ def noisy_tone(seconds: float, sample_rate: int, seed: int, channels: int = 1) -
 
 
 def trained_algorithm():
-    """The run's algorithm restored by `run_dir.load_trained` (the library's view of the model)."""
+    """The run's algorithm restored by `trained_model.load_trained` (the library's view)."""
     if "algorithm" not in _CACHE:
-        from mmtl_tf import run_dir as run_dir_lib  # pylint: disable=import-outside-toplevel
+        from mmtl_tf import trained_model  # pylint: disable=import-outside-toplevel
 
         trained = run_dir()
-        _CACHE["algorithm"], _ = run_dir_lib.load_trained(trained)
+        _CACHE["algorithm"], _ = trained_model.load_trained(trained)
     return _CACHE["algorithm"]
 
 
 def reference_probabilities(waveforms) -> np.ndarray:
     """Utterance posteriors computed with the library, not the export.
 
-    `run_dir.load_trained`, `features.waveform_features`, `algorithm.emotion_logits`, a softmax
+    `trained_model.load_trained`, `features.waveform_features`, `algorithm.emotion_logits`, a softmax
     per segment, and the mean over each utterance's segments (in numpy).
 
     Args:

@@ -1,32 +1,37 @@
 """SavedModel export for TF Serving: waveform in, emotion posteriors out.
 
 `export_run` turns a trained run directory into a versioned SavedModel, `export_dir/<version>/`,
-the layout TF Serving polls (keras-io's `tf_serving` recipe; Model Garden's `serving/`). The
-steps:
+the layout TF Serving polls (keras-io's `tf_serving` recipe; Model Garden's `serving/`; the
+layout and metadata names are in `export_format`). The steps:
 
-1. `run_dir.load_trained` rebuilds the algorithm with the selected (`best`) checkpoint.
+1. `trained_model.load_trained` rebuilds the algorithm with the selected (`best`) checkpoint.
 2. A `tf.Module` holds the algorithm's Keras networks, so their variables are tracked and
-   saved, and two `tf.function` signatures close over them:
-   - `serving_default`: `waveform` float32 [batch, samples] (16 kHz mono, zero padded) and
-     `num_samples` int32 [batch] -> `probabilities` float32 [batch, classes], `class_index`
-     int64 [batch], `class_name` string [batch]. Inside the graph: `features.waveform_features`
-     (the very function that prepared the training data: segments of <= 3 s, log spectrogram,
-     normalisation), the algorithm's `emotion_logits`, a softmax per segment, and the mean of
-     the segment posteriors of each utterance (`tf.math.unsorted_segment_mean`), as evaluation
-     averages them (paper section 3.1.2).
+   saved, and three `tf.function` signatures close over them:
+   - `serving_default`: `waveform` float32 [batch, samples] (mono at the model's sample rate,
+     16 kHz by default, zero padded) and `num_samples` int32 [batch] -> `probabilities`
+     float32 [batch, classes], `class_index` int64 [batch], `class_name` string [batch]. Inside
+     the graph: `features.waveform_features` (the very function that prepared the training
+     data: segments of <= 3 s, log spectrogram, normalisation), the algorithm's
+     `emotion_logits`, a softmax per segment, and the mean of the segment posteriors of each
+     utterance (`tf.math.unsorted_segment_mean`), as evaluation averages them (paper 3.1.2).
    - `spectrogram`: `spectrogram` float32 [segments, max_frames, num_bins] -> per-segment
      `probabilities`, for callers that compute features themselves.
-3. What a client needs to read the outputs travels with the model: string variables
-   `class_names`, `corpus`, `feature_config_json` and `experiment_json` on the module, and the
-   assets `mmtl_metadata.json` (corpus, class names, feature config, experiment config) and,
-   when the run has one, the CLI's `flags.txt`.
+   - `metadata`: no input -> constants a client needs before sending audio: `sample_rate_hz`,
+     `class_names`, `corpus`, `segment_seconds`, `min_clip_seconds` (shorter clips are too
+     short to judge, `export_format.min_clip_seconds`) and `feature_config_json`.
+     `saved_model_cli show` lists these outputs; `tf.saved_model.load(dir).signatures[
+     "metadata"]()` gives their values (`saved_model_cli run` wants an input, so it cannot).
+3. The same facts travel as the asset `mmtl_metadata.json` (readable without TensorFlow, with
+   the experiment config too), as string variables on the module (`class_names`, `corpus`,
+   `feature_config_json`, `experiment_json`, which `predict` reads), and, when the run has
+   one, the CLI's `flags.txt` as an asset.
 4. The SavedModel is written to a hidden temporary directory beside the target and renamed into
    place, so a killed export never leaves a version directory that looks complete (TF Serving
    only loads directories named by an integer).
 
 `serving_real_time_factor` times the `serving_default` signature of an export (seconds of
-compute per second of audio). The module also runs the export CLI:
-`python -m mmtl_tf.export --run_dir=RUN` (flags in `mmtl_tf.export_cli`).
+compute per second of audio). `python -m mmtl_tf.export --run_dir=RUN` runs the export CLI
+(`mmtl_tf.export_cli`, through this package's `__main__`).
 """
 
 import json
@@ -39,33 +44,29 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from mmtl_tf import features
+from mmtl_tf import atomic_files, directory_lock, export_format, features, trained_model
 from mmtl_tf import run_dir as run_dir_lib
-
-METADATA_NAME = "mmtl_metadata.json"
-FLAGS_NAME = "flags.txt"
-_VERSION = re.compile(r"^[0-9]+$")
-
-
-class ExportError(run_dir_lib.RunDirError):
-    """The export cannot be written or read; the message names the directory and what to do."""
+from mmtl_tf.export_format import METADATA_NAME, ExportError, existing_versions  # noqa: F401
 
 
 class ServingModule(tf.Module):
-    """The exported object: the trained networks, their metadata and the two signatures.
+    """The exported object: the trained networks, their metadata and the three signatures.
 
     Attributes:
       networks: dict name -> Keras model (the algorithm's `networks()`), tracked for saving.
       class_names: string variable [classes].
       corpus, feature_config_json, experiment_json: scalar string variables.
       metadata_file, flags_file: `tf.saved_model.Asset`s (`flags_file` only when given).
-      serve_waveform, serve_spectrogram: the `tf.function`s behind the signatures.
+      serve_waveform, serve_spectrogram, serve_metadata: the `tf.function`s behind the
+        signatures.
     """
 
     def __init__(self, algorithm, record: dict, metadata_path: str, flags_path: str = None):
         super().__init__(name="mmtl_serving")
         experiment = run_dir_lib.experiment_from_record(record)
         self._algorithm = algorithm
+        # A JSON string: a dict attribute would be wrapped (and tracked) by tf.Module.
+        self._metadata_json = json.dumps(export_metadata(record))
         self._feature_config = experiment.features
         self.networks = dict(algorithm.networks())
         self.class_names = tf.Variable(list(record["class_names"]), trainable=False,
@@ -86,6 +87,27 @@ class ServingModule(tf.Module):
             tf.TensorSpec([None], tf.int32, name="num_samples")])
         self.serve_spectrogram = tf.function(self._serve_spectrogram, input_signature=[
             tf.TensorSpec([None, frames, bins], tf.float32, name="spectrogram")])
+        self.serve_metadata = tf.function(self._serve_metadata, input_signature=[])
+
+    def _name_captured_variables(self, extra=()):
+        """Captures the variables a signature reads under their own names, before any read.
+
+        TensorFlow names every variable handle a function captures `resource` (the input name
+        of the op reading it), and saving then renames them all with a log line per signature
+        ("contains input name(s) resource with unsupported characters which will be
+        renamed"). Captured first under unique names (`meta_w000`... for a network's weights;
+        seed-generator states are left out: inference does not read them, and they are not
+        saved), the handles keep readable names and nothing is logged.
+
+        Args:
+          extra: (name, tf.Variable) pairs of module variables the signature also reads.
+        """
+        graph = tf.compat.v1.get_default_graph()
+        named = [(f"{network}_w{index:03d}", variable)
+                 for network, model in self.networks.items()
+                 for index, variable in enumerate(model.weights)]
+        for name, variable in named + list(extra):
+            graph.capture(variable.handle, name=name)
 
     def _segment_probabilities(self, spectrogram):
         """Softmax of the emotion logits, float32 [segments, classes]."""
@@ -95,9 +117,21 @@ class ServingModule(tf.Module):
         return tf.nn.softmax(logits, axis=-1)
 
     def _serve_spectrogram(self, spectrogram):
+        self._name_captured_variables()
         return {"probabilities": self._segment_probabilities(spectrogram)}
 
+    def _serve_metadata(self):
+        metadata = json.loads(self._metadata_json)
+        return {"sample_rate_hz": tf.constant(metadata["sample_rate_hz"], tf.int32),
+                "class_names": tf.constant(metadata["class_names"], tf.string),
+                "corpus": tf.constant(metadata["corpus"], tf.string),
+                "segment_seconds": tf.constant(metadata["segment_seconds"], tf.float32),
+                "min_clip_seconds": tf.constant(metadata["min_clip_seconds"], tf.float32),
+                "feature_config_json": tf.constant(
+                    json.dumps(metadata["feature_config"], sort_keys=True), tf.string)}
+
     def _serve_waveform(self, waveform, num_samples):
+        self._name_captured_variables(extra=[("class_names", self.class_names)])
         batch = tf.shape(waveform)[0]
         # A length beyond the padded row (a client bug) is clipped rather than read out of range.
         num_samples = tf.clip_by_value(num_samples, 0, tf.shape(waveform)[1])
@@ -112,25 +146,24 @@ class ServingModule(tf.Module):
     def signatures(self) -> dict:
         """The concrete functions to save, keyed by signature name."""
         return {"serving_default": self.serve_waveform.get_concrete_function(),
-                "spectrogram": self.serve_spectrogram.get_concrete_function()}
-
-
-def existing_versions(export_dir: str) -> list:
-    """Sorted integer versions that are directories of `export_dir` (empty when it is absent)."""
-    if not os.path.isdir(export_dir):
-        return []
-    return sorted(int(name) for name in os.listdir(export_dir)
-                  if _VERSION.match(name) and os.path.isdir(os.path.join(export_dir, name)))
+                "spectrogram": self.serve_spectrogram.get_concrete_function(),
+                "metadata": self.serve_metadata.get_concrete_function()}
 
 
 def export_metadata(record: dict) -> dict:
-    """The contents of assets/mmtl_metadata.json for a run's config.json record."""
-    experiment = run_dir_lib.experiment_from_record(record)
+    """The contents of assets/mmtl_metadata.json for a run's config.json record.
+
+    Returns:
+      dict with corpus, class_names, sample_rate_hz, segment_seconds, min_clip_seconds,
+      feature_config, experiment and signatures (what each signature takes and gives).
+    """
+    features_config = run_dir_lib.experiment_from_record(record).features
     return {"corpus": record["corpus"], "class_names": list(record["class_names"]),
-            "feature_config": experiment.features.to_dict(), "experiment": record["experiment"],
-            "signatures": {"serving_default": "waveform, num_samples -> probabilities, "
-                                              "class_index, class_name",
-                           "spectrogram": "spectrogram -> probabilities"}}
+            "sample_rate_hz": features_config.sample_rate,
+            "segment_seconds": features_config.segment_seconds,
+            "min_clip_seconds": export_format.min_clip_seconds(features_config),
+            "feature_config": features_config.to_dict(), "experiment": record["experiment"],
+            "signatures": dict(export_format.SIGNATURES)}
 
 
 def export_run(run_dir: str, export_dir: str = None, version: int = None,
@@ -148,7 +181,7 @@ def export_run(run_dir: str, export_dir: str = None, version: int = None,
       The path of the written version directory, `export_dir/<version>`.
 
     Raises:
-      run_dir_lib.RunDirError: `run_dir` is not a run directory or has no checkpoint.
+      run_dir.RunDirError: `run_dir` is not a run directory or has no checkpoint.
       ExportError: a bad version, or the version exists and `overwrite` is False.
     """
     export_dir = export_dir or os.path.join(run_dir, "export")
@@ -161,15 +194,15 @@ def export_run(run_dir: str, export_dir: str = None, version: int = None,
     if os.path.exists(target) and not overwrite:
         raise ExportError(f"{target} already exists; pass --overwrite to replace it, or a new "
                           f"--version (default: the next free one)")
-    algorithm, record = run_dir_lib.load_trained(run_dir)
+    algorithm, record = trained_model.load_trained(run_dir)
     os.makedirs(export_dir, exist_ok=True)
     _remove_abandoned_staging(export_dir)
     staging = tempfile.mkdtemp(prefix=f".export-{os.getpid()}-", dir=export_dir)
     try:
         metadata_path = os.path.join(staging, "metadata", METADATA_NAME)
         os.makedirs(os.path.dirname(metadata_path))
-        run_dir_lib.write_json(metadata_path, export_metadata(record))
-        flags_path = os.path.join(run_dir, FLAGS_NAME)
+        atomic_files.write_json(metadata_path, export_metadata(record))
+        flags_path = os.path.join(run_dir, export_format.FLAGS_NAME)
         module = ServingModule(algorithm, record, metadata_path,
                                flags_path if os.path.isfile(flags_path) else None)
         saved = os.path.join(staging, "saved_model")
@@ -184,7 +217,7 @@ def _remove_abandoned_staging(export_dir: str) -> None:
     """Deletes `.export-<pid>-*` / `.retired-<pid>-*` folders left by a killed export (dead pid)."""
     for name in os.listdir(export_dir):
         match = re.fullmatch(r"\.(?:export|retired)-(\d+)-.*", name)
-        if match and not run_dir_lib.process_alive(int(match.group(1))):
+        if match and not directory_lock.process_alive(int(match.group(1))):
             shutil.rmtree(os.path.join(export_dir, name), ignore_errors=True)
 
 
@@ -231,10 +264,3 @@ def serving_real_time_factor(version_dir: str, batch_sizes=(1, 32), seconds: flo
         factors[batch_size] = best / (batch_size * seconds)
     return factors
 
-
-if __name__ == "__main__":
-    from absl import flags  # pylint: disable=import-outside-toplevel
-    from mmtl_tf import export_cli  # pylint: disable=import-outside-toplevel
-
-    flags.adopt_module_key_flags(export_cli)  # so --help lists the export flags
-    export_cli.run_main()

@@ -1,0 +1,57 @@
+"""Checkpoint keys of the networks, and where a run directory keeps its checkpoints.
+
+    run_dir/checkpoints/latest   the last finished epochs (the resume point)
+    run_dir/checkpoints/best     the epoch with the best validation UA (model selection)
+
+Keras 3 models handed to `tf.train.Checkpoint` do not contribute their variables under their own
+names, and Keras numbers layer names per process (`lstm_1`, `seed_generator_3`), so each network
+is checkpointed as a `tf.train.Checkpoint` of its variables keyed by their index in
+`model.variables`, which the architecture fixes: restoring works in any process and fails
+loudly when a variable is missing.
+"""
+
+import os
+
+import tensorflow as tf
+
+LATEST, BEST = "latest", "best"
+
+
+def checkpoint_dir(run_dir: str, kind: str) -> str:
+    """`run_dir/checkpoints/<kind>`, kind being `LATEST` or `BEST`."""
+    return os.path.join(run_dir, "checkpoints", kind)
+
+
+def network_trackables(algorithm) -> dict:
+    """Checkpoint dependencies holding every network variable, keyed by its position.
+
+    Args:
+      algorithm: an `algorithms.base.Algorithm` (anything with `networks()`).
+
+    Returns:
+      dict network name -> `tf.train.Checkpoint` of its variables named v000, v001, ...
+    """
+    return {name: tf.train.Checkpoint(**{f"v{index:03d}": v for index, v in enumerate(model.variables)})
+            for name, model in algorithm.networks().items()}
+
+
+def restore_selected(algorithm, run_dir: str) -> str:
+    """Restores the networks' weights of the selected checkpoint of a run directory.
+
+    The `best` checkpoint (best validation UA) is restored; a run with none yet falls back to
+    its `latest` checkpoint.
+
+    Args:
+      algorithm: an algorithm built with the run's configuration.
+      run_dir: the run directory.
+
+    Returns:
+      The checkpoint path restored, or "" when the run has no checkpoint yet.
+    """
+    checkpoint = tf.train.Checkpoint(**network_trackables(algorithm))
+    for kind in (BEST, LATEST):
+        found = tf.train.latest_checkpoint(checkpoint_dir(run_dir, kind))
+        if found:
+            checkpoint.restore(found).expect_partial().assert_existing_objects_matched()
+            return found
+    return ""

@@ -1,0 +1,104 @@
+"""Markdown and CSV of the result tables `reporting` builds (no TensorFlow).
+
+- `render_markdown`: one section per table (Table 2: method and aux; Table 3: MMTL per aux),
+  mean ± sample std over folds in %, the fold count, and the paper's IEMOCAP numbers in columns
+  marked as the paper's.
+- `render_csv`: one line per row, values in %, std empty for a single fold.
+- `render_fold_summary`: the folds of one configuration, a row each, then mean ± std.
+"""
+
+import csv
+import io
+import math
+
+from mmtl_tf.corpus_notes import corpus_note
+from mmtl_tf.reporting import METHOD_NAMES, METRICS, NO_AUX, aux_label
+
+METRIC_HEADERS = ("UA (%)", "WA (%)", "UA no adapt. (%)", "WA no adapt. (%)")
+PAPER_HEADERS = ("paper (IEMOCAP) UA (%)", "paper (IEMOCAP) WA (%)")
+_CSV_COLUMNS = ("corpus", "method", "aux", "preset", "folds",
+                *(f"{metric}_{part}" for metric in METRICS for part in ("mean", "std")),
+                "paper_iemocap_ua", "paper_iemocap_wa", "note")
+
+
+def format_percent(mean, std) -> str:
+    """`71.00 ± 1.41` (fractions in, percent out); the mean alone when std is None."""
+    if std is None or (isinstance(std, float) and math.isnan(std)):
+        return f"{100 * mean:.2f}"
+    return f"{100 * mean:.2f} ± {100 * std:.2f}"
+
+
+def _markdown_table(headers, rows) -> list:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(tables, heading: str = "", empty: str = "No results for this table.") -> str:
+    """Markdown of a list of tables from `build_tables` (one section per table).
+
+    Args:
+      tables: tables of `build_tables`.
+      heading: an optional level-1 heading.
+      empty: the text when `tables` is empty.
+    """
+    lines = [f"# {heading}", ""] if heading else []
+    if not tables:
+        lines.append(empty)
+    for table in tables:
+        lines += [f"## {table['title']}", "",
+                  "Ours: mean ± sample standard deviation over folds (UA/WA in %); \"no adapt.\" "
+                  "skips meta-test fine-tuning. The paper (IEMOCAP) columns are the paper's "
+                  "published numbers, not ours.", ""]
+        first_columns = ("Method", "Aux") if table["number"] == 2 else ("Model",)
+        cells = []
+        for row in table["rows"]:
+            start = (row["method"], row["aux"]) if table["number"] == 2 else (row["method"],)
+            paper = [f"{value:.2f}" for value in row["paper"]] if row["paper"] else ["—", "—"]
+            cells.append([*start, row["preset"], row["folds"],
+                          *(format_percent(row["mean"][m], row["std"][m]) for m in METRICS),
+                          *paper])
+        lines += _markdown_table([*first_columns, "Preset", "Folds", *METRIC_HEADERS,
+                                  *PAPER_HEADERS], cells)
+        if table["omitted"]:
+            lines += ["", f"MMTL with other auxiliary tasks ({table['omitted']} combination(s)): "
+                          f"see Table 3."]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def render_csv(tables) -> str:
+    """CSV of tables from `build_tables`: one line per row, values in %, std empty for 1 fold."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(_CSV_COLUMNS)
+    for table in tables:
+        for row in table["rows"]:
+            values = []
+            for metric in METRICS:
+                std = row["std"][metric]
+                values += [round(100 * row["mean"][metric], 4),
+                           "" if std is None else round(100 * std, 4)]
+            paper = list(row["paper"]) if row["paper"] else ["", ""]
+            writer.writerow([table["corpus"], row["method"], row["aux"], row["preset"],
+                             row["folds"], *values, *paper, table["note"]])
+    return buffer.getvalue()
+
+
+def render_fold_summary(summary) -> str:
+    """Markdown of one configuration's folds (`summarize` output): a row per fold, mean ± std."""
+    label = METHOD_NAMES.get(summary["model"], summary["model"])
+    if summary["aux"] != NO_AUX:
+        label += f" ({aux_label(summary['aux'])})"
+    note = corpus_note(summary["corpus"])
+    title = f"# {label} on {summary['corpus']}: {summary['count']}-fold cross-validation"
+    lines = [title + (f" ({note})" if note else ""), "",
+             f"Preset {summary['preset']}. UA/WA in %; the last row is the mean ± sample standard "
+             f"deviation over the {summary['count']} fold(s).", ""]
+    rows = [[row["fold"], row["val_speaker"], row["test_speaker"],
+             *(f"{100 * row[m]:.2f}" for m in METRICS), row["best_epoch"]]
+            for row in summary["folds"]]
+    rows.append(["mean ± std", "", "", *(format_percent(summary["mean"][m], summary["std"][m])
+                                          for m in METRICS), ""])
+    lines += _markdown_table(["Fold", "Validation", "Test", *METRIC_HEADERS, "Best epoch"], rows)
+    return "\n".join(lines) + "\n"

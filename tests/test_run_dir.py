@@ -1,0 +1,95 @@
+"""Run directories (mmtl_tf.run_dir, directory_lock): the lock, config.json, and imports one way."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import REPO
+from mmtl_tf import config, directory_lock, run_dir as run_dir_lib
+
+
+class _Split:
+    train, validation, test = ("1F", "1M", "2F"), "3F", "3M"
+
+
+def _experiment(run_dir, strategy="default", **train):
+    return config.ExperimentConfig(
+        features=config.FeatureConfig(), model=config.ModelConfig(),
+        train=config.TrainConfig(**train), tfrecord_dir="shards", run_dir=str(run_dir),
+        strategy=strategy)
+
+
+MANIFEST = {"corpus": "synthetic", "class_names": ["neu", "hap", "sad", "ang"]}
+
+
+def test_a_live_owner_keeps_the_lock_and_a_dead_one_loses_it(tmp_path):
+    live_owner = os.getppid()  # the process that started this test: alive, and not us
+    (tmp_path / ".lock").write_text(str(live_owner))
+    with pytest.raises(run_dir_lib.RunDirError) as raised:
+        with run_dir_lib.RunLock(str(tmp_path)):
+            pass
+    assert str(raised.value) == (f"{tmp_path} is in use by another run (pid {live_owner}). "
+                                 f"Wait for it to finish, or choose another --run_dir.")
+    assert (tmp_path / ".lock").read_text() == str(live_owner)
+
+    prepare_lock = directory_lock.DirectoryLock(str(tmp_path), user="prepare", flag="--tfrecord_dir")
+    with pytest.raises(directory_lock.DirectoryInUseError, match="in use by another prepare"):
+        with prepare_lock:
+            pass
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / ".lock").write_text(str(dead.pid))
+    with run_dir_lib.RunLock(str(tmp_path / "new")):  # a missing directory is created
+        assert (tmp_path / "new" / ".lock").read_text() == str(os.getpid())
+    with run_dir_lib.RunLock(str(tmp_path)):
+        assert (tmp_path / ".lock").read_text() == str(os.getpid())
+    assert not (tmp_path / ".lock").exists()
+
+
+def test_config_is_recorded_once_and_other_settings_are_refused_without_writing(tmp_path):
+    record = run_dir_lib.record_config(_experiment(tmp_path), MANIFEST, _Split())
+    stored = (tmp_path / "config.json").read_bytes()
+    assert json.loads(stored) == record and record["test_speaker"] == "3M"
+    moved = _experiment(tmp_path / "elsewhere", strategy="mirrored")  # same result: accepted
+    run_dir_lib.check_same_settings(str(tmp_path), run_dir_lib.config_record(moved, MANIFEST, _Split()))
+    with pytest.raises(run_dir_lib.RunDirError, match="train.seed: requested 7, stored 0"):
+        run_dir_lib.check_same_settings(str(tmp_path), run_dir_lib.config_record(
+            _experiment(tmp_path, seed=7), MANIFEST, _Split()))
+    assert (tmp_path / "config.json").read_bytes() == stored
+    record_back, experiment = run_dir_lib.read_experiment(str(tmp_path))
+    assert record_back == record and experiment == _experiment(tmp_path)
+
+
+def test_a_missing_or_foreign_config_json_is_named(tmp_path):
+    with pytest.raises(run_dir_lib.RunDirError, match="is not a run directory .no config.json"):
+        run_dir_lib.read_record(str(tmp_path))
+    (tmp_path / "config.json").write_text("{")
+    with pytest.raises(run_dir_lib.RunDirError, match="config.json: not valid JSON"):
+        run_dir_lib.read_record(str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({"corpus": "x", "class_names": []}))
+    with pytest.raises(run_dir_lib.RunDirError, match="missing experiment"):
+        run_dir_lib.read_experiment(str(tmp_path))
+
+
+_IMPORTS = textwrap.dedent("""
+    import sys
+    import mmtl_tf.report, mmtl_tf.reporting, mmtl_tf.report_rendering, mmtl_tf.results_file
+    import mmtl_tf.export_format, mmtl_tf.corpus_notes, mmtl_tf.confusion_plot
+    assert "tensorflow" not in sys.modules, "reports load TensorFlow"
+    import mmtl_tf.run_dir
+    assert "mmtl_tf.algorithms" not in sys.modules, "run_dir imports algorithms"
+    import mmtl_tf.export, mmtl_tf.predict, mmtl_tf.experiments
+    assert "mmtl_tf.export_cli" not in sys.modules, "a library module imports the export CLI"
+    print("ok")
+""")
+
+
+def test_outputs_modules_import_one_way():
+    completed = subprocess.run([sys.executable, "-c", _IMPORTS], cwd=REPO, capture_output=True,
+                               text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert completed.returncode == 0 and completed.stdout.strip() == "ok", completed.stderr[-2000:]
