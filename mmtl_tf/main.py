@@ -22,7 +22,7 @@ from absl import flags
 from absl import logging
 
 from mmtl_tf import audio, cli_flags, corpora, episodes, experiments, preparation, run_dir as run_dir_lib
-from mmtl_tf import training
+from mmtl_tf import summaries, training
 from mmtl_tf import config as config_lib
 from mmtl_tf import corpora as corpora_lib
 
@@ -238,7 +238,7 @@ def setup_from_flags(name=None):
     with open(f"{flags_path}.tmp", "w", encoding="utf-8") as handle:
         handle.write(FLAGS.flags_into_string())
     os.replace(f"{flags_path}.tmp", flags_path)
-    print(f"run directory: {experiment.run_dir}  ({training.corpus_label(manifest['corpus'])})")
+    print(f"run directory: {experiment.run_dir}  ({summaries.corpus_label(manifest['corpus'])})")
     return experiment, manifest, folds
 
 

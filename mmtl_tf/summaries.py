@@ -27,7 +27,7 @@ _DESCRIPTIONS = {
 def hparams_of(experiment, corpus: str) -> dict:
     """The HParams of a run (one session per run in TensorBoard's HParams table)."""
     train = experiment.train
-    return {"model": train.model, "aux": labels.letters_of(train.aux_tasks) if train.model != "cnn_lstm" else "-",
+    return {"model": train.model, "aux": labels.letters_of(train.aux_tasks),
             "fold": experiment.fold, "corpus": corpus, "outer_update": train.outer_update,
             "preset": experiment.preset, "seed": train.seed}
 
@@ -115,7 +115,7 @@ def results_dict(experiment, record, selection, schedule, test, started, stopped
     best_step = min((selection.best_index + 1) * schedule.eval_every, schedule.total_steps)
     results = {
         "corpus": record["corpus"], "fold": experiment.fold,
-        "aux": "-" if train.model == "cnn_lstm" else labels.letters_of(train.aux_tasks),
+        "aux": labels.letters_of(train.aux_tasks),  # "-" for cnn_lstm, which has none
         "model": train.model, "outer_update": train.outer_update,
         "preset": experiment.preset, "seed": train.seed,
         "val_speaker": record["val_speaker"], "test_speaker": record["test_speaker"],

@@ -24,12 +24,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mmtl_tf import distribution, episodes, evaluation, run_dir as run_dir_lib, summaries, tfrecords
+from mmtl_tf import checkpoints, distribution, episodes, evaluation, run_dir as run_dir_lib, summaries
+from mmtl_tf import tfrecords
 from mmtl_tf import config as config_lib
 from mmtl_tf import schedule as schedule_lib
 from mmtl_tf.algorithms import build_algorithm, common
 
-SYNTHETIC_NOTE = summaries.SYNTHETIC_NOTE
 
 
 class NonFiniteLossError(RuntimeError):
@@ -76,7 +76,7 @@ def build_training(experiment, num_classes, num_evaluations: int = 1):
     state = {"step": tf.Variable(0, dtype=tf.int64), "skipped_steps": tf.Variable(0, dtype=tf.int64),
              "evaluations": tf.Variable(0, dtype=tf.int64),
              "val_history": tf.Variable(tf.zeros([max(num_evaluations, 1)], tf.float64))}
-    checkpoint = tf.train.Checkpoint(**run_dir_lib.network_trackables(algorithm), **state,
+    checkpoint = tf.train.Checkpoint(**checkpoints.network_trackables(algorithm), **state,
                                      **{f"optimizer_{n}": o for n, o in optimizers.items()})
     return algorithm, optimizers, state, checkpoint
 
@@ -90,7 +90,8 @@ def make_train_step(algorithm, optimizers, total_speakers: int, jit_compile: boo
       total_speakers: m, speakers of a whole episode (the divisor of the mean over speakers).
       jit_compile: compile with XLA.
       strategy: a `tf.distribute.Strategy`; with several replicas each runs its share of the
-        speakers (`distribution.split_speakers`) and the optimizers sum their gradients.
+        speakers (`distribution.split_speakers`), and the step sums their gradients with
+        `strategy.reduce` before the optimizers apply them.
 
     Returns:
       step(episode) -> (losses dict of per-speaker [m] tensors, finite bool tensor).
@@ -276,8 +277,3 @@ def _held_out(experiment, manifest, speaker, num_classes):
     segments = episodes.speaker_segments(experiment.tfrecord_dir, manifest, speaker,
                                          experiment.features)
     return segments, episodes.class_weights(manifest, [speaker], num_classes)[0]
-
-
-def corpus_label(corpus: str) -> str:
-    """`corpus: NAME` with the synthetic caveat where it applies (see `summaries.corpus_label`)."""
-    return summaries.corpus_label(corpus)
