@@ -24,10 +24,15 @@ _DESCRIPTIONS = {
 }
 
 
+def aux_letters(train) -> str:
+    """The run's auxiliary-task letters ("vad"), or "-" for cnn_lstm, which has none."""
+    return "-" if train.model == "cnn_lstm" else labels.letters_of(train.aux_tasks)
+
+
 def hparams_of(experiment, corpus: str) -> dict:
     """The HParams of a run (one session per run in TensorBoard's HParams table)."""
     train = experiment.train
-    return {"model": train.model, "aux": labels.letters_of(train.aux_tasks),
+    return {"model": train.model, "aux": aux_letters(train),
             "fold": experiment.fold, "corpus": corpus, "outer_update": train.outer_update,
             "preset": experiment.preset, "seed": train.seed}
 
@@ -115,7 +120,7 @@ def results_dict(experiment, record, selection, schedule, test, started, stopped
     best_step = min((selection.best_index + 1) * schedule.eval_every, schedule.total_steps)
     results = {
         "corpus": record["corpus"], "fold": experiment.fold,
-        "aux": labels.letters_of(train.aux_tasks),  # "-" for cnn_lstm, which has none
+        "aux": aux_letters(train),
         "model": train.model, "outer_update": train.outer_update,
         "preset": experiment.preset, "seed": train.seed,
         "val_speaker": record["val_speaker"], "test_speaker": record["test_speaker"],
