@@ -76,7 +76,7 @@ def ablate_run(run_dir: str, grid, with_test: bool) -> dict:
         for role, (segments, weights) in data.items():
             result = evaluator.evaluate(segments, weights, class_names)
             row[role] = result["adapted"]["ua"]
-        scores[f"{optimizer}x{steps}"] = row
+        scores[f"{optimizer} x{steps}" if steps else "none"] = row
     return {"run_dir": run_dir, "model": train.model, "seed": train.seed,
             "fold": experiment.fold, "scores": scores}
 
