@@ -70,7 +70,11 @@ class SpeakerEvaluator:
             theta = [w - rate * m / (tf.sqrt(v) + _EPSILON) for w, m, v in zip(theta, first, second)]
         return theta
 
-    def _batches(self, count: int) -> np.ndarray:
+    def adaptation_batches(self, count: int) -> np.ndarray:
+        """Segment indices [adapt_steps, B] of the adaptation steps over `count` segments.
+
+        Each pass visits every segment once in a seeded random order; passes repeat as needed.
+        """
         rng = np.random.default_rng(self.seed)
         needed = self.adapt_steps * self.batch_size
         order = np.concatenate([rng.permutation(count) for _ in range(needed // count + 1)])
@@ -100,16 +104,31 @@ class SpeakerEvaluator:
         plain = self.segment_probabilities(theta, phi, segments["spectrogram"])
         results = {"no_adapt": utterance_metrics(plain, segments, class_names)}
         if self.adapt_steps:
-            weights = common.sample_weights(tf.constant(speaker_class_weights),
-                                            tf.constant(segments["labels"]))
-            adapted_theta = self._adapt(theta, phi, tf.constant(segments["spectrogram"]),
-                                        tf.constant(segments["labels"]), weights,
-                                        tf.constant(self._batches(len(segments["labels"]))))
+            adapted_theta = self.adapted_weights(segments, speaker_class_weights)
             adapted = self.segment_probabilities(adapted_theta, phi, segments["spectrogram"])
             results["adapted"] = utterance_metrics(adapted, segments, class_names)
         else:
             results["adapted"] = results["no_adapt"]
         return results
+
+    def adapted_weights(self, segments: dict, speaker_class_weights: np.ndarray) -> list:
+        """theta after the meta-test adaptation on one speaker (step 1 of the module docstring).
+
+        Args:
+          segments: `episodes.speaker_segments` output for the speaker.
+          speaker_class_weights: float32 [4, C] the speaker's own w'_{i,c}.
+
+        Returns:
+          The adapted meta weights, a list of tensors (the model's variables are untouched).
+        """
+        theta = self.algorithm.meta_weights()
+        if not self.adapt_steps:
+            return theta
+        weights = common.sample_weights(tf.constant(speaker_class_weights),
+                                        tf.constant(segments["labels"]))
+        return self._adapt(theta, self.algorithm.head_weights(),
+                           tf.constant(segments["spectrogram"]), tf.constant(segments["labels"]),
+                           weights, tf.constant(self.adaptation_batches(len(segments["labels"]))))
 
 
 def utterance_metrics(segment_probabilities: np.ndarray, segments: dict, class_names) -> dict:

@@ -22,11 +22,10 @@ def test_adaptation_takes_the_steps_on_the_auxiliary_loss(optimizer):
     class_weights = rng.uniform(0.3, 1.0, size=(4, 4)).astype("float32")
     rate, steps, batch = 0.05, 3, 4
     evaluator = evaluation.SpeakerEvaluator(algorithm, rate, steps, batch, seed=0, optimizer=optimizer)
-    batches = evaluator._batches(9)
+    batches = evaluator.adaptation_batches(9)
+    assert batches.shape == (steps, batch) and sorted(batches.ravel()[:9]) == list(range(9))
     weights = class_weights[np.arange(4)[None, :], segments["labels"]]  # w'_{y} per segment, task
-    adapted = evaluator._adapt(algorithm.meta_weights(), algorithm.head_weights(),
-                               tf.constant(segments["spectrogram"]), tf.constant(segments["labels"]),
-                               tf.constant(weights), tf.constant(batches))
+    adapted = evaluator.adapted_weights(segments, class_weights)
 
     # Manual: a cloned meta learner, eager tapes, a fresh Keras optimizer (or plain SGD).
     meta = keras.models.clone_model(algorithm.meta.model)
@@ -65,3 +64,29 @@ def test_ua_averages_only_classes_present():
     metrics = evaluation.classification_metrics([0, 0, 2, 2], [0, 1, 2, 2], ["a", "b", "c"])
     assert metrics["per_class_recall"] == {"a": 0.5, "b": None, "c": 1.0}
     assert metrics["ua"] == pytest.approx(0.75) and metrics["wa"] == pytest.approx(0.75)
+
+
+def test_default_adaptation_changes_a_trained_models_predictions():
+    """The default meta-test (Eq. 4's step, size alpha) moves a trained model measurably."""
+    import trained_run
+    from mmtl_tf import episodes, tfrecords, trained_model
+
+    algorithm, record = trained_model.load_trained(trained_run.run_dir())
+    manifest = tfrecords.load_manifest(record["experiment"]["tfrecord_dir"], trained_run.FEATURE_CONFIG)
+    segments = episodes.speaker_segments(record["experiment"]["tfrecord_dir"], manifest,
+                                         record["test_speaker"], trained_run.FEATURE_CONFIG)
+    weights = episodes.class_weights(manifest, [record["test_speaker"]], 4)[0]
+    default = config.TrainConfig()
+    assert (default.test_adapt_optimizer, default.adapt_learning_rate) == ("sgd", default.meta_learning_rate)
+
+    def posteriors(rate, steps):
+        evaluator = evaluation.SpeakerEvaluator(algorithm, rate, steps, 4, seed=0)
+        theta = evaluator.adapted_weights(segments, weights)
+        return evaluator.segment_probabilities(theta, algorithm.head_weights(), segments["spectrogram"])
+
+    plain = posteriors(default.adapt_learning_rate, 0)
+    adapted = posteriors(default.adapt_learning_rate, default.test_adapt_steps)
+    old_default = posteriors(default.outer_learning_rate, default.test_adapt_steps)  # gamma
+    change, old_change = np.abs(adapted - plain).max(), np.abs(old_default - plain).max()
+    assert change > 1e-3, change
+    assert change > 3 * old_change  # alpha = 10 gamma: gradient steps scale with the rate
