@@ -6,18 +6,27 @@ headers, fmt chunks of other sizes, an odd-sized data chunk without its pad byte
 PCM and 32-bit IEEE-float samples are decoded with numpy from the data chunk the header check
 located. That check reads the RIFF header in Python from its first bytes: a missing, empty,
 non-wav, non-PCM or truncated file (a chunk claiming more data than the file holds) raises
-`AudioError` naming the file, and nothing large is allocated on a lying header. Channels are
+`AudioError` naming the file, and nothing large is allocated on a lying header. So does a
+header whose sample rate lies outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE (1 kHz to 384 kHz): below
+1 kHz no speech band survives, 384 kHz is the highest rate audio interfaces record, and a rate
+outside them is a damaged header (1 Hz would make 8000 samples 8000 s of audio). Channels are
 mixed to mono, and any other sample rate is converted with scipy's polyphase resampler.
+`write_wav` writes 16-bit PCM, the bytes `tf.audio.encode_wav` would write, without TensorFlow.
+This module imports no TensorFlow.
 """
 
 import math
 import os
+import stat
 import struct
 
 import numpy as np
 import scipy.signal
-import tensorflow as tf
 
+from mmtl_tf import atomic_files
+
+MIN_SAMPLE_RATE = 1000
+MAX_SAMPLE_RATE = 384000
 _PCM = 1
 _IEEE_FLOAT = 3
 _EXTENSIBLE = 0xFFFE
@@ -43,42 +52,55 @@ def inspect_wav(path: str) -> dict:
       `data_bytes` and `num_frames` (samples per channel).
 
     Raises:
-      AudioError: missing or empty file, not RIFF/WAVE, unsupported encoding, or a data chunk
-        that claims more bytes than the file holds.
+      AudioError: missing, unreadable, empty or not a regular file, not RIFF/WAVE, unsupported
+        encoding, a sample rate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE, or a data chunk that
+        claims more bytes than the file holds.
     """
-    if not os.path.isfile(path):
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):  # checked before opening: opening a FIFO would block
+            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+            _fail(path, f"not a regular file but {kind}")
+        with open(path, "rb") as handle:
+            return _read_header(path, handle, os.fstat(handle.fileno()).st_size)
+    except FileNotFoundError:
         raise AudioError(f"{path}: file not found. Check the corpus path, or prepare with "
-                         f"--skip_missing to count and list missing files instead.")
-    size = os.path.getsize(path)
+                         f"--skip_missing to count and list missing files instead.") from None
+    except OSError as error:
+        raise AudioError(f"{path}: cannot be read ({error.strerror}); check that it is a wav "
+                         f"file you may read") from None
+
+
+def _read_header(path, handle, size) -> dict:
+    """`inspect_wav` on an open file of `size` bytes."""
     if size == 0:
         _fail(path, "the file is empty")
-    with open(path, "rb") as handle:
-        riff = handle.read(12)
-        if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
-            _fail(path, "not a RIFF/WAVE file (corrupt header or another format)")
-        fmt = None
-        while True:
-            chunk = handle.read(8)
-            if len(chunk) < 8:
-                _fail(path, "no data chunk found (truncated or corrupt file)")
-            chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if chunk_id == b"fmt ":
-                if chunk_size > size - handle.tell():
-                    _fail(path, f"fmt chunk claims {chunk_size} bytes but the file holds only "
-                                f"{size - handle.tell()} after it (corrupt header)")
-                body = handle.read(chunk_size)
-                if len(body) < 16:
-                    _fail(path, "fmt chunk is truncated")
-                tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
-                if tag == _EXTENSIBLE and len(body) >= 26:
-                    tag = struct.unpack("<H", body[24:26])[0]
-                fmt = (tag, channels, rate, bits)
-                handle.seek(chunk_size % 2, os.SEEK_CUR)
-            elif chunk_id == b"data":
-                offset = handle.tell()
-                break
-            else:
-                handle.seek(chunk_size + chunk_size % 2, os.SEEK_CUR)
+    riff = handle.read(12)
+    if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+        _fail(path, "not a RIFF/WAVE file (corrupt header or another format)")
+    fmt = None
+    while True:
+        chunk = handle.read(8)
+        if len(chunk) < 8:
+            _fail(path, "no data chunk found (truncated or corrupt file)")
+        chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+        if chunk_id == b"fmt ":
+            if chunk_size > size - handle.tell():
+                _fail(path, f"fmt chunk claims {chunk_size} bytes but the file holds only "
+                            f"{size - handle.tell()} after it (corrupt header)")
+            body = handle.read(chunk_size)
+            if len(body) < 16:
+                _fail(path, "fmt chunk is truncated")
+            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
+            if tag == _EXTENSIBLE and len(body) >= 26:
+                tag = struct.unpack("<H", body[24:26])[0]
+            fmt = (tag, channels, rate, bits)
+            handle.seek(chunk_size % 2, os.SEEK_CUR)
+        elif chunk_id == b"data":
+            offset = handle.tell()
+            break
+        else:
+            handle.seek(chunk_size + chunk_size % 2, os.SEEK_CUR)
     if fmt is None:
         _fail(path, "no fmt chunk before the data chunk")
     tag, channels, rate, bits = fmt
@@ -89,8 +111,11 @@ def inspect_wav(path: str) -> dict:
     else:
         _fail(path, f"unsupported encoding (format tag {tag}, {bits} bits); "
                     f"supported: 16-bit PCM and 32-bit float")
-    if channels < 1 or rate < 1:
-        _fail(path, f"header says {channels} channels at {rate} Hz")
+    if channels < 1:
+        _fail(path, f"header says {channels} channels")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        _fail(path, f"header says {rate} Hz, outside the {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz "
+                    f"of real recordings (a damaged header)")
     if chunk_size > size - offset:
         _fail(path, f"header claims {chunk_size} bytes of audio but the file holds only "
                     f"{size - offset} after the header (truncated file)")
@@ -136,9 +161,13 @@ def read_wav(path: str, target_rate: int = 16000) -> np.ndarray:
     """
     info = inspect_wav(path)
     sample_type, scale = ("<i2", 1.0 / 32768.0) if info["format"] == "pcm16" else ("<f4", 1.0)
-    with open(path, "rb") as handle:
-        handle.seek(info["data_offset"])
-        raw = handle.read(info["num_frames"] * info["channels"] * np.dtype(sample_type).itemsize)
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(info["data_offset"])
+            raw = handle.read(info["num_frames"] * info["channels"]
+                              * np.dtype(sample_type).itemsize)
+    except OSError as error:
+        raise AudioError(f"{path}: cannot be read ({error.strerror})") from None
     samples = np.frombuffer(raw, sample_type).reshape(-1, info["channels"]).astype(np.float32)
     if scale != 1.0:
         samples *= scale
@@ -147,16 +176,32 @@ def read_wav(path: str, target_rate: int = 16000) -> np.ndarray:
     return to_mono_at_rate(samples, info["sample_rate"], target_rate)
 
 
-def write_wav(path: str, waveform: np.ndarray, sample_rate: int) -> None:
-    """Writes float samples in [-1, 1] ([frames] or [frames, channels]) as a 16-bit PCM wav.
+def encode_wav(waveform: np.ndarray, sample_rate: int) -> bytes:
+    """Encodes float samples as a 16-bit PCM wav, byte for byte as `tf.audio.encode_wav` does.
 
-    Used by the synthetic corpus and by tests. The file appears atomically (temp + rename).
+    Args:
+      waveform: float [frames] or [frames, channels]; values outside [-1, 1) are clipped.
+      sample_rate: Hz written into the header.
+
+    Returns:
+      The file's bytes (a 44-byte header, then little-endian int16 samples, interleaved).
     """
     samples = np.asarray(waveform, np.float32)
     if samples.ndim == 1:
         samples = samples[:, np.newaxis]
-    encoded = tf.audio.encode_wav(tf.clip_by_value(samples, -1.0, 32767.0 / 32768.0), sample_rate)
-    temp = f"{path}.tmp-{os.getpid()}"
-    with open(temp, "wb") as handle:
-        handle.write(encoded.numpy())
-    os.replace(temp, path)
+    scaled = (np.clip(samples, -1.0, 32767.0 / 32768.0) * np.float32(32768.0)).astype(np.float64)
+    rounded = np.trunc(scaled + np.copysign(0.5, scaled))  # C's roundf: halves away from zero
+    data = np.clip(rounded, -32768, 32767).astype("<i2").tobytes()
+    channels = samples.shape[1]
+    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(data), b"WAVE", b"fmt ", 16,
+                         _PCM, channels, sample_rate, sample_rate * channels * 2, channels * 2,
+                         16, b"data", len(data))
+    return header + data
+
+
+def write_wav(path: str, waveform: np.ndarray, sample_rate: int) -> None:
+    """Writes float samples in [-1, 1] ([frames] or [frames, channels]) as a 16-bit PCM wav.
+
+    Used by the synthetic corpus and by tests. The file appears atomically (`atomic_files`).
+    """
+    atomic_files.write_bytes(path, encode_wav(waveform, sample_rate))

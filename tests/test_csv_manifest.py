@@ -116,40 +116,90 @@ def test_rows_with_other_labels_are_excluded_and_counted_per_label(corpus):
                                                     "label xxx": 1})
 
 
-def test_missing_required_column_error_names_column_and_file(corpus):
-    path = _write_manifest(corpus, "path,speaker,emotion\nwavs/a.wav,spk1,sad\n")
-    with pytest.raises(corpora.CorpusError, match=r"manifest\.csv: required column 'session'"):
+@pytest.mark.parametrize("header, missing", [
+    ("speaker,session,emotion", "path"),
+    ("path,session,emotion", "speaker"),
+    ("path,speaker,emotion", "session"),
+    ("path,speaker,session,label", "emotion"),
+])
+def test_missing_column_error_names_file_and_column(corpus, header, missing):
+    cells = ",".join(["wavs/a.wav", "x", "y", "z"][:len(header.split(","))])
+    path = _write_manifest(corpus, f"{header}\n{cells}\n")
+    with pytest.raises(corpora.CorpusError, match=f"required column '{missing}' is missing") \
+            as error:
+        csv_manifest.read_csv_manifest(path)
+    assert path in str(error.value)
+
+
+def test_header_missing_a_column_is_reported_before_the_rows_it_misaligns(corpus):
+    path = _write_manifest(corpus, "path,speaker,emotion\nwavs/a.wav,anna,1,sad\n")
+    with pytest.raises(corpora.CorpusError, match="required column 'session' is missing"):
         csv_manifest.read_csv_manifest(path)
 
 
-def test_empty_aux_cell_error_names_row_and_column(corpus):
-    path = _write_manifest(corpus, (
-        "path,speaker,session,emotion,valence,arousal\n"
-        "wavs/a.wav,spk1,s1,sad,2.0,3.0\n"
-        "wavs/b.wav,spk1,s1,sad,2.0,\n"))
-    with pytest.raises(corpora.CorpusError,
-                       match=r"manifest\.csv: row 3, column 'arousal': the cell is empty"):
+@pytest.mark.parametrize("rows, expected", [
+    # An empty aux cell, a whitespace-only one, a short row (cells missing at the end).
+    ("wavs/a.wav,s1,1,sad,2.0,3.0\nwavs/b.wav,s1,1,sad,,3.0\n", "row 3, column 'valence'"),
+    ("wavs/a.wav,s1,1,sad,2.0,3.0\nwavs/b.wav,s1,1,sad,2.0,  \n", "row 3, column 'arousal'"),
+    ("wavs/a.wav,s1,1,sad,2.0\n", "row 2, column 'arousal': the row ends before this column"),
+    ("wavs/a.wav,s1,1,sad,2.0,abc\n", "row 2, column 'arousal': 'abc' is not a number"),
+    ("wavs/a.wav,s1,1,sad,2.0,9\n", "row 2, column 'arousal': score 9 is outside"),
+    ("wavs/a.wav,s1,1,sad,nan,2\n", "row 2, column 'valence': score nan is outside"),
+    ("wavs/a.wav,s1,1,sad,0.0,2\n", "row 2, column 'valence': score 0.0 is outside"),
+    ("wavs/a.wav,,1,sad,2.0,3.0\n", "row 2, column 'speaker': the cell is empty"),
+    ("\n\nwavs/a.wav,s1,,sad,2.0,3.0\n", "row 4, column 'session': the cell is empty"),
+    ("wavs/a.wav,s1,1,,2.0,3.0\n", "row 2, column 'emotion': the cell is empty"),
+    (",s1,1,sad,2.0,3.0\n", "row 2, column 'path': the cell is empty"),
+    ("wavs/a.wav,s1,1,sad,2.0,3.0,extra\n", "row 2 has more cells than the header"),
+    ("wavs/a.wav,anna b,1,sad,2.0,3.0\n", "row 2, column 'speaker': speaker id 'anna b' must be"),
+])
+def test_bad_cell_error_names_file_row_and_column(corpus, rows, expected):
+    path = _write_manifest(corpus, "path,speaker,session,emotion,valence,arousal\n" + rows)
+    with pytest.raises(corpora.CorpusError) as error:
         csv_manifest.read_csv_manifest(path)
+    assert f"{path}: {expected}" in str(error.value)
 
 
-def test_empty_required_cell_error_names_row_and_column(corpus):
-    path = _write_manifest(corpus, (
-        "path,speaker,session,emotion\n"
-        "\n"
-        "wavs/a.wav, ,s1,sad\n"))
-    with pytest.raises(corpora.CorpusError,
-                       match=r"manifest\.csv: row 3, column 'speaker': the cell is empty"):
+@pytest.mark.parametrize("rows, start, end", [
+    ('wavs/a.wav,s1,1,sad\nwavs/b.wav,s1,1,"sad\nwavs/a.wav,s2,2,sad\nwavs/b.wav,s2,2,hap\n', 3, 5),
+    ('"wavs/a.wav,s1,1,sad\r\nwavs/b.wav,s1,1,sad\r\n', 2, 3),
+])
+def test_an_unterminated_quote_is_an_error_at_its_row_not_an_exclusion(corpus, rows, start, end):
+    path = _write_manifest(corpus, "path,speaker,session,emotion\n" + rows)
+    with pytest.raises(corpora.CorpusError, match=rf"row {start}: a cell holds a line break, so "
+                                                  rf"the row runs on to line {end}") as error:
         csv_manifest.read_csv_manifest(path)
+    assert path in str(error.value) and "quote" in str(error.value)
 
 
-@pytest.mark.parametrize("value, problem", [("high", "is not a number"),
-                                            ("6", "outside"), ("0.0", "outside")])
-def test_aux_value_not_a_number_in_zero_six_is_an_error(corpus, value, problem):
-    path = _write_manifest(corpus, (
-        "path,speaker,session,emotion,dominance\n"
-        f"wavs/a.wav,spk1,s1,sad,{value}\n"))
-    with pytest.raises(corpora.CorpusError,
-                       match=rf"manifest\.csv: row 2, column 'dominance': .*{problem}"):
+def test_quoted_cells_with_commas_are_still_read(corpus):
+    path = _write_manifest(corpus, 'path,speaker,session,emotion,utterance_id\n'
+                                   '"wavs/a.wav","spk1",s1,"sad","take 1, good"\n')
+    assert [u.utterance_id for u in csv_manifest.read_csv_manifest(path).utterances] == [
+        "take 1, good"]
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_a_directory_or_fifo_named_like_a_wav_is_not_reported_missing(corpus, kind):
+    if kind == "directory":
+        os.mkdir(corpus / "wavs" / "x.wav")
+    else:
+        os.mkfifo(corpus / "wavs" / "x.wav")
+    path = _write_manifest(corpus, "path,speaker,session,emotion\nwavs/x.wav,spk1,s1,sad\n")
+    for skip_missing in (False, True):
+        with pytest.raises(corpora.CorpusError, match="row 2: wav file .*x.wav is not a regular "
+                                                      "file"):
+            csv_manifest.read_csv_manifest(path, skip_missing=skip_missing)
+
+
+def test_an_unreadable_manifest_is_an_error_naming_it(corpus, monkeypatch):
+    path = _write_manifest(corpus, "path,speaker,session,emotion\nwavs/a.wav,spk1,s1,sad\n")
+
+    def refuse(name, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", name)
+
+    monkeypatch.setattr(csv_manifest, "open", refuse, raising=False)
+    with pytest.raises(corpora.CorpusError, match="cannot read the CSV manifest .Permission"):
         csv_manifest.read_csv_manifest(path)
 
 
@@ -205,11 +255,9 @@ def test_default_ids_stay_unique_for_names_differing_in_extension(corpus):
     assert ids == ["wavs/a", "wavs/a.wave"]
 
 
-def test_row_with_more_cells_than_header_is_an_error_but_empty_extras_are_not(corpus):
-    path = _write_manifest(corpus, "path,speaker,session,emotion\n"
-                                   "wavs/a.wav,spk1,s1,sad,,\nwavs/b.wav,spk1,s1,sad,oops\n")
-    with pytest.raises(corpora.CorpusError, match=r"row 3 has more cells than the header"):
-        csv_manifest.read_csv_manifest(path)
+def test_empty_cells_beyond_the_header_are_not_an_error(corpus):
+    path = _write_manifest(corpus, "path,speaker,session,emotion\nwavs/a.wav,spk1,s1,sad,,\n")
+    assert len(csv_manifest.read_csv_manifest(path).utterances) == 1
 
 
 def test_missing_wav_error_names_row_path_and_flag(corpus):
@@ -252,3 +300,34 @@ def test_corpus_name_defaults_to_csv_file_name(corpus):
 def test_missing_manifest_file_error_names_it(tmp_path):
     with pytest.raises(corpora.CorpusError, match="nothing.csv: CSV manifest not found"):
         csv_manifest.read_csv_manifest(str(tmp_path / "nothing.csv"))
+
+
+def test_manifest_that_is_empty_or_not_utf8_error_names_it(corpus):
+    empty = _write_manifest(corpus, "", name="empty.csv")
+    with pytest.raises(corpora.CorpusError, match="empty") as error:
+        csv_manifest.read_csv_manifest(empty)
+    assert empty in str(error.value)
+    latin1 = corpus / "latin1.csv"
+    latin1.write_bytes("path,speaker,session,emotion\nwavs/a.wav,Jos\xe9,1,sad\n".encode("latin-1"))
+    with pytest.raises(corpora.CorpusError, match="UTF-8") as error:
+        csv_manifest.read_csv_manifest(str(latin1))
+    assert str(latin1) in str(error.value)
+
+
+def test_csv_corpus_with_stereo_8k_and_48k_audio_reads_as_16k_mono(tmp_path):
+    shapes = {"stereo44k": (44100, 2), "mono8k": (8000, 1), "mono48k": (48000, 1),
+              "mono16k": (16000, 1)}
+    os.makedirs(tmp_path / "wavs")
+    rows = ["path,speaker,session,emotion"]
+    for number, (name, (sample_rate, channels)) in enumerate(shapes.items()):
+        audio.write_wav(str(tmp_path / "wavs" / f"{name}.wav"),
+                        _noise(sample_rate // 2, channels), sample_rate)
+        rows.append(f"wavs/{name}.wav,spk{number % 2},s{number % 2},neutral")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    listing = csv_manifest.read_csv_manifest(str(manifest))
+    assert sorted(u.utterance_id for u in listing.utterances) == sorted(
+        f"wavs/{name}" for name in shapes)
+    for utterance in listing.utterances:
+        waveform = audio.read_wav(utterance.path, target_rate=16000)
+        assert waveform.ndim == 1 and abs(len(waveform) - 8000) <= 1

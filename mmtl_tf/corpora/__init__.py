@@ -13,9 +13,15 @@ The readers:
 import collections
 import dataclasses
 import os
+import re
+import stat
 from typing import Optional
 
+from mmtl_tf import labels
 from mmtl_tf.labels import AUX_LETTERS, AUX_TASKS, MISSING_LABEL  # noqa: F401 (re-exported)
+
+# Speaker ids name shard files, so they are restricted to characters safe in any file name.
+_SAFE_SPEAKER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 class CorpusError(ValueError):
@@ -32,7 +38,7 @@ class Utterance:
       speaker: speaker id (IEMOCAP: `1F`, `1M`).
       session: fold group (IEMOCAP: `1`..`5`); the two speakers of a session share it.
       emotion: index into the listing's `class_names`.
-      valence, arousal, dominance: binned scores 0..3 (`features.bin_vad_score`), or
+      valence, arousal, dominance: binned scores 0..3 (`labels.bin_vad_score`), or
         MISSING_LABEL (-1) when the corpus has none.
     """
 
@@ -64,23 +70,35 @@ class CorpusListing:
     excluded: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     missing_files: list = dataclasses.field(default_factory=list)
 
-    def wav_present(self, path: str, skip_missing: bool, problem: str) -> bool:
+    def wav_present(self, path: str, skip_missing: bool, where: str) -> bool:
         """Whether an utterance's wav exists; a missing one raises, or is counted and listed.
 
         Args:
           path: the wav path.
           skip_missing: count it under excluded["missing wav"] and in `missing_files` instead
             of raising (never dropped silently).
-          problem: the error message's start, naming the file and line or row.
+          where: the place that lists it, for messages ("<label file>:<line>", "<csv>: row 3").
 
         Raises:
-          CorpusError: the wav is missing and `skip_missing` is off.
+          CorpusError: the wav is missing and `skip_missing` is off, or the path is a folder or
+            a special file (a FIFO, a device), whatever `skip_missing` says.
         """
-        if os.path.isfile(path):
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            mode = None
+        except OSError as error:
+            raise CorpusError(f"{where}: wav file {path} cannot be examined "
+                              f"({error.strerror}); check the path and its permissions") from None
+        if mode is not None and stat.S_ISREG(mode):
             return True
+        if mode is not None:
+            kind = "a directory" if stat.S_ISDIR(mode) else "a special file (FIFO, device, socket)"
+            raise CorpusError(f"{where}: wav file {path} is not a regular file but {kind}; "
+                              f"point the corpus at the wav file itself")
         if not skip_missing:
-            raise CorpusError(f"{problem}; fix the path, or pass --skip_missing to count and list "
-                              f"missing files instead")
+            raise CorpusError(f"{where}: wav file {path} is missing; fix the path, or pass "
+                              f"--skip_missing to count and list missing files instead")
         self.excluded["missing wav"] += 1
         self.missing_files.append(path)
         return False
@@ -101,3 +119,46 @@ def sessions_of(speaker_sessions: dict) -> dict:
 def optional_int(value: Optional[int]) -> int:
     """Returns `value`, or MISSING_LABEL for None."""
     return MISSING_LABEL if value is None else int(value)
+
+
+def speaker_id_problem(speaker: str) -> Optional[str]:
+    """Why `speaker` cannot be a speaker id (it names files), or None when it can."""
+    if _SAFE_SPEAKER.match(speaker):
+        return None
+    return (f"speaker id {speaker!r} must be letters, digits, '_', '.' or '-', starting with a "
+            f"letter, digit or '_' (it names the speaker's shard files)")
+
+
+def check_listing(listing: CorpusListing) -> None:
+    """Rejects one class, an empty listing, repeated ids, bad speakers or out-of-range labels.
+
+    Raises:
+      CorpusError: naming the corpus, or the utterance and what is wrong with it.
+    """
+    if len(listing.class_names) < 2:
+        raise CorpusError(f"corpus {listing.corpus}: --classes names one class "
+                          f"({', '.join(listing.class_names)}); emotion recognition needs at "
+                          f"least two")
+    if not listing.utterances:
+        raise CorpusError(f"corpus {listing.corpus}: no utterance was kept (excluded: "
+                          f"{dict(listing.excluded)}); check the corpus path and flags")
+    seen, sessions = set(), {}
+    for utterance in listing.utterances:
+        where = utterance.utterance_id
+        if where in seen:
+            raise CorpusError(f"utterance id {where!r} is listed twice")
+        seen.add(where)
+        if sessions.setdefault(utterance.speaker, utterance.session) != utterance.session:
+            raise CorpusError(f"{where}: speaker {utterance.speaker} is in sessions "
+                              f"{sessions[utterance.speaker]} and {utterance.session}; a speaker "
+                              f"belongs to one session")
+        problem = speaker_id_problem(utterance.speaker)
+        if problem:
+            raise CorpusError(f"{where}: {problem}")
+        if not 0 <= utterance.emotion < len(listing.class_names):
+            raise CorpusError(f"{where}: emotion {utterance.emotion} is not an index into "
+                              f"{list(listing.class_names)}")
+        for task in labels.AUX_TASKS:
+            if not labels.MISSING_LABEL <= getattr(utterance, task) < labels.NUM_VAD_BINS:
+                raise CorpusError(f"{where}: {task} bin {getattr(utterance, task)} is outside "
+                                  f"-1..{labels.NUM_VAD_BINS - 1}")

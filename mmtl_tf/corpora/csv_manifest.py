@@ -8,26 +8,30 @@ One row per utterance, with a header row naming the columns (any order, any case
     emotion    emotion label (required), matched case-insensitively to `class_names`; IEMOCAP
                names are accepted through `EMOTION_ALIASES` (neu -> neutral, ang -> angry, ...)
     valence, arousal, dominance
-               optional raw scores in (0, 6), binned with `features.bin_vad_score`; a column that
+               optional raw scores in (0, 6), binned with `labels.bin_vad_score`; a column that
                is absent gives MISSING_LABEL (-1), a column that is present needs every cell
     utterance_id
                optional; by default the path relative to the CSV's folder without its extension
 
 Cells are stripped, and a UTF-8 byte-order mark (as spreadsheets write it) is tolerated. Errors
-name the file, the row as a spreadsheet shows it (the header is row 1) and the column. Rows whose
-emotion is not a class are counted in `excluded` as "label <raw label>". The reader only checks
+name the file, the row as a spreadsheet shows it (the header is row 1) and the column. A cell may
+not hold a line break: one that does is almost always an unterminated quote that swallowed the
+rows after it, so the file is refused naming the row where the quote opened. Rows whose emotion is
+not a class are counted in `excluded` as "label <raw label>". The reader only checks
 that each wav exists: any sample rate and channel count is fine, since `audio.read_wav` mixes to
 mono and resamples when the features are computed.
 """
 
 import csv
 import os
+import re
 
 from mmtl_tf import corpora
-from mmtl_tf import features
+from mmtl_tf import labels
 
 REQUIRED_COLUMNS = ("path", "speaker", "session", "emotion")
 ID_COLUMN = "utterance_id"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 # IEMOCAP (and other common) emotion names -> the class names used by default. An alias applies
 # only when its target is among the class names; matching is case-insensitive on both sides.
@@ -63,17 +67,18 @@ def _class_lookup(class_names):
 
 
 def _read_rows(csv_path):
-    """Returns (columns, [(row number, {column: stripped cell or None})])."""
+    """Returns (columns, [(row number, {column: stripped cell, or None past the row's end})])."""
     if not os.path.isfile(csv_path):
         raise corpora.CorpusError(f"{csv_path}: CSV manifest not found")
     rows = []
     try:
         with open(csv_path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
                 raise corpora.CorpusError(f"{csv_path}: the file is empty; expected a header row "
                                           f"with the columns {', '.join(REQUIRED_COLUMNS)}")
-            columns = [name.strip().lower() for name in reader.fieldnames]
+            columns = [name.strip().lower() for name in header]
             repeated = sorted({name for name in columns if name and columns.count(name) > 1})
             if repeated:
                 raise corpora.CorpusError(f"{csv_path}: column(s) {', '.join(repeated)} appear "
@@ -82,16 +87,27 @@ def _read_rows(csv_path):
                 if column not in columns:
                     raise corpora.CorpusError(f"{csv_path}: required column {column!r} is "
                                               f"missing (found: {', '.join(columns)})")
-            reader.fieldnames = columns
-            for row in reader:
-                row_number = reader.line_num  # the header is row 1, as in a spreadsheet
-                if any(cell.strip() for cell in row.pop(None, [])):
+            end_of_previous = reader.line_num
+            for cells in reader:
+                row_number = end_of_previous + 1  # the header is row 1, as in a spreadsheet
+                end_of_previous = reader.line_num
+                if not cells:
+                    continue  # a blank line
+                if any(_LINE_BREAK.search(cell) for cell in cells):
+                    raise corpora.CorpusError(
+                        f"{csv_path}: row {row_number}: a cell holds a line break, so the row "
+                        f"runs on to line {reader.line_num} (an unterminated quote?); close the "
+                        f"quote, or remove the line break from the cell")
+                if any(cell.strip() for cell in cells[len(columns):]):
                     raise corpora.CorpusError(f"{csv_path}: row {row_number} has more cells than "
                                               f"the header has columns")
-                rows.append((row_number, {name: None if cell is None else cell.strip()
-                                          for name, cell in row.items()}))
+                padded = [cell.strip() for cell in cells] + [None] * len(columns)
+                rows.append((row_number, dict(zip(columns, padded))))
     except UnicodeDecodeError as error:
         raise corpora.CorpusError(f"{csv_path}: not a UTF-8 text file ({error})") from None
+    except OSError as error:
+        raise corpora.CorpusError(f"{csv_path}: cannot read the CSV manifest ({error.strerror}); "
+                                  f"check its permissions") from None
     except csv.Error as error:
         raise corpora.CorpusError(f"{csv_path}: not a readable CSV file ({error})") from None
     return columns, rows
@@ -100,6 +116,9 @@ def _read_rows(csv_path):
 def _cell(row, column, where):
     """Returns a non-empty cell, or raises CorpusError naming the row and column."""
     value = row.get(column)
+    if value is None:
+        raise corpora.CorpusError(f"{where}, column {column!r}: the row ends before this column "
+                                  f"(it has fewer cells than the header has columns)")
     if not value:
         raise corpora.CorpusError(f"{where}, column {column!r}: the cell is empty")
     return value
@@ -113,7 +132,7 @@ def _aux_label(row, column, where):
     except ValueError:
         raise corpora.CorpusError(f"{where}, column {column!r}: {text!r} is not a number") from None
     try:
-        return features.bin_vad_score(score)
+        return labels.bin_vad_score(score)
     except ValueError:
         raise corpora.CorpusError(
             f"{where}, column {column!r}: score {text} is outside (0, 6)") from None
@@ -154,6 +173,9 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
         where = f"{csv_path}: row {row_number}"
         path_cell, speaker, session, emotion = (
             _cell(row, column, where) for column in REQUIRED_COLUMNS)
+        problem = corpora.speaker_id_problem(speaker)
+        if problem:
+            raise corpora.CorpusError(f"{where}, column 'speaker': {problem}")
         aux = {task: _aux_label(row, task, where) for task in aux_columns}
         wav_path = os.path.normpath(os.path.join(csv_dir, path_cell))
         if ID_COLUMN in columns:
@@ -177,7 +199,7 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
         if emotion_index is None:
             listing.excluded[f"label {emotion}"] += 1
             continue
-        if not listing.wav_present(wav_path, skip_missing, f"{where}: wav file {wav_path} is missing"):
+        if not listing.wav_present(wav_path, skip_missing, where):
             continue
         listing.utterances.append(corpora.Utterance(
             utterance_id=utterance_id, path=wav_path, speaker=speaker, session=session,

@@ -20,7 +20,7 @@ The steps:
 4. The speaker is the session digit plus the gender letter of the utterance id's LAST field:
    `Ses01F_impro01_M003` is spoken by `1M`. The letter after `Ses01` names the actor who wore the
    motion-capture markers, not the speaker; every dialog has turns of both actors.
-5. V/A/D means are binned with `features.bin_vad_score` ((0,2)->0, [2,3)->1, [3,4)->2,
+5. V/A/D means are binned with `labels.bin_vad_score` ((0,2)->0, [2,3)->1, [3,4)->2,
    [4,6)->3; an edge goes to the upper bin).
 6. Utterances are kept by dialog type (`scripts`) and label (`class_names`, after the optional
    exc->hap merge); the others are counted in `listing.excluded` by reason. Kept utterances
@@ -31,7 +31,7 @@ import os
 import re
 
 from mmtl_tf import corpora
-from mmtl_tf import features
+from mmtl_tf import labels
 
 IEMOCAP_LABELS = ("neu", "hap", "sad", "ang", "exc", "fru", "sur", "fea", "dis", "oth", "xxx")
 SCRIPT_CHOICES = ("improvised", "scripted", "all")
@@ -116,7 +116,7 @@ def _vad_bin(text, where, name, line):
     if not _NUMBER.match(text):
         raise corpora.CorpusError(f"{where}: {name} score {text!r} is not a number: {line}")
     try:
-        return features.bin_vad_score(float(text))
+        return labels.bin_vad_score(float(text))
     except ValueError:
         raise corpora.CorpusError(
             f"{where}: {name} score {text} is outside (0, 6): {line}") from None
@@ -129,6 +129,9 @@ def _summary_records(path):
             lines = handle.read().splitlines()
     except UnicodeDecodeError as error:
         raise corpora.CorpusError(f"{path}: not a text label file ({error})") from None
+    except OSError as error:
+        raise corpora.CorpusError(f"{path}: cannot read the label file ({error.strerror}); "
+                                  f"check its permissions") from None
     for line_number, raw_line in enumerate(lines, start=1):
         line = raw_line.strip()
         if not line.startswith("[") and (_EVALUATOR_LINE.match(line)
@@ -210,8 +213,7 @@ def read_iemocap(root: str, scripts: str = "improvised",
                 wav_path = os.path.join(root, f"Session{session_number}", "sentences", "wav",
                                         dialog, f"{utterance_id}.wav")
                 if not listing.wav_present(wav_path, skip_missing,
-                                           f"{where}: the wav of utterance {utterance_id} is "
-                                           f"missing, expected at {wav_path}"):
+                                           f"{where}: utterance {utterance_id}"):
                     continue
                 listing.utterances.append(corpora.Utterance(
                     utterance_id=utterance_id, path=wav_path,

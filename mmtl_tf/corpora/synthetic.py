@@ -40,6 +40,7 @@ import os
 import numpy as np
 import scipy.fft
 
+from mmtl_tf import atomic_files
 from mmtl_tf import audio
 from mmtl_tf.corpora import iemocap
 
@@ -259,14 +260,6 @@ def _label_block(rng, start, end, utterance_id, label, scores):
                for number, (v, a, d) in zip(evaluators, scores)] + [""])
 
 
-def _write_text(path, text):
-    """Writes a text file atomically (temp + rename)."""
-    temp = f"{path}.tmp-{os.getpid()}"
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temp, path)
-
-
 def _write_session(root, session, parameters):
     """Writes one session's wavs, label files and traps; returns their paths relative to root."""
     seed, sample_rate = parameters["seed"], parameters["sample_rate"]
@@ -292,13 +285,12 @@ def _write_session(root, session, parameters):
             categorical.append(f"{utterance_id} :{word}; ()")
             clock, index = end + rng.uniform(0.2, 2.0), index + 1
         written.append(os.path.join(label_dir, f"{dialog}.txt"))
-        _write_text(written[-1], "\n".join(lines) + "\n")
+        atomic_files.write_text(written[-1], "\n".join(lines) + "\n")
         if dialog_number == 0:  # traps: a per-evaluator file and a macOS AppleDouble file
             written.append(os.path.join(label_dir, "Categorical", f"{dialog}_e2_cat.txt"))
-            _write_text(written[-1], "\n".join(categorical) + "\n")
+            atomic_files.write_text(written[-1], "\n".join(categorical) + "\n")
             written.append(os.path.join(label_dir, f"._{dialog}.txt"))
-            with open(written[-1], "wb") as handle:
-                handle.write(_APPLE_DOUBLE)
+            atomic_files.write_bytes(written[-1], _APPLE_DOUBLE)
     return [os.path.relpath(path, root) for path in written]
 
 
@@ -368,7 +360,7 @@ def generate_synthetic_corpus(root: str, utterances_per_speaker: int = 48, seed:
         raise ValueError(f"{root} is not empty and holds no synthetic corpus ({STAMP_NAME}); "
                          f"pick a new or empty directory")
     os.makedirs(root, exist_ok=True)
-    _write_text(partial_path, json.dumps({"parameters": parameters}))
+    atomic_files.write_text(partial_path, json.dumps({"parameters": parameters}))
     files = sorted(name for session in range(1, 6)
                    for name in _write_session(root, session, parameters))
     kept = set(files)
@@ -376,7 +368,7 @@ def generate_synthetic_corpus(root: str, utterances_per_speaker: int = 48, seed:
         for relative in (os.path.relpath(os.path.join(folder, name), root) for name in names):
             if relative.startswith("Session") and relative not in kept:
                 os.remove(os.path.join(root, relative))
-    _write_text(stamp_path, json.dumps({"generator": __name__, "parameters": parameters,
+    atomic_files.write_text(stamp_path, json.dumps({"generator": __name__, "parameters": parameters,
                                         "num_files": len(files), "files": files}, indent=1))
     os.remove(partial_path)
     return root
