@@ -1,23 +1,27 @@
 """Preparation: a corpus listing in, per-speaker spectrogram shards and manifest.json out.
 
 `prepare_corpus` is the library step behind `python -m mmtl_tf.prepare`; training reads only
-what it writes. It is idempotent and checked, like SpeechBrain's `prepare_data`:
+what it writes. It is idempotent, checked and transactional, like SpeechBrain's `prepare_data`:
 
-1. Every wav header is checked up front (`audio.inspect_wav`), and audio shorter than one
-   analysis window is rejected, naming the file, before any TensorFlow work.
-2. A speaker whose `<speaker>.done.json` hash (feature config, corpus, class names, shard size
-   and the speaker's utterance ids, paths, lengths and labels) matches, and whose shards are
-   all present with their recorded sizes, is skipped. The others are recomputed.
-3. One tf.data pipeline over the remaining utterances (speaker by speaker, order preserved)
+1. The listing (ids, speakers, labels, at least two classes) and every wav header
+   (`audio.inspect_wav`) are checked before anything is written; audio shorter than one
+   analysis window is rejected, naming the file.
+2. The directory is locked (`tfrecord_dir.lock`). A committed preparation with other feature
+   settings, corpus or classes is refused, naming the differences, unless `overwrite`.
+3. A speaker whose `<speaker>.done.json` hash (feature config, corpus, class names, shard size
+   and the speaker's utterance ids, paths, lengths and labels) matches, and whose shards all
+   have their recorded sizes, is reused: from the staging folder of an unfinished prepare, or
+   hard-linked from the committed generation. The others are recomputed into staging.
+4. One tf.data pipeline over the remaining utterances (speaker by speaker, order preserved)
    loads audio with `audio.read_wav` and runs the one feature function,
    `features.waveform_features`, on each utterance (a batch of one); both maps run in parallel.
-4. Each speaker's segments go to temporary shard files that are renamed into place when the
-   speaker is complete; then its done-file is written; `manifest.json` comes last. The old
-   manifest is removed first, so a killed run never leaves a manifest or a done-file describing
-   incomplete data, and rerunning completes it with the same bytes as an uninterrupted run.
+5. Each speaker's segments go to temporary shard files renamed into place when the speaker is
+   complete, then its done-file is written. When every speaker is staged,
+   `tfrecord_dir.commit` swaps the new generation in with one atomic write of manifest.json.
 
-Histograms count segments (what training sees); a missing V/A/D label (-1) is not counted.
-One process at a time may prepare into a directory.
+So a failure or a kill never touches the committed preparation, and rerunning completes an
+interrupted one with the same bytes as an uninterrupted run. Histograms count segments (what
+training sees); a missing V/A/D label (-1) is not counted.
 """
 
 import collections
@@ -26,47 +30,20 @@ import itertools
 import json
 import math
 import os
-import re
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from mmtl_tf import atomic_files
 from mmtl_tf import audio
 from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
 from mmtl_tf import features
+from mmtl_tf import labels
+from mmtl_tf import tfrecord_dir
 from mmtl_tf import tfrecords
-
-_SAFE_SPEAKER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_NUM_BINS_VAD = 4
-
-
-def _check_listing(listing: corpora.CorpusListing) -> None:
-    """Rejects an empty listing, repeated ids, bad speaker ids or sessions, out-of-range labels."""
-    if not listing.utterances:
-        raise corpora.CorpusError(f"corpus {listing.corpus}: no utterance was kept (excluded: "
-                                  f"{dict(listing.excluded)}); check the corpus path and flags")
-    seen, sessions = set(), {}
-    for utterance in listing.utterances:
-        if utterance.utterance_id in seen:
-            raise corpora.CorpusError(f"utterance id {utterance.utterance_id!r} is listed twice")
-        seen.add(utterance.utterance_id)
-        if sessions.setdefault(utterance.speaker, utterance.session) != utterance.session:
-            raise corpora.CorpusError(f"{utterance.utterance_id}: speaker {utterance.speaker} is "
-                                      f"in sessions {sessions[utterance.speaker]} and "
-                                      f"{utterance.session}; a speaker belongs to one session")
-        if not _SAFE_SPEAKER.match(utterance.speaker):
-            raise corpora.CorpusError(f"{utterance.utterance_id}: speaker id {utterance.speaker!r} "
-                                      f"must be letters, digits, '_', '.' or '-' (it names files)")
-        if not 0 <= utterance.emotion < len(listing.class_names):
-            raise corpora.CorpusError(f"{utterance.utterance_id}: emotion {utterance.emotion} is "
-                                      f"not an index into {list(listing.class_names)}")
-        for task in corpora.AUX_TASKS:
-            if not corpora.MISSING_LABEL <= getattr(utterance, task) < _NUM_BINS_VAD:
-                raise corpora.CorpusError(f"{utterance.utterance_id}: {task} bin "
-                                          f"{getattr(utterance, task)} is outside -1..3")
 
 
 def _expected_samples(utterance: corpora.Utterance,
@@ -94,30 +71,6 @@ def _speaker_hash(listing, utterances, lengths, feature_config, segments_per_sha
                               u.dominance, lengths[u.utterance_id]] for u in utterances),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
-
-
-def _finished_entry(output_dir: str, speaker: str, digest: str):
-    """The manifest entry from a matching done-file whose shards are intact, else None."""
-    try:
-        with open(os.path.join(output_dir, f"{speaker}.done.json"), encoding="utf-8") as handle:
-            done = json.load(handle)
-        if done["hash"] != digest:
-            return None
-        for name, size in done["shard_bytes"].items():
-            if os.path.getsize(os.path.join(output_dir, name)) != size:
-                return None
-        return done["entry"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _remove_speaker_files(output_dir: str, speaker: str) -> None:
-    """Deletes a speaker's done-file, shards and leftover temporary shards."""
-    pattern = re.compile(rf"^{re.escape(speaker)}(-\d{{5}}-of-\d{{5}}\.tfrecord(\.tmp-\d+)?"
-                         rf"|\.done\.json(\.tmp-\d+)?)$")
-    for name in sorted(os.listdir(output_dir)):
-        if pattern.match(name):
-            os.remove(os.path.join(output_dir, name))
 
 
 def _feature_stream(utterances: list, lengths: dict, feature_config: config_lib.FeatureConfig):
@@ -156,12 +109,18 @@ def _feature_stream(utterances: list, lengths: dict, feature_config: config_lib.
         yield utterance, {name: value.numpy() for name, value in computed.items()}
 
 
-def _write_speaker(output_dir, speaker, stream, num_segments, segments_per_shard, num_classes):
-    """Writes one speaker's shards from its part of the stream; returns (entry, shard sizes)."""
+def _write_speaker(folder, speaker, stream, num_segments, segments_per_shard, num_classes,
+                   digest):
+    """Writes one speaker's shards from its part of the stream, then its done-file.
+
+    Returns:
+      The speaker's manifest entry (with `shard_bytes`).
+    """
+    tfrecord_dir.remove_speaker_files(folder, speaker)
     count = max(1, math.ceil(num_segments / segments_per_shard))
     names = [tfrecords.shard_name(speaker, index, count) for index in range(count)]
     histograms = {"emotion": [0] * num_classes}
-    histograms.update({task: [0] * _NUM_BINS_VAD for task in corpora.AUX_TASKS})
+    histograms.update({task: [0] * labels.NUM_VAD_BINS for task in labels.AUX_TASKS})
     written, utterance_count, session, writer = 0, 0, None, None
     try:
         for utterance, computed in stream:
@@ -172,14 +131,14 @@ def _write_speaker(output_dir, speaker, stream, num_segments, segments_per_shard
                         writer.close()
                     shard = min(written // segments_per_shard, count - 1)
                     writer = tf.io.TFRecordWriter(
-                        tfrecords.temporary_path(os.path.join(output_dir, names[shard])))
+                        atomic_files.temporary_path(os.path.join(folder, names[shard])))
                 writer.write(tfrecords.serialize_segment(
                     utterance, int(segment_index), computed["spectrogram"][row],
                     int(computed["num_frames"][row])))
                 written += 1
                 histograms["emotion"][utterance.emotion] += 1
-                for task in corpora.AUX_TASKS:
-                    if getattr(utterance, task) != corpora.MISSING_LABEL:
+                for task in labels.AUX_TASKS:
+                    if getattr(utterance, task) != labels.MISSING_LABEL:
                         histograms[task][getattr(utterance, task)] += 1
     finally:
         if writer is not None:
@@ -189,12 +148,12 @@ def _write_speaker(output_dir, speaker, stream, num_segments, segments_per_shard
                            f"{num_segments} from the wav headers")
     sizes = {}
     for name in names:
-        path = os.path.join(output_dir, name)
-        os.replace(tfrecords.temporary_path(path), path)
+        path = os.path.join(folder, name)
+        os.replace(atomic_files.temporary_path(path), path)
         sizes[name] = os.path.getsize(path)
     entry = {"session": session, "shards": names, "num_segments": written,
              "num_utterances": utterance_count, "histograms": histograms}
-    return entry, sizes
+    return tfrecord_dir.write_done(folder, speaker, digest, entry, sizes)
 
 
 def _print_summary(manifest: dict, output_dir: str, seconds: float, computed: int) -> None:
@@ -220,88 +179,155 @@ def _print_summary(manifest: dict, output_dir: str, seconds: float, computed: in
               f"({computed / max(seconds, 1e-9):.1f} utterances/s)")
 
 
-def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.FeatureConfig,
-                   output_dir: str, segments_per_shard: int = 2000,
-                   show_progress: bool = True) -> dict:
-    """Computes features for every utterance of `listing` and writes shards and manifest.json.
+def _refuse_other_settings(output_dir, committed, listing, feature_config) -> None:
+    """Raises TfrecordDirError if the committed preparation has other features, corpus or classes."""
+    def settings(corpus, class_names, feature_dict):
+        return {"corpus": corpus, "class_names": list(class_names), **feature_dict}
 
-    Args:
-      listing: the corpus reader's output.
-      feature_config: the analysis parameters (stored in the manifest).
-      output_dir: where shards, done-files and manifest.json go (created if needed).
-      segments_per_shard: maximum segments per shard file.
-      show_progress: draw a progress bar over utterances.
+    differences = config_lib.describe_mismatch(
+        settings(listing.corpus, listing.class_names, feature_config.to_dict()),
+        settings(committed["corpus"], committed["class_names"], committed["feature_config"]))
+    if differences:
+        raise tfrecord_dir.TfrecordDirError(
+            f"{output_dir} holds a preparation with other settings ({'; '.join(differences)}). "
+            f"Prepare into another --tfrecord_dir, or pass --overwrite to replace it (it stays "
+            f"in place until the new one is complete).")
 
-    Returns:
-      The manifest dict, as written to `output_dir/manifest.json`.
 
-    Raises:
-      corpora.CorpusError: empty listing, bad speaker id or label.
-      audio.AudioError: a wav that cannot be used (named), including audio shorter than a window.
-    """
-    if segments_per_shard < 1:
-        raise ValueError(f"segments_per_shard must be >= 1, got {segments_per_shard}")
-    _check_listing(listing)
-    os.makedirs(output_dir, exist_ok=True)
-    manifest_path = os.path.join(output_dir, tfrecords.MANIFEST_NAME)
-    if os.path.exists(manifest_path):
-        os.remove(manifest_path)
-    lengths = {u.utterance_id: _expected_samples(u, feature_config) for u in listing.utterances}
-    by_speaker = collections.defaultdict(list)
-    for utterance in listing.utterances:
-        by_speaker[utterance.speaker].append(utterance)
-
-    entries, pending, digests = {}, [], {}
-    for speaker in sorted(by_speaker):
-        digests[speaker] = _speaker_hash(listing, by_speaker[speaker], lengths, feature_config,
-                                         segments_per_shard)
-        entries[speaker] = _finished_entry(output_dir, speaker, digests[speaker])
-        if entries[speaker] is None:
-            pending.append(speaker)
-        else:
-            print(f"speaker {speaker}: already prepared with these settings "
-                  f"({speaker}.done.json), skipped")
-    todo = [u for speaker in pending for u in by_speaker[speaker]]
-    progress = None
-    if show_progress and todo:
-        progress = keras.utils.Progbar(len(todo), unit_name="utterance")
-    start = time.time()
-    stream = _feature_stream(todo, lengths, feature_config)
-    for speaker, items in itertools.groupby(stream, key=lambda item: item[0].speaker):
-        _remove_speaker_files(output_dir, speaker)
-        if progress is not None:
-            items = _ticking(items, progress)
-        expected = sum(-(-lengths[u.utterance_id] // feature_config.segment_samples)
-                       for u in by_speaker[speaker])
-        entries[speaker], sizes = _write_speaker(output_dir, speaker, items, expected,
-                                                 segments_per_shard, len(listing.class_names))
-        tfrecords.write_json(os.path.join(output_dir, f"{speaker}.done.json"),
-                             {"hash": digests[speaker], "shard_bytes": sizes,
-                              "entry": entries[speaker]})
-    seconds = time.time() - start
-
-    speakers = {speaker: entries[speaker] for speaker in sorted(by_speaker)}
+def _build_manifest(listing, feature_config, generation: str, entries: dict) -> dict:
+    """The manifest of a preparation whose speakers' entries are `entries`."""
+    speakers = {speaker: entries[speaker] for speaker in sorted(entries)}
     total_utterances = sum(entry["num_utterances"] for entry in speakers.values())
     if total_utterances != len(listing.utterances):
         raise RuntimeError(f"wrote {total_utterances} utterances, the listing has "
                            f"{len(listing.utterances)}")
     total_segments = sum(entry["num_segments"] for entry in speakers.values())
-    manifest = {
+    return {
         "format_version": tfrecords.FORMAT_VERSION,
         "corpus": listing.corpus,
         "feature_config": feature_config.to_dict(),
         "class_names": list(listing.class_names),
-        "aux_tasks": list(corpora.AUX_TASKS),
+        "generation": generation,
+        "aux_tasks": list(labels.AUX_TASKS),
         "aux_available": {task: sum(sum(e["histograms"][task]) for e in speakers.values())
-                          == total_segments for task in corpora.AUX_TASKS},
+                          == total_segments for task in labels.AUX_TASKS},
         "speakers": speakers,
         "excluded": dict(sorted(listing.excluded.items())),
         "missing_files": list(listing.missing_files),
         "totals": {"utterances": total_utterances, "segments": total_segments},
     }
-    tfrecords.write_manifest(output_dir, manifest)
+
+
+def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.FeatureConfig,
+                   output_dir: str, segments_per_shard: int = 2000, show_progress: bool = True,
+                   overwrite: bool = False, prepare_flags: str = None) -> dict:
+    """Computes features for every utterance of `listing` and commits shards and manifest.json.
+
+    Args:
+      listing: the corpus reader's output.
+      feature_config: the analysis parameters (stored in the manifest).
+      output_dir: the prepared directory (`tfrecord_dir` describes its layout); created if needed.
+      segments_per_shard: maximum segments per shard file.
+      show_progress: draw a progress bar over utterances.
+      overwrite: replace a committed preparation made with other feature settings, corpus or
+        classes (otherwise refused).
+      prepare_flags: the resolved flags, stored as prepare_flags.txt in the new generation
+        (None: not recorded).
+
+    Returns:
+      The manifest dict, as committed to `output_dir/manifest.json`.
+
+    Raises:
+      corpora.CorpusError: empty listing, one class, bad speaker id or label.
+      audio.AudioError: a wav that cannot be used (named), including audio shorter than a window.
+      tfrecord_dir.TfrecordDirError: the directory is not usable or holds other settings.
+      directory_lock.DirectoryInUseError: another prepare is writing into the directory.
+    """
+    if segments_per_shard < 1:
+        raise ValueError(f"segments_per_shard must be >= 1, got {segments_per_shard}")
+    corpora.check_listing(listing)
+    lengths = {u.utterance_id: _expected_samples(u, feature_config) for u in listing.utterances}
+    by_speaker = collections.defaultdict(list)
+    for utterance in listing.utterances:
+        by_speaker[utterance.speaker].append(utterance)
+    digests = {speaker: _speaker_hash(listing, utterances, lengths, feature_config,
+                                      segments_per_shard)
+               for speaker, utterances in by_speaker.items()}
+    with tfrecord_dir.lock(output_dir):
+        committed = tfrecord_dir.read_committed(output_dir)
+        if committed is not None and not overwrite:
+            _refuse_other_settings(output_dir, committed, listing, feature_config)
+        staging = tfrecord_dir.leftover_staging(output_dir, committed)
+        sources = [staging] if staging else []
+        if committed is not None:
+            sources.append(committed.get("generation", ""))
+        entries = _finished_speakers(output_dir, sources, digests)
+        pending = [speaker for speaker in sorted(by_speaker) if speaker not in entries]
+        if not pending and staging is None and committed is not None and tfrecord_dir.is_committed(
+                output_dir, committed,
+                _build_manifest(listing, feature_config, committed.get("generation"),
+                                {speaker: entry for speaker, (_, entry) in entries.items()}),
+                prepare_flags):
+            tfrecord_dir.remove_garbage(output_dir, committed)  # of a commit killed midway
+            _print_summary(committed, output_dir, 0.0, 0)
+            return committed
+
+        staging = staging or tfrecord_dir.new_staging(output_dir)
+        folder = os.path.join(output_dir, staging)
+        for speaker, (source, entry) in entries.items():
+            if source != staging:  # reused from the committed generation: link it into staging
+                for name in entry["shards"] + [tfrecord_dir.done_name(speaker)]:
+                    tfrecord_dir.link_or_copy(os.path.join(output_dir, source, name),
+                                              os.path.join(folder, name))
+        todo = [u for speaker in pending for u in by_speaker[speaker]]
+        start = time.time()
+        computed = _compute_speakers(folder, todo, lengths, feature_config, segments_per_shard,
+                                     len(listing.class_names), digests, show_progress)
+        seconds = time.time() - start
+        if prepare_flags is not None:
+            atomic_files.write_text(os.path.join(folder, tfrecord_dir.PREPARE_FLAGS_NAME),
+                                    prepare_flags)
+        manifest = _build_manifest(
+            listing, feature_config, staging,
+            {**{speaker: entry for speaker, (_, entry) in entries.items()}, **computed})
+        tfrecord_dir.commit(output_dir, manifest, committed)
     _print_summary(manifest, output_dir, seconds, len(todo))
     return manifest
+
+
+def _finished_speakers(output_dir: str, sources, digests: dict) -> dict:
+    """{speaker: (generation folder, entry)} of the speakers some source already holds."""
+    found = {}
+    for speaker in sorted(digests):
+        for source in sources:
+            entry = tfrecord_dir.finished_speaker(os.path.join(output_dir, source), speaker,
+                                                  digests[speaker])
+            if entry is not None:
+                found[speaker] = (source, entry)
+                print(f"speaker {speaker}: already prepared with these settings "
+                      f"({os.path.join(source, tfrecord_dir.done_name(speaker))}), skipped")
+                break
+    return found
+
+
+def _compute_speakers(folder, todo, lengths, feature_config, segments_per_shard, num_classes,
+                      digests, show_progress) -> dict:
+    """Computes the utterances `todo` (grouped by speaker) into `folder`; {speaker: entry}."""
+    progress = None
+    if show_progress and todo:
+        progress = keras.utils.Progbar(len(todo), unit_name="utterance")
+    segments = collections.Counter()
+    for utterance in todo:
+        segments[utterance.speaker] += -(-lengths[utterance.utterance_id]
+                                         // feature_config.segment_samples)
+    entries = {}
+    stream = _feature_stream(todo, lengths, feature_config)
+    for speaker, items in itertools.groupby(stream, key=lambda item: item[0].speaker):
+        if progress is not None:
+            items = _ticking(items, progress)
+        entries[speaker] = _write_speaker(folder, speaker, items, segments[speaker],
+                                          segments_per_shard, num_classes, digests[speaker])
+    return entries
 
 
 def _ticking(items, progress):

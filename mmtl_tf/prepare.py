@@ -7,13 +7,12 @@ Usage:
     python -m mmtl_tf.prepare --corpus=csv --csv=my_corpus.csv --tfrecord_dir=tfrecords/mine
 
 Flags -> `FeatureConfig` and a `CorpusListing` -> `preparation.prepare_corpus`. The output goes
-to --tfrecord_dir (default: `cli_flags.default_tfrecord_dir`, e.g. tfrecords/iemocap), with the resolved flags in prepare_flags.txt.
-Rerunning with the same flags skips the speakers already done. Bad input (a corpus file, a wav,
-a flag value) ends with "error: <message>" on stderr and exit status 1; pass --verbosity=1 to
-see the traceback instead.
+to --tfrecord_dir (default: `cli_flags.default_tfrecord_dir`, e.g. tfrecords/iemocap), with the
+resolved flags in <generation>/prepare_flags.txt (layout in `mmtl_tf/tfrecord_dir.py`). Rerunning
+with the same flags skips the speakers already done; other feature settings, corpus or classes
+are refused unless --overwrite. Bad input (a corpus file, a wav, a flag value) ends with
+"error: <message>" on stderr and exit status 1; pass --verbosity=1 to see the traceback instead.
 """
-
-import os
 
 from absl import app
 from absl import flags
@@ -21,8 +20,8 @@ from absl import flags
 from mmtl_tf import audio
 from mmtl_tf import cli_flags
 from mmtl_tf import corpora
+from mmtl_tf import directory_lock
 from mmtl_tf import preparation
-from mmtl_tf import tfrecords
 
 cli_flags.define_feature_flags()
 cli_flags.define_corpus_flags()
@@ -31,6 +30,9 @@ cli_flags.define_once(flags.DEFINE_string, "tfrecord_dir", None,
 cli_flags.define_once(flags.DEFINE_integer, "segments_per_shard", 2000,
                       "Maximum segments per TFRecord shard.")
 cli_flags.define_once(flags.DEFINE_boolean, "progress", True, "Show a progress bar.")
+cli_flags.define_once(flags.DEFINE_boolean, "overwrite", False,
+                      "Replace a preparation made with other feature settings, corpus or classes "
+                      "(it stays in place until the new one is complete).")
 
 FLAGS = flags.FLAGS
 
@@ -41,21 +43,17 @@ def run() -> dict:
     if not FLAGS.tfrecord_dir:
         FLAGS.tfrecord_dir = cli_flags.default_tfrecord_dir(FLAGS)
     listing = cli_flags.read_corpus_from_flags(FLAGS)
-    os.makedirs(FLAGS.tfrecord_dir, exist_ok=True)
-    flags_path = os.path.join(FLAGS.tfrecord_dir, "prepare_flags.txt")
-    temporary = tfrecords.temporary_path(flags_path)
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(FLAGS.flags_into_string())
-    os.replace(temporary, flags_path)
     return preparation.prepare_corpus(listing, feature_config, FLAGS.tfrecord_dir,
                                       segments_per_shard=FLAGS.segments_per_shard,
-                                      show_progress=FLAGS.progress)
+                                      show_progress=FLAGS.progress, overwrite=FLAGS.overwrite,
+                                      prepare_flags=FLAGS.flags_into_string())
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    cli_flags.run_reporting_errors(run, (corpora.CorpusError, audio.AudioError, ValueError))
+    cli_flags.run_reporting_errors(run, (corpora.CorpusError, audio.AudioError, ValueError,
+                                         directory_lock.DirectoryInUseError))
 
 
 if __name__ == "__main__":

@@ -7,27 +7,34 @@ recipe pairs `create_example` with `parse_tfrecord_fn`). One `tf.train.Example` 
 - `utterance_id`, `speaker`: bytes.
 - `segment_index`: int64, position of the segment within its utterance.
 - `emotion`: int64 index into the manifest's `class_names`.
-- `valence`, `arousal`, `dominance`: int64 bin 0..3, or -1 (`corpora.MISSING_LABEL`).
+- `valence`, `arousal`, `dominance`: int64 bin 0..3, or -1 (`labels.MISSING_LABEL`).
 - `num_frames`: int64, frames computed from real audio (before zero padding).
 - `spectrogram`: bytes, little-endian float16 [max_frames, num_bins] (300 x 200), row-major
   by time, exactly as `features.waveform_features` returned it.
 
-Each speaker's segments go to `<speaker>-00000-of-00002.tfrecord`, ... (uncompressed), and
-`manifest.json` (written last, see `write_manifest`) describes the directory. Every file is
-written atomically: to a temporary name in the same directory, then `os.replace`.
+Each speaker's segments go to `<speaker>-00000-of-00002.tfrecord`, ... (uncompressed), in the
+generation folder `manifest.json` names; the directory's layout and its transactional updates
+are `mmtl_tf.tfrecord_dir`'s. Readers check each shard's size against the manifest, so a
+truncated or replaced shard is named before TensorFlow reads it. `record_offsets` and
+`read_records` give random access to single records (CRC-checked), so an episode reads only the
+segments it uses (`mmtl_tf.episodes`).
 """
 
-import json
+import functools
 import os
+import struct
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.lib.io import tf_record  # the one random-access TFRecord reader
 
+from mmtl_tf import atomic_files
 from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
+from mmtl_tf import tfrecord_dir
 
 FORMAT_VERSION = 1
-MANIFEST_NAME = "manifest.json"
+MANIFEST_NAME = tfrecord_dir.MANIFEST_NAME
 
 FEATURE_SPEC = {
     "utterance_id": tf.io.FixedLenFeature([], tf.string),
@@ -42,20 +49,6 @@ FEATURE_SPEC = {
 }
 
 _PARSE_BATCH = 64
-
-
-def temporary_path(path: str) -> str:
-    """The name a file is written under before `os.replace` moves it to `path`."""
-    return f"{path}.tmp-{os.getpid()}"
-
-
-def write_json(path: str, value) -> None:
-    """Writes `value` as indented JSON to `path` atomically."""
-    temporary = temporary_path(path)
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2)
-        handle.write("\n")
-    os.replace(temporary, path)
 
 
 def serialize_segment(utterance: corpora.Utterance, segment_index: int,
@@ -128,11 +121,6 @@ def shard_name(speaker: str, index: int, count: int) -> str:
     return f"{speaker}-{index:05d}-of-{count:05d}.tfrecord"
 
 
-def write_manifest(directory: str, manifest: dict) -> None:
-    """Writes `directory/manifest.json` atomically; call it after every shard is in place."""
-    write_json(os.path.join(directory, MANIFEST_NAME), manifest)
-
-
 def load_manifest(directory: str, feature_config: config_lib.FeatureConfig = None) -> dict:
     """Reads `directory/manifest.json` and checks it against the features the caller expects.
 
@@ -145,7 +133,8 @@ def load_manifest(directory: str, feature_config: config_lib.FeatureConfig = Non
 
     Raises:
       FileNotFoundError: no manifest (prepare never ran or did not finish).
-      ValueError: unreadable manifest, another format version, or other feature settings.
+      ValueError: unreadable manifest, a missing key, another format version, or other
+        feature settings; the message names manifest.json and what to do.
     """
     path = os.path.join(directory, MANIFEST_NAME)
     if not os.path.isfile(path):
@@ -154,18 +143,18 @@ def load_manifest(directory: str, feature_config: config_lib.FeatureConfig = Non
             f"`python -m mmtl_tf.prepare --tfrecord_dir={directory}` (and the corpus flags) "
             f"first.")
     try:
-        with open(path, encoding="utf-8") as handle:
-            manifest = json.load(handle)
+        manifest = atomic_files.read_json(path)
     except (OSError, ValueError) as error:
         raise ValueError(f"{path}: unreadable manifest ({error}); re-run `python -m "
                          f"mmtl_tf.prepare --tfrecord_dir={directory}`") from None
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-        found = manifest.get("format_version") if isinstance(manifest, dict) else None
-        raise ValueError(f"{path}: format_version {found!r}, this code reads {FORMAT_VERSION}; "
-                         f"re-run `python -m mmtl_tf.prepare --tfrecord_dir={directory}`")
+    if isinstance(manifest, dict) and manifest.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: format_version {manifest.get('format_version')!r}, this code "
+                         f"reads {FORMAT_VERSION}; re-run `python -m mmtl_tf.prepare "
+                         f"--tfrecord_dir={directory}`")
+    tfrecord_dir.validate_manifest(path, manifest)
     if feature_config is not None:
         differences = config_lib.describe_mismatch(feature_config.to_dict(),
-                                                   manifest.get("feature_config", {}))
+                                                   manifest["feature_config"])
         if differences:
             raise ValueError(
                 f"{path} was prepared with other feature settings: {'; '.join(differences)}. "
@@ -174,23 +163,110 @@ def load_manifest(directory: str, feature_config: config_lib.FeatureConfig = Non
     return manifest
 
 
+class DamagedShardError(RuntimeError):
+    """A TFRecord shard cannot be read; the message names it and how to rebuild it."""
+
+
+def damaged_shard_message(path: str, directory: str, detail: str) -> str:
+    """The message of a DamagedShardError for the shard `path` of `directory`."""
+    return (f"{path}: damaged TFRecord shard ({detail}). Delete it and re-run `python -m "
+            f"mmtl_tf.prepare --tfrecord_dir={directory}` with the same flags: that speaker is "
+            f"recomputed, the others are kept.")
+
+
 def speaker_shard_paths(directory: str, manifest: dict, speaker: str) -> list:
-    """Paths of one speaker's shards, in order.
+    """Paths of one speaker's shards, in order, each checked against its recorded size.
 
     Raises:
       ValueError: the speaker is not in the manifest.
       FileNotFoundError: a listed shard is missing.
+      DamagedShardError: a shard's size differs from the one prepare recorded (truncated or
+        replaced); the message names the shard.
     """
     speakers = manifest["speakers"]
     if speaker not in speakers:
         raise ValueError(f"speaker {speaker!r} is not in {directory}/{MANIFEST_NAME} "
                          f"(speakers: {', '.join(speakers)})")
-    paths = [os.path.join(directory, name) for name in speakers[speaker]["shards"]]
-    for path in paths:
+    folder = tfrecord_dir.shard_folder(directory, manifest)
+    paths = [os.path.join(folder, name) for name in speakers[speaker]["shards"]]
+    sizes = speakers[speaker].get("shard_bytes") or [None] * len(paths)
+    for path, size in zip(paths, sizes):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path} is listed in the manifest but missing; re-run "
                                     f"`python -m mmtl_tf.prepare --tfrecord_dir={directory}`")
+        if size is not None and os.path.getsize(path) != size:
+            raise DamagedShardError(damaged_shard_message(
+                path, directory, f"{os.path.getsize(path)} bytes, prepare wrote {size}"))
     return paths
+
+
+@functools.lru_cache(maxsize=None)
+def _scan_offsets(path: str, size: int, modified_ns: int) -> tuple:
+    """Start offsets of the records of a TFRecord file, from the length fields of their headers."""
+    del modified_ns  # part of the cache key only
+    offsets, position = [], 0
+    with open(path, "rb") as handle:
+        while position < size:
+            header = handle.read(8)
+            length = struct.unpack("<Q", header)[0] if len(header) == 8 else size
+            end = position + 12 + length + 4  # length, its CRC, data, the data's CRC
+            if end > size:
+                raise DamagedShardError(
+                    f"record at byte {position} ends past the end of the file (truncated)")
+            offsets.append(position)
+            position = end
+            handle.seek(position)
+    return tuple(offsets)
+
+
+def record_offsets(path: str, directory: str) -> tuple:
+    """Start offsets of every record of a shard, for `read_records` (cached per file version).
+
+    Args:
+      path: the shard.
+      directory: its prepared directory (named in the error message's advice).
+
+    Raises:
+      DamagedShardError: the file ends inside a record; the message names it.
+    """
+    status = os.stat(path)
+    try:
+        return _scan_offsets(path, status.st_size, status.st_mtime_ns)
+    except DamagedShardError as error:
+        raise DamagedShardError(damaged_shard_message(path, directory, str(error))) from None
+
+
+def read_records(paths, path_indices, offsets) -> np.ndarray:
+    """Reads single records by (file, offset), checking their CRCs; usable in `numpy_function`.
+
+    Args:
+      paths: shard paths.
+      path_indices: int [n], an index into `paths` per record.
+      offsets: int [n], the record's start offset (from `record_offsets`).
+
+    Returns:
+      object [n] of serialised records (bytes), in the order asked.
+
+    Raises:
+      ValueError: a record fails its CRC check or lies outside its file; the message names the
+        file. (In a `numpy_function` it surfaces as `tf.errors.InvalidArgumentError`, which the
+        training loop turns into a DamagedShardError.)
+    """
+    records = np.empty(len(offsets), dtype=object)
+    order = np.argsort(path_indices, kind="stable")
+    for index in np.unique(path_indices):  # one open file at a time
+        path = paths[int(index)]
+        try:
+            reader = tf_record.tf_record_random_reader(path)
+            try:
+                for position in order[path_indices[order] == index]:
+                    records[position] = reader.read(int(offsets[position]))[0]
+            finally:
+                reader.close()
+        except (tf.errors.OpError, IndexError, OSError) as error:
+            raise ValueError(f"{path}: damaged TFRecord shard "
+                             f"({str(error).splitlines()[0]})") from None
+    return records
 
 
 def speaker_dataset(directory: str, manifest: dict, speaker: str,

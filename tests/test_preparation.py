@@ -1,24 +1,30 @@
 """Invariants of corpus preparation (mmtl_tf.preparation, mmtl_tf.prepare, mmtl_tf.cli_flags).
 
-Tiny hand-built corpus: speaker 1F has utterances of 0.5 s and 3 s, speaker 1M of 3.2 s and
-7 s, i.e. 1 + 1 + 2 + 3 = 7 segments of at most 3 s.
+Tiny hand-built corpus (`handmade_corpus`): 7 segments of at most 3 s from two speakers. The
+transaction (failures, kills and refusals leave the committed preparation alone) is tested in
+test_tfrecord_dir.py.
 """
 
 import collections
 import dataclasses
+import glob
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
 from absl import app
 from absl import flags
 
+import handmade_corpus
+from handmade_corpus import DURATIONS
 from mmtl_tf import audio
 from mmtl_tf import cli_flags
 from mmtl_tf import config as config_lib
@@ -29,29 +35,8 @@ from mmtl_tf import tfrecords
 
 FEATURE_CONFIG = config_lib.FeatureConfig()
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DURATIONS = {"1F_a": 0.5, "1F_b": 3.0, "1M_a": 3.2, "1M_b": 7.0}
-LABELS = {"1F_a": (0, 1, 2, 3), "1F_b": (2, 0, 3, -1), "1M_a": (3, 2, 1, 0), "1M_b": (0, 3, 3, 2)}
-
-
-def _waveform(seconds, sample_rate, seed, channels=1):
-    """A noisy sine, float32 [samples] or [samples, channels]."""
-    rng = np.random.default_rng(seed)
-    time = np.arange(int(round(seconds * sample_rate))) / sample_rate
-    tone = 0.3 * np.sin(2 * np.pi * (150 + 40 * seed) * time)
-    columns = [tone + 0.05 * rng.standard_normal(time.shape) for _ in range(channels)]
-    return np.stack(columns, axis=1) if channels > 1 else columns[0]
-
-
-def _listing(directory, durations=DURATIONS, corpus="handmade"):
-    utterances = []
-    for seed, (utterance_id, seconds) in enumerate(sorted(durations.items())):
-        path = os.path.join(directory, f"{utterance_id}.wav")
-        audio.write_wav(path, _waveform(seconds, 16000, seed), 16000)
-        emotion, valence, arousal, dominance = LABELS.get(utterance_id, (0, 0, 0, 0))
-        utterances.append(corpora.Utterance(utterance_id, path, utterance_id[:2],
-                                            utterance_id[0], emotion, valence, arousal, dominance))
-    return corpora.CorpusListing(corpus, ("neu", "hap", "sad", "ang"), utterances,
-                                 collections.Counter({"label xxx": 2}))
+_listing = handmade_corpus.listing
+_waveform = handmade_corpus.waveform
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +50,6 @@ def prepared(tmp_path_factory):
     return listing, output_dir, manifest
 
 
-def _shard_bytes(directory):
-    return {name: open(os.path.join(directory, name), "rb").read()
-            for name in sorted(os.listdir(directory)) if name.endswith(".tfrecord")}
-
-
 def test_manifest_counts_segments_per_utterance_and_histograms(prepared):
     _, output_dir, manifest = prepared
     assert manifest == tfrecords.load_manifest(output_dir, FEATURE_CONFIG)
@@ -78,6 +58,8 @@ def test_manifest_counts_segments_per_utterance_and_histograms(prepared):
     speaker_1f, speaker_1m = manifest["speakers"]["1F"], manifest["speakers"]["1M"]
     assert speaker_1f["num_segments"] == 2 and speaker_1m["num_segments"] == 5
     assert speaker_1f["shards"] == ["1F-00000-of-00001.tfrecord"]
+    assert manifest["generation"] == "generation-0001"
+    assert sorted(os.listdir(output_dir)) == ["generation-0001", "manifest.json"]
     assert speaker_1f["histograms"] == {"emotion": [1, 0, 1, 0], "valence": [1, 1, 0, 0],
                                         "arousal": [0, 0, 1, 1], "dominance": [0, 0, 0, 1]}
     assert speaker_1m["histograms"] == {"emotion": [3, 0, 0, 2], "valence": [0, 0, 2, 3],
@@ -117,7 +99,7 @@ def test_rerun_with_same_settings_skips_finished_speakers(prepared, tmp_path, ca
     printed = capsys.readouterr().out
     assert "speaker 1F: already prepared" in printed and "speaker 1M: already prepared" in printed
     assert "corpus: handmade" in printed
-    assert _shard_bytes(copy) == _shard_bytes(output_dir)
+    assert handmade_corpus.tree_bytes(copy) == handmade_corpus.tree_bytes(output_dir)
 
 
 def test_changed_label_recomputes_only_that_speaker(prepared, tmp_path, capsys):
@@ -186,16 +168,16 @@ def test_killed_prepare_leaves_no_manifest_and_rerun_gives_identical_shards(prep
                             cwd=REPOSITORY, capture_output=True, text=True, timeout=300,
                             env={**os.environ, "PYTHONPATH": REPOSITORY})
     assert killed.returncode == -9, killed.stderr[-2000:]
-    left = sorted(os.listdir(resumed))
-    assert "manifest.json" not in left and "1M.done.json" not in left
-    assert "1F.done.json" in left and "1F-00000-of-00001.tfrecord" in left
+    assert "manifest.json" not in os.listdir(resumed)
+    staged = sorted(os.listdir(os.path.join(resumed, "generation-0001")))
+    assert "1M.done.json" not in staged
+    assert "1F.done.json" in staged and "1F-00000-of-00001.tfrecord" in staged
 
     capsys.readouterr()
     rerun = preparation.prepare_corpus(listing, FEATURE_CONFIG, resumed, show_progress=False)
     assert "speaker 1F: already prepared" in capsys.readouterr().out
     assert rerun == manifest
-    assert _shard_bytes(resumed) == _shard_bytes(output_dir)
-    assert not [name for name in os.listdir(resumed) if ".tmp-" in name]
+    assert handmade_corpus.tree_bytes(resumed) == handmade_corpus.tree_bytes(output_dir)
 
 
 def test_audio_shorter_than_one_window_is_an_error_naming_the_file(tmp_path):
@@ -203,7 +185,7 @@ def test_audio_shorter_than_one_window_is_an_error_naming_the_file(tmp_path):
     with pytest.raises(audio.AudioError, match=r"1F_tiny\.wav.*shorter than one analysis window"):
         preparation.prepare_corpus(listing, FEATURE_CONFIG, str(tmp_path / "out"),
                                    show_progress=False)
-    assert not os.path.exists(tmp_path / "out" / "1F-00000-of-00001.tfrecord")
+    assert not glob.glob(str(tmp_path / "out" / "**" / "*.tfrecord"), recursive=True)
 
 
 def test_wav_failing_inside_the_pipeline_raises_audio_error_naming_it(tmp_path):
@@ -219,6 +201,46 @@ def test_wav_failing_inside_the_pipeline_raises_audio_error_naming_it(tmp_path):
         preparation.prepare_corpus(listing, FEATURE_CONFIG, str(tmp_path / "out"),
                                    show_progress=False)
     assert not os.path.exists(tmp_path / "out" / "manifest.json")
+
+
+def test_one_class_is_refused_naming_the_flag(tmp_path):
+    listing = dataclasses.replace(_listing(str(tmp_path)), class_names=("neu",))
+    with pytest.raises(corpora.CorpusError, match=r"--classes names one class \(neu\)"):
+        preparation.prepare_corpus(listing, FEATURE_CONFIG, str(tmp_path / "out"),
+                                   show_progress=False)
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_cli_prepare_killed_after_a_finished_speaker_resumes_to_identical_shards(
+        synthetic_shards, tmp_path, capsys):
+    """SIGKILL `python -m mmtl_tf.prepare` once a speaker is staged, then rerun it to the end."""
+    reference_dir, feature_config, reference = synthetic_shards
+    corpus_dir = os.path.join(os.path.dirname(reference_dir), "corpus")  # already generated
+    tfrecord_dir = str(tmp_path / "shards")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mmtl_tf.prepare", "--corpus=synthetic",
+         "--synthetic_utterances_per_speaker=8", f"--corpus_dir={corpus_dir}",
+         f"--tfrecord_dir={tfrecord_dir}", "--noprogress"],
+        cwd=REPOSITORY, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": REPOSITORY})
+    marker = os.path.join(tfrecord_dir, "generation-0001", "1F.done.json")
+    deadline = time.monotonic() + 300
+    while not os.path.exists(marker) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # polling for the marker of progress, not a fixed wait
+    process.send_signal(signal.SIGKILL)
+    if process.wait() == -signal.SIGKILL:  # killed before it finished: nothing looks complete
+        assert not os.path.exists(os.path.join(tfrecord_dir, "manifest.json"))
+    assert os.path.exists(marker)
+
+    from mmtl_tf.corpora import synthetic  # pylint: disable=import-outside-toplevel
+
+    listing = synthetic.read_synthetic(corpus_dir, utterances_per_speaker=8, seed=0)
+    capsys.readouterr()
+    rerun = preparation.prepare_corpus(listing, feature_config, tfrecord_dir, show_progress=False)
+    assert "speaker 1F: already prepared" in capsys.readouterr().out
+    assert rerun == reference
+    assert (handmade_corpus.shard_bytes(tfrecord_dir, rerun)
+            == handmade_corpus.shard_bytes(reference_dir, reference))
 
 
 def _run_prepare(arguments, cwd):
@@ -248,7 +270,7 @@ def test_csv_corpus_with_44k_stereo_wav_goes_end_to_end_through_the_cli(tmp_path
     assert manifest["speakers"]["bob"]["num_segments"] == 1
     assert manifest["excluded"] == {"label bored": 1}
     assert manifest["aux_available"] == {"valence": True, "arousal": False, "dominance": False}
-    assert "--corpus=csv" in (output_dir / "prepare_flags.txt").read_text()
+    assert "--corpus=csv" in (output_dir / manifest["generation"] / "prepare_flags.txt").read_text()
     segments = list(tfrecords.speaker_dataset(str(output_dir), manifest, "alice",
                                               FEATURE_CONFIG).as_numpy_iterator())
     # 2 s at 16 kHz with a 640-sample window and 160-sample hop: 1 + (32000 - 640) // 160 frames.

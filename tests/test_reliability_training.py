@@ -22,7 +22,10 @@ def _main(tfrecord_dir, run_dir, *extra):
 
 
 def _training_shard(directory):
-    return os.path.join(directory, "3F-00000-of-00001.tfrecord")  # a training speaker of fold 2
+    """The shard of speaker 3F, a training speaker of fold 2."""
+    from mmtl_tf import tfrecords  # pylint: disable=import-outside-toplevel
+
+    return tfrecords.speaker_shard_paths(directory, tfrecords.load_manifest(directory), "3F")[0]
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
@@ -83,29 +86,3 @@ def test_second_run_on_a_locked_run_dir_is_refused(synthetic_shards, tmp_path):
     with run_dir_lib.RunLock(str(run_dir)):
         assert (run_dir / ".lock").read_text() == str(os.getpid())
     assert not (run_dir / ".lock").exists()
-
-
-def _shard_bytes(directory):
-    return {name: open(os.path.join(directory, name), "rb").read()
-            for name in sorted(os.listdir(directory)) if name.endswith(".tfrecord")}
-
-
-def test_prepare_killed_at_random_moments_then_rerun_equals_clean_run(synthetic_shards, tmp_path):
-    """SIGKILL `python -m mmtl_tf.prepare` twice at seeded random moments, then let it finish."""
-    import time
-
-    import numpy as np
-
-    corpus_dir, tfrecord_dir = str(tmp_path / "corpus"), str(tmp_path / "shards")
-    command = python_command("mmtl_tf.prepare", "--corpus=synthetic", "--synthetic_utterances_per_speaker=8",
-                             f"--corpus_dir={corpus_dir}", f"--tfrecord_dir={tfrecord_dir}", "--noprogress")
-    rng = np.random.default_rng(3)
-    for _ in range(2):
-        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(float(rng.uniform(4.0, 12.0)))  # TensorFlow's import takes the first seconds
-        process.kill()
-        if process.wait() == -9:  # killed before it finished: nothing may look complete
-            assert not os.path.exists(os.path.join(tfrecord_dir, "manifest.json"))
-    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 0, finished.stderr[-2000:]
-    assert _shard_bytes(tfrecord_dir) == _shard_bytes(synthetic_shards[0])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mmtl_tf import atomic_files
 from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
 from mmtl_tf import tfrecords
@@ -81,20 +82,41 @@ def _manifest(feature_config, shards):
             "class_names": ["neu", "hap", "sad", "ang"], "aux_tasks": list(corpora.AUX_TASKS),
             "aux_available": {task: True for task in corpora.AUX_TASKS},
             "speakers": {"1F": {"session": "1", "shards": shards, "num_segments": 5,
-                                "num_utterances": 5, "histograms": {}}},
+                                "num_utterances": 5, "histograms": {"emotion": [5, 0, 0, 0]}}},
             "excluded": {}, "missing_files": [], "totals": {"utterances": 5, "segments": 5}}
 
 
-def test_manifest_round_trip_and_no_temporary_file_left(tmp_path):
+def _write_manifest(directory, manifest):
+    atomic_files.write_json(os.path.join(directory, tfrecords.MANIFEST_NAME), manifest)
+
+
+def test_manifest_round_trip(tmp_path):
     manifest = _manifest(FEATURE_CONFIG, [])
-    tfrecords.write_manifest(str(tmp_path), manifest)
+    _write_manifest(tmp_path, manifest)
     assert tfrecords.load_manifest(str(tmp_path), FEATURE_CONFIG) == manifest
-    assert os.listdir(tmp_path) == ["manifest.json"]
+
+
+@pytest.mark.parametrize("damage, named", [
+    (lambda m: m.pop("speakers"), "key 'speakers' is missing"),
+    (lambda m: m.update(class_names="neu"), "key 'class_names' is missing or not a list"),
+    (lambda m: m["speakers"]["1F"].pop("shards"), "key speakers.1F.shards is missing"),
+    (lambda m: m["speakers"]["1F"]["histograms"].pop("emotion"),
+     "key speakers.1F.histograms.emotion is missing"),
+])
+def test_manifest_missing_a_key_names_the_file_the_key_and_what_to_do(tmp_path, damage, named):
+    manifest = _manifest(FEATURE_CONFIG, [])
+    damage(manifest)
+    _write_manifest(tmp_path, manifest)
+    with pytest.raises(ValueError) as error:
+        tfrecords.load_manifest(str(tmp_path))
+    message = str(error.value)
+    assert str(tmp_path / "manifest.json") in message and named in message
+    assert "python -m mmtl_tf.prepare" in message
 
 
 def test_manifest_with_other_features_names_each_differing_field(tmp_path):
     stored = config_lib.FeatureConfig(window_ms=25.0, hop_ms=20.0)
-    tfrecords.write_manifest(str(tmp_path), _manifest(stored, []))
+    _write_manifest(tmp_path, _manifest(stored, []))
     with pytest.raises(ValueError) as raised:
         tfrecords.load_manifest(str(tmp_path), FEATURE_CONFIG)
     message = str(raised.value)
@@ -112,7 +134,7 @@ def test_missing_manifest_says_to_run_prepare(tmp_path):
 def test_manifest_of_another_format_version_is_refused(tmp_path):
     manifest = _manifest(FEATURE_CONFIG, [])
     manifest["format_version"] = 99
-    tfrecords.write_manifest(str(tmp_path), manifest)
+    _write_manifest(tmp_path, manifest)
     with pytest.raises(ValueError, match="format_version 99"):
         tfrecords.load_manifest(str(tmp_path))
 
@@ -139,3 +161,63 @@ def test_speaker_shard_paths_name_an_unknown_speaker_and_a_missing_shard(tmp_pat
         tfrecords.speaker_shard_paths(str(tmp_path), manifest, "9M")
     with pytest.raises(FileNotFoundError, match="1F-00000-of-00001.tfrecord"):
         tfrecords.speaker_shard_paths(str(tmp_path), manifest, "1F")
+
+
+def _write_shards(directory, counts):
+    """Writes speaker 1F's shards holding `counts` segments each; returns (manifest, paths)."""
+    names = [tfrecords.shard_name("1F", index, len(counts)) for index in range(len(counts))]
+    first = 0
+    for name, count in zip(names, counts):
+        with tf.io.TFRecordWriter(os.path.join(directory, name)) as writer:
+            for index in range(first, first + count):
+                writer.write(tfrecords.serialize_segment(
+                    _utterance(utterance_id=f"u{index}"), index, _spectrogram(index), index + 1))
+        first += count
+    manifest = _manifest(FEATURE_CONFIG, names)
+    manifest["speakers"]["1F"]["num_segments"] = sum(counts)
+    manifest["speakers"]["1F"]["shard_bytes"] = [
+        os.path.getsize(os.path.join(directory, name)) for name in names]
+    return manifest, [os.path.join(directory, name) for name in names]
+
+
+def test_a_shard_of_another_size_than_prepare_wrote_is_named(tmp_path):
+    manifest, paths = _write_shards(tmp_path, [2, 2])
+    with open(paths[1], "rb") as handle:
+        data = handle.read()
+    with open(paths[1], "wb") as handle:  # cut at a record boundary: TensorFlow reads it fine
+        handle.write(data[:len(data) // 2])
+    with pytest.raises(tfrecords.DamagedShardError) as error:
+        tfrecords.speaker_shard_paths(str(tmp_path), manifest, "1F")
+    assert str(error.value).startswith(f"{paths[1]}: damaged TFRecord shard")
+    assert f"prepare wrote {len(data)}" in str(error.value)
+
+
+def test_records_read_by_offset_equal_the_sequential_read_and_a_cut_record_is_named(tmp_path):
+    _, paths = _write_shards(tmp_path, [3, 2])
+    expected = [record.numpy() for record in tf.data.TFRecordDataset(paths)]
+    offsets = [tfrecords.record_offsets(path, str(tmp_path)) for path in paths]
+    files = np.array([0, 0, 0, 1, 1])
+    starts = np.array(offsets[0] + offsets[1])
+    order = np.array([4, 0, 3, 1, 2])  # any order, several files
+    assert list(tfrecords.read_records(paths, files[order], starts[order])) == [
+        expected[index] for index in order]
+
+    with open(paths[1], "rb") as handle:
+        data = handle.read()
+    with open(paths[1], "wb") as handle:
+        handle.write(data[:-10])  # the last record loses its end
+    with pytest.raises(tfrecords.DamagedShardError, match=f"{paths[1]}: damaged TFRecord shard"):
+        tfrecords.record_offsets(paths[1], str(tmp_path))
+
+
+def test_a_record_whose_bytes_changed_fails_its_crc_check(tmp_path):
+    _, paths = _write_shards(tmp_path, [2])
+    offsets = tfrecords.record_offsets(paths[0], str(tmp_path))
+    with open(paths[0], "rb") as handle:
+        data = bytearray(handle.read())
+    data[offsets[1] + 1000] ^= 0xFF
+    with open(paths[0], "wb") as handle:
+        handle.write(bytes(data))
+    assert tfrecords.read_records(paths, np.array([0]), np.array([offsets[0]]))[0]
+    with pytest.raises(ValueError, match=f"{paths[0]}: damaged TFRecord shard"):
+        tfrecords.read_records(paths, np.array([0]), np.array([offsets[1]]))
