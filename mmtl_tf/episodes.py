@@ -4,9 +4,15 @@ An episode is what one outer step sees: m speakers x B segments each, as fixed-s
     spectrogram    float32 [m, B, max_frames, num_bins]
     labels         int32   [m, B, 4]   columns: emotion, valence, arousal, dominance (-1 = none)
     class_weights  float32 [m, 4, C]   per-speaker, per-task w'_{i,c} (paper section 3.1.3)
-streamed from each speaker's shards (a per-speaker shuffle seeded by (seed, epoch), repeat, batch)
-and zipped across speakers. An epoch ends when the largest speaker has been seen once, as in the
-authors' code, so smaller speakers wrap around within an epoch.
+
+The epoch is planned first, in numpy, from (seed, epoch) alone: which m speakers each step takes
+(all of them, in order, when m is 0), and which B segments of each: every speaker walks through
+its own shuffles of its segments, one after the other, so a speaker is seen whole before any
+segment repeats. An epoch ends when the largest speaker has been seen once, as in the authors'
+code, so smaller speakers wrap around within an epoch. Then tf.data reads exactly the planned
+records, by file offset (`tfrecords.record_offsets`, `tfrecords.read_records`), and parses them.
+So an episode reads only the speakers it uses: open files, memory and start-up stay bounded by
+m x B however many speakers the corpus has (`pipeline_footprint` measures them).
 
 Folds (paper section 3.1.2): fold f holds out session f; one of its speakers validates (model
 selection) and the other is tested; every other session trains.
@@ -14,14 +20,19 @@ selection) and the other is tested; every other session trains.
 
 import dataclasses
 import math
+import os
+import resource
+import time
 
 import numpy as np
 import tensorflow as tf
 
-from mmtl_tf import corpora, tfrecords
-from mmtl_tf.algorithms import common
+from mmtl_tf import corpora
+from mmtl_tf import labels
+from mmtl_tf import tfrecords
 
-_SEED_STRIDE = 1_000_003
+DamagedShardError = tfrecords.DamagedShardError  # re-exported: callers catch it from here
+_SEED_MASK = 2**63 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +44,28 @@ class FoldSplit:
     train: tuple
     validation: str
     test: str
+
+
+def _sessions(manifest: dict) -> dict:
+    """{session: [speakers, sorted]}, sessions sorted."""
+    return corpora.sessions_of({speaker: info["session"]
+                                for speaker, info in manifest["speakers"].items()})
+
+
+def _check_corpus_can_make_folds(manifest: dict) -> None:
+    """Refuses a corpus with one session, or whose segments all have one emotion class."""
+    sessions = _sessions(manifest)
+    if len(sessions) < 2:
+        raise ValueError(f"corpus {manifest['corpus']} has a single session "
+                         f"({', '.join(sessions)}): a fold holds out one session and trains on "
+                         f"the others, so the corpus needs at least two (the CSV 'session' column)")
+    totals = np.sum([entry["histograms"]["emotion"] for entry in manifest["speakers"].values()],
+                    axis=0)
+    present = [name for name, total in zip(manifest["class_names"], totals) if total > 0]
+    if len(present) < 2:
+        raise ValueError(f"corpus {manifest['corpus']}: every segment is of class "
+                         f"{', '.join(present) or 'none'}, so emotion recognition is trivial; "
+                         f"prepare it with at least two classes present (--classes)")
 
 
 def fold_split(manifest: dict, fold: int, val_speaker: str = "F") -> FoldSplit:
@@ -47,10 +80,11 @@ def fold_split(manifest: dict, fold: int, val_speaker: str = "F") -> FoldSplit:
         The held-out session must have exactly two speakers.
 
     Raises:
-      ValueError: naming --fold or --val_speaker when they do not fit the corpus.
+      ValueError: naming --fold or --val_speaker when they do not fit the corpus, or naming the
+        corpus when it has one session or one emotion class.
     """
-    sessions = corpora.sessions_of(
-        {speaker: info["session"] for speaker, info in manifest["speakers"].items()})
+    _check_corpus_can_make_folds(manifest)
+    sessions = _sessions(manifest)
     names = list(sessions)
     if not 1 <= fold <= len(names):
         raise ValueError(f"--fold={fold} is out of range: {manifest['corpus']} has "
@@ -82,13 +116,13 @@ def class_weights(manifest: dict, speakers, num_classes: int) -> np.ndarray:
     A class the speaker lacks gets weight 0 (never inf or NaN): it cannot occur in its batches.
 
     Returns:
-      float32 [len(speakers), 4, max(num_classes, 4)], task order emotion, valence, arousal, dominance.
+      float32 [len(speakers), 4, max(num_classes, NUM_VAD_BINS)], tasks in `labels.TASKS` order.
     """
-    width = max(num_classes, 4)
-    weights = np.zeros((len(speakers), len(common.TASKS), width), np.float32)
+    width = max(num_classes, labels.NUM_VAD_BINS)
+    weights = np.zeros((len(speakers), len(labels.TASKS), width), np.float32)
     for row, speaker in enumerate(speakers):
         histograms = manifest["speakers"][speaker]["histograms"]
-        for task_index, task in enumerate(common.TASKS):
+        for task_index, task in enumerate(labels.TASKS):
             counts = np.asarray(histograms.get(task, []), np.float64)
             present = counts > 0
             if not present.any():
@@ -104,9 +138,57 @@ def steps_per_epoch(manifest: dict, speakers, segments_per_speaker: int) -> int:
     return max(1, math.ceil(largest / segments_per_speaker))
 
 
+def _check_segment_count(directory: str, manifest: dict, speaker: str, found: int) -> None:
+    """Raises DamagedShardError when a speaker's shards hold another count than the manifest's."""
+    expected = manifest["speakers"][speaker]["num_segments"]
+    if found != expected:
+        shards = ", ".join(tfrecords.speaker_shard_paths(directory, manifest, speaker))
+        raise DamagedShardError(
+            f"{shards}: {found} segments, manifest.json says {expected} (a truncated or "
+            f"replaced shard). Delete them and re-run `python -m mmtl_tf.prepare "
+            f"--tfrecord_dir={directory}` with the same flags: that speaker is recomputed.")
+
+
 def _labels(parsed):
-    return tf.stack([parsed["emotion"], parsed["valence"], parsed["arousal"], parsed["dominance"]],
-                    axis=-1)
+    return tf.stack([parsed[task] for task in labels.TASKS], axis=-1)
+
+
+def _rng(*values) -> np.random.Generator:
+    """A numpy generator seeded by integers (any sign)."""
+    return np.random.default_rng([value & _SEED_MASK for value in values])
+
+
+def epoch_plan(sizes, steps: int, segments_per_speaker: int, speakers_per_episode: int,
+               seed: int, epoch: int):
+    """Which speakers each step of an epoch takes, and which of their segments.
+
+    Args:
+      sizes: segments of each training speaker, in the order of `speakers`.
+      steps: outer steps of the epoch.
+      segments_per_speaker: B.
+      speakers_per_episode: m; 0 (or >= len(sizes)) takes every speaker, in order.
+      seed, epoch: select the sampling; the plan depends on nothing else.
+
+    Returns:
+      (rows int64 [steps, m] indices into `sizes`, segments int64 [steps, m, B] indices into
+      each chosen speaker's segments in prepared order).
+    """
+    count = len(sizes)
+    every = not 0 < speakers_per_episode < count
+    width = count if every else speakers_per_episode
+    choice = _rng(seed, epoch, 0)
+    rows = np.array([np.arange(count) if every else choice.permutation(count)[:width]
+                     for _ in range(steps)], np.int64).reshape(steps, width)
+    segments = np.zeros((steps, width, segments_per_speaker), np.int64)
+    for row, size in enumerate(sizes):
+        visits = np.argwhere(rows == row)  # (step, slot) pairs, in step order
+        needed = len(visits) * segments_per_speaker
+        if not needed:
+            continue
+        shuffles = _rng(seed, epoch, 1 + row)
+        walk = np.concatenate([shuffles.permutation(size) for _ in range(-(-needed // size))])
+        segments[visits[:, 0], visits[:, 1]] = walk[:needed].reshape(-1, segments_per_speaker)
+    return rows, segments
 
 
 def episode_dataset(directory: str, manifest: dict, speakers, segments_per_speaker: int,
@@ -120,47 +202,95 @@ def episode_dataset(directory: str, manifest: dict, speakers, segments_per_speak
       segments_per_speaker: B.
       feature_config: the spectrogram shape.
       num_classes: emotion classes (the class-weight width is max(num_classes, 4)).
-      seed, epoch: select the shuffles.
+      seed, epoch: select the speakers and segments (`epoch_plan`).
       speakers_per_episode: m; 0 (or >= len(speakers)) takes every speaker in every episode,
         otherwise each episode samples m distinct speakers.
 
     Returns:
       A finite dataset of episode dicts (see the module docstring), `steps_per_epoch` long.
+
+    Raises:
+      DamagedShardError: a shard is truncated or of another size than prepare wrote (named).
     """
     speakers = list(speakers)
     steps = steps_per_epoch(manifest, speakers, segments_per_speaker)
+    paths, records = [], []  # records[row]: (path index, offset) per segment of that speaker
+    for speaker in speakers:
+        table = []
+        for path in tfrecords.speaker_shard_paths(directory, manifest, speaker):
+            table += [(len(paths), offset) for offset in tfrecords.record_offsets(path, directory)]
+            paths.append(path)
+        _check_segment_count(directory, manifest, speaker, len(table))
+        records.append(np.array(table, np.int64).reshape(-1, 2))
+    rows, segments = epoch_plan([len(table) for table in records], steps, segments_per_speaker,
+                                speakers_per_episode, seed, epoch)
+    chosen = np.stack([np.stack([records[row][segments[step, slot]] for slot, row in
+                                 enumerate(rows[step])]) for step in range(steps)])
+    width = rows.shape[1]
     weights = tf.constant(class_weights(manifest, speakers, num_classes))
-    streams = []
-    for index, speaker in enumerate(speakers):
-        paths = tfrecords.speaker_shard_paths(directory, manifest, speaker)
-        size = manifest["speakers"][speaker]["num_segments"]
-        stream_seed = (seed * _SEED_STRIDE + epoch) * 131 + index
-        stream = (tf.data.TFRecordDataset(paths)
-                  .shuffle(size, seed=stream_seed, reshuffle_each_iteration=True)
-                  .repeat()
-                  .batch(segments_per_speaker, drop_remainder=True)
-                  .map(lambda s: tfrecords.parse_segments(s, feature_config),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
-        streams.append(stream)
 
-    def stack(*parsed):
-        return {"spectrogram": tf.stack([p["spectrogram"] for p in parsed]),
-                "labels": tf.stack([_labels(p) for p in parsed]),
-                "class_weights": weights}
+    def read(step_rows, path_indices, offsets):
+        serialized = tf.numpy_function(  # stateless, so it stays parallel under op determinism
+            lambda files, starts: tfrecords.read_records(paths, files, starts),
+            [path_indices, offsets], tf.string, stateful=False)
+        parsed = tfrecords.parse_segments(
+            tf.ensure_shape(serialized, [width * segments_per_speaker]), feature_config)
+        shape = [width, segments_per_speaker]
+        return {"spectrogram": tf.reshape(parsed["spectrogram"], shape + [
+                    feature_config.max_frames, feature_config.num_bins]),
+                "labels": tf.reshape(_labels(parsed), shape + [len(labels.TASKS)]),
+                "class_weights": tf.gather(weights, step_rows)}
 
-    dataset = tf.data.Dataset.zip(tuple(streams)).map(stack, num_parallel_calls=tf.data.AUTOTUNE,
-                                                      deterministic=True)
-    dataset = dataset.take(steps)
-    count = len(speakers)
-    if 0 < speakers_per_episode < count:
-        def sample(step, episode):
-            order = tf.random.experimental.stateless_shuffle(
-                tf.range(count), seed=tf.stack([tf.cast(seed * _SEED_STRIDE + epoch, tf.int64), step]))
-            chosen = order[:speakers_per_episode]
-            return {name: tf.gather(value, chosen) for name, value in episode.items()}
-        dataset = dataset.enumerate().map(sample, num_parallel_calls=tf.data.AUTOTUNE,
-                                          deterministic=True)
-    return dataset.prefetch(2)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (rows, chosen[..., 0].reshape(steps, -1), chosen[..., 1].reshape(steps, -1)))
+    return dataset.map(read, num_parallel_calls=tf.data.AUTOTUNE,
+                       deterministic=True).prefetch(2)
+
+
+def _open_shards() -> int:
+    """TFRecord files this process has open now (None where /proc is not available)."""
+    try:
+        descriptors = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    count = 0
+    for descriptor in descriptors:
+        try:
+            count += os.readlink(f"/proc/self/fd/{descriptor}").endswith(".tfrecord")
+        except OSError:  # closed since the listing
+            pass
+    return count
+
+
+def pipeline_footprint(directory: str, manifest: dict, speakers, segments_per_speaker: int,
+                       feature_config, num_classes: int, speakers_per_episode: int,
+                       steps: int = 5, seed: int = 0) -> dict:
+    """What the episode pipeline costs to start and to run, for the benchmark.
+
+    Builds epoch 0's `episode_dataset` and reads `steps` episodes from it.
+
+    Returns:
+      {"startup_seconds": from the call to the first episode, "open_shards_peak": most shard
+      files open after an episode (None without /proc), "peak_rss_growth_bytes": growth of the
+      process's peak resident memory, "steps": episodes read}.
+    """
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
+    start = time.perf_counter()
+    dataset = episode_dataset(directory, manifest, speakers, segments_per_speaker,
+                              feature_config, num_classes, seed, 0, speakers_per_episode)
+    iterator = iter(dataset)
+    next(iterator)
+    startup = time.perf_counter() - start
+    open_counts, read = [_open_shards()], 1
+    for _ in range(steps - 1):
+        if next(iterator, None) is None:
+            break
+        open_counts.append(_open_shards())
+        read += 1
+    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"startup_seconds": startup,
+            "open_shards_peak": None if None in open_counts else max(open_counts),
+            "peak_rss_growth_bytes": peak_after - peak_before, "steps": read}
 
 
 def speaker_segments(directory: str, manifest: dict, speaker: str, feature_config) -> dict:
@@ -179,15 +309,8 @@ def speaker_segments(directory: str, manifest: dict, speaker: str, feature_confi
             parts["utterance_id"].append(parsed["utterance_id"].numpy())
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
         raise damaged_shard_error(directory, manifest, [speaker], feature_config, error) from None
-    if sum(len(p) for p in parts["labels"]) != manifest["speakers"][speaker]["num_segments"]:
-        raise DamagedShardError(
-            f"speaker {speaker}: the shards in {directory} hold another number of segments than "
-            f"manifest.json says (a truncated shard?); re-run `python -m mmtl_tf.prepare`")
+    _check_segment_count(directory, manifest, speaker, sum(len(p) for p in parts["labels"]))
     return {name: np.concatenate(values) for name, values in parts.items()}
-
-
-class DamagedShardError(RuntimeError):
-    """A TFRecord shard cannot be read; the message names it and how to rebuild it."""
 
 
 def find_damaged_shard(directory: str, manifest: dict, speakers, feature_config):
@@ -211,8 +334,4 @@ def damaged_shard_error(directory, manifest, speakers, feature_config, error) ->
     found = find_damaged_shard(directory, manifest, speakers, feature_config)
     if found is None:
         return error
-    path, detail = found
-    return DamagedShardError(
-        f"{path}: damaged TFRecord shard ({detail}). Delete it and re-run `python -m "
-        f"mmtl_tf.prepare --tfrecord_dir={directory}` with the same flags: that speaker is "
-        f"recomputed, the others are kept.")
+    return DamagedShardError(tfrecords.damaged_shard_message(found[0], directory, found[1]))

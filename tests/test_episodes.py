@@ -1,11 +1,23 @@
 """Speaker episodes: shapes, per-speaker content, epoch coverage, determinism, class weights, folds."""
 
+import copy
 import math
+import os
+import shutil
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from mmtl_tf import atomic_files
+from mmtl_tf import config as config_lib
+from mmtl_tf import corpora
 from mmtl_tf import episodes
+from mmtl_tf import tfrecords
+
+# A feature shape small enough to write shards for many speakers in a moment: 9 frames x 8 bins.
+TINY_FEATURES = config_lib.FeatureConfig(segment_seconds=0.05, window_ms=10.0, hop_ms=5.0,
+                                         fft_length=256, num_bins=8, max_frames=9)
 
 
 def _split(manifest):
@@ -94,9 +106,107 @@ def test_sampled_speakers_per_episode(synthetic_shards):
 
 
 def test_speaker_with_no_segments_is_an_error_before_training(synthetic_shards):
-    import copy
-
     manifest = copy.deepcopy(synthetic_shards[2])
     manifest["speakers"]["3M"]["num_segments"] = 0
     with pytest.raises(ValueError, match="speaker 3M has no segments"):
         episodes.fold_split(manifest, fold=2, val_speaker="F")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda info: info.update(session="1"), "has a single session"),
+    (lambda info: info["histograms"].update(emotion=[info["num_segments"], 0, 0, 0]),
+     "every segment is of class neu"),
+])
+def test_a_corpus_with_one_session_or_one_class_cannot_make_folds(synthetic_shards, change,
+                                                                  message):
+    manifest = copy.deepcopy(synthetic_shards[2])
+    for info in manifest["speakers"].values():
+        change(info)
+    with pytest.raises(ValueError, match=f"corpus synthetic.*{message}"):
+        episodes.fold_split(manifest, fold=1)
+
+
+def test_epoch_plan_walks_each_speaker_whole_before_repeating_and_is_seeded():
+    sizes = [5, 7, 3, 4]
+    rows, segments = episodes.epoch_plan(sizes, steps=9, segments_per_speaker=2,
+                                         speakers_per_episode=2, seed=3, epoch=1)
+    assert rows.shape == (9, 2) and segments.shape == (9, 2, 2)
+    assert all(len(set(step)) == 2 for step in rows)  # m distinct speakers per step
+    for row, size in enumerate(sizes):
+        walk = segments[rows == row].reshape(-1)  # this speaker's segments in step order
+        for start in range(0, len(walk) - size + 1, size):
+            assert sorted(walk[start:start + size]) == list(range(size))
+    again = episodes.epoch_plan(sizes, 9, 2, 2, seed=3, epoch=1)
+    np.testing.assert_array_equal(again[1], segments)
+    assert not np.array_equal(episodes.epoch_plan(sizes, 9, 2, 2, seed=3, epoch=2)[1], segments)
+
+
+def _many_speaker_shards(directory, num_speakers, segments_per_speaker=3):
+    """Shards and manifest of `num_speakers` speakers (two per session) with TINY_FEATURES.
+
+    Every segment of speaker i has its spectrogram filled with i (exact in float16 below 2048)
+    and emotion i % 4.
+    """
+    speakers = {}
+    os.makedirs(os.path.join(directory, "generation-0001"))
+    for index in range(num_speakers):
+        speaker = f"s{index:04d}"
+        name = tfrecords.shard_name(speaker, 0, 1)
+        path = os.path.join(directory, "generation-0001", name)
+        with tf.io.TFRecordWriter(path) as writer:
+            for segment in range(segments_per_speaker):
+                utterance = corpora.Utterance(f"{speaker}_{segment}", "x.wav", speaker,
+                                              str(index // 2), index % 4, 1, 2, 3)
+                writer.write(tfrecords.serialize_segment(
+                    utterance, segment, np.full((9, 8), index, np.float32), 9))
+        histogram = [0] * 4
+        histogram[index % 4] = segments_per_speaker
+        speakers[speaker] = {
+            "session": str(index // 2), "shards": [name],
+            "shard_bytes": [os.path.getsize(path)], "num_segments": segments_per_speaker,
+            "num_utterances": segments_per_speaker,
+            "histograms": {"emotion": histogram, "valence": [0, 3, 0, 0],
+                           "arousal": [0, 0, 3, 0], "dominance": [0, 0, 0, 3]}}
+    manifest = {"format_version": tfrecords.FORMAT_VERSION, "corpus": "many",
+                "feature_config": TINY_FEATURES.to_dict(), "generation": "generation-0001",
+                "class_names": ["neu", "hap", "sad", "ang"], "aux_tasks": list(corpora.AUX_TASKS),
+                "aux_available": {task: True for task in corpora.AUX_TASKS},
+                "speakers": speakers}
+    atomic_files.write_json(os.path.join(directory, tfrecords.MANIFEST_NAME), manifest)
+    return tfrecords.load_manifest(directory, TINY_FEATURES)
+
+
+def test_sampled_episodes_hold_the_planned_speakers_and_read_only_them(tmp_path):
+    manifest = _many_speaker_shards(str(tmp_path), num_speakers=60)
+    speakers = sorted(manifest["speakers"])
+    dataset = episodes.episode_dataset(str(tmp_path), manifest, speakers, 2, TINY_FEATURES, 4,
+                                       seed=5, epoch=2, speakers_per_episode=4)
+    rows, _ = episodes.epoch_plan([3] * 60, 2, 2, 4, seed=5, epoch=2)
+    weights = episodes.class_weights(manifest, speakers, 4)
+    for step, episode in enumerate(dataset):
+        assert episode["spectrogram"].shape == (4, 2, 9, 8)
+        for slot, row in enumerate(rows[step]):
+            values = episode["spectrogram"][slot].numpy()
+            assert set(values.reshape(-1)) == {row}, "a row holds another speaker's segments"
+            assert set(episode["labels"][slot, :, 0].numpy()) == {row % 4}
+        np.testing.assert_array_equal(episode["class_weights"], weights[rows[step]])
+
+    footprint = episodes.pipeline_footprint(str(tmp_path), manifest, speakers, 2, TINY_FEATURES,
+                                            4, speakers_per_episode=4, steps=2)
+    assert footprint["steps"] == 2 and footprint["startup_seconds"] > 0
+    if footprint["open_shards_peak"] is not None:  # /proc exists: never one file per speaker
+        assert footprint["open_shards_peak"] <= max(4, os.cpu_count())
+
+
+def test_a_truncated_shard_is_named_before_the_epoch_starts(synthetic_shards, tmp_path):
+    directory, feature_config, manifest = synthetic_shards
+    copied = str(tmp_path / "shards")
+    shutil.copytree(directory, copied)
+    (shard,) = tfrecords.speaker_shard_paths(copied, manifest, "3F")
+    with open(shard, "r+b") as handle:
+        handle.truncate(os.path.getsize(shard) // 2)
+    split = _split(manifest)
+    with pytest.raises(episodes.DamagedShardError, match=f"{shard}: damaged TFRecord shard"):
+        episodes.episode_dataset(copied, manifest, split.train, 4, feature_config, 4, 0, 0)
+    with pytest.raises(episodes.DamagedShardError, match=f"{shard}: damaged TFRecord shard"):
+        episodes.speaker_segments(copied, manifest, "3F", feature_config)
