@@ -230,9 +230,7 @@ def episode_dataset(directory: str, manifest: dict, speakers, segments_per_speak
     weights = tf.constant(class_weights(manifest, speakers, num_classes))
 
     def read(step_rows, path_indices, offsets):
-        serialized = tf.numpy_function(  # stateless, so it stays parallel under op determinism
-            lambda files, starts: tfrecords.read_records(paths, files, starts),
-            [path_indices, offsets], tf.string, stateful=False)
+        serialized = tfrecords.read_records_op(paths, path_indices, offsets)
         parsed = tfrecords.parse_segments(
             tf.ensure_shape(serialized, [width * segments_per_speaker]), feature_config)
         shape = [width, segments_per_speaker]

@@ -261,35 +261,36 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
         sources = [staging] if staging else []
         if committed is not None:
             sources.append(committed.get("generation", ""))
-        entries = _finished_speakers(output_dir, sources, digests)
+        found = _finished_speakers(output_dir, sources, digests)  # {speaker: (source, entry)}
+        entries = {speaker: entry for speaker, (_, entry) in found.items()}
         pending = [speaker for speaker in sorted(by_speaker) if speaker not in entries]
-        if not pending and staging is None and committed is not None and tfrecord_dir.is_committed(
-                output_dir, committed,
-                _build_manifest(listing, feature_config, committed.get("generation"),
-                                {speaker: entry for speaker, (_, entry) in entries.items()}),
-                prepare_flags):
+        if (not pending and staging is None and committed is not None
+                and tfrecord_dir.is_committed(output_dir, committed, _build_manifest(
+                    listing, feature_config, committed.get("generation"), entries),
+                    prepare_flags)):
             tfrecord_dir.remove_garbage(output_dir, committed)  # of a commit killed midway
             _print_summary(committed, output_dir, 0.0, 0)
             return committed
 
-        staging = staging or tfrecord_dir.new_staging(output_dir)
+        staging = staging or tfrecord_dir.new_staging(output_dir, committed)
         folder = os.path.join(output_dir, staging)
-        for speaker, (source, entry) in entries.items():
+        for speaker, (source, entry) in found.items():
             if source != staging:  # reused from the committed generation: link it into staging
                 for name in entry["shards"] + [tfrecord_dir.done_name(speaker)]:
                     tfrecord_dir.link_or_copy(os.path.join(output_dir, source, name),
                                               os.path.join(folder, name))
         todo = [u for speaker in pending for u in by_speaker[speaker]]
         start = time.time()
-        computed = _compute_speakers(folder, todo, lengths, feature_config, segments_per_shard,
-                                     len(listing.class_names), digests, show_progress)
+        entries.update(_compute_speakers(folder, todo, lengths, feature_config,
+                                         segments_per_shard, len(listing.class_names), digests,
+                                         show_progress))
         seconds = time.time() - start
+        flags_path = os.path.join(folder, tfrecord_dir.PREPARE_FLAGS_NAME)
         if prepare_flags is not None:
-            atomic_files.write_text(os.path.join(folder, tfrecord_dir.PREPARE_FLAGS_NAME),
-                                    prepare_flags)
-        manifest = _build_manifest(
-            listing, feature_config, staging,
-            {**{speaker: entry for speaker, (_, entry) in entries.items()}, **computed})
+            atomic_files.write_text(flags_path, prepare_flags)
+        elif os.path.exists(flags_path):  # staged by another invocation: not these flags
+            os.remove(flags_path)
+        manifest = _build_manifest(listing, feature_config, staging, entries)
         tfrecord_dir.commit(output_dir, manifest, committed)
     _print_summary(manifest, output_dir, seconds, len(todo))
     return manifest

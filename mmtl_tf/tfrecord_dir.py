@@ -128,9 +128,11 @@ def leftover_staging(directory: str, committed) -> str:
     return max(newer, key=generation_number) if newer else None
 
 
-def new_staging(directory: str) -> str:
-    """Creates and returns the name of a generation folder numbered after every existing one."""
+def new_staging(directory: str, committed) -> str:
+    """Creates a generation folder numbered after every existing and the committed one; its name."""
     numbers = [generation_number(name) for name in os.listdir(directory)]
+    if committed is not None:
+        numbers.append(generation_number(committed.get("generation", "")))
     name = generation_name(max(numbers + [0]) + 1)
     os.mkdir(os.path.join(directory, name))
     return name

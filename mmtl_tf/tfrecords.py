@@ -249,8 +249,7 @@ def read_records(paths, path_indices, offsets) -> np.ndarray:
 
     Raises:
       ValueError: a record fails its CRC check or lies outside its file; the message names the
-        file. (In a `numpy_function` it surfaces as `tf.errors.InvalidArgumentError`, which the
-        training loop turns into a DamagedShardError.)
+        file.
     """
     records = np.empty(len(offsets), dtype=object)
     order = np.argsort(path_indices, kind="stable")
@@ -267,6 +266,25 @@ def read_records(paths, path_indices, offsets) -> np.ndarray:
             raise ValueError(f"{path}: damaged TFRecord shard "
                              f"({str(error).splitlines()[0]})") from None
     return records
+
+
+def read_records_op(paths, path_indices, offsets) -> tf.Tensor:
+    """`read_records` as a TensorFlow op, for `Dataset.map`: string [n].
+
+    A damaged record fails the op with `tf.errors.InvalidArgumentError` naming the shard (which
+    the training loop turns into a DamagedShardError); the failure is reported as data, not
+    raised inside `numpy_function`, so TensorFlow logs no Python traceback.
+    """
+    def read_or_report(files, starts):
+        try:
+            return read_records(paths, files, starts), b""
+        except ValueError as error:
+            return np.full(len(starts), b"", dtype=object), str(error).encode("utf-8")
+
+    records, problem = tf.numpy_function(  # stateless, so it stays parallel under op determinism
+        read_or_report, [path_indices, offsets], [tf.string, tf.string], stateful=False)
+    with tf.control_dependencies([tf.debugging.Assert(tf.equal(problem, b""), [problem])]):
+        return tf.identity(records)
 
 
 def speaker_dataset(directory: str, manifest: dict, speaker: str,

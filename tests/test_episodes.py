@@ -210,3 +210,23 @@ def test_a_truncated_shard_is_named_before_the_epoch_starts(synthetic_shards, tm
         episodes.episode_dataset(copied, manifest, split.train, 4, feature_config, 4, 0, 0)
     with pytest.raises(episodes.DamagedShardError, match=f"{shard}: damaged TFRecord shard"):
         episodes.speaker_segments(copied, manifest, "3F", feature_config)
+
+
+def test_a_record_that_fails_its_crc_stops_the_epoch_naming_the_shard(synthetic_shards, tmp_path):
+    directory, feature_config, manifest = synthetic_shards
+    copied = str(shutil.copytree(directory, tmp_path / "shards"))
+    (shard,) = tfrecords.speaker_shard_paths(copied, manifest, "3F")
+    with open(shard, "r+b") as handle:  # same size: only the CRC check can tell
+        handle.seek(os.path.getsize(shard) // 3)
+        byte = handle.read(1)
+        handle.seek(-1, os.SEEK_CUR)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    split = _split(manifest)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"{shard}: damaged TFRecord shard") \
+            as raised:
+        for _ in episodes.episode_dataset(copied, manifest, split.train, 4, feature_config, 4,
+                                          seed=0, epoch=0):
+            pass
+    error = episodes.damaged_shard_error(copied, manifest, split.train, feature_config,
+                                         raised.value)
+    assert isinstance(error, episodes.DamagedShardError) and str(error).startswith(shard)
