@@ -332,7 +332,8 @@ def test_written_wavs_are_the_bytes_tensorflow_writes_and_read_back(tmp_path):
 def test_reading_audio_and_corpora_does_not_load_tensorflow():
     repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = ("import sys; import mmtl_tf.audio, mmtl_tf.corpora.csv_manifest, "
-            "mmtl_tf.corpora.iemocap, mmtl_tf.corpora.synthetic, mmtl_tf.tfrecord_dir; "
+            "mmtl_tf.corpora.iemocap, mmtl_tf.corpora.ravdess, mmtl_tf.corpora.synthetic, "
+            "mmtl_tf.tfrecord_dir; "
             "print('tensorflow' in sys.modules, 'mmtl_tf.algorithms' in sys.modules)")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                cwd=repository, env={**os.environ, "PYTHONPATH": repository},

@@ -7,7 +7,10 @@ The readers:
 - `iemocap`: the IEMOCAP release layout (`SessionN/dialog/EmoEvaluation/*.txt`).
 - `synthetic`: a seeded generator that writes a small corpus in IEMOCAP's layout, then reads
   it back with the IEMOCAP reader (the embedded default).
+- `ravdess`: the RAVDESS release layout (`Actor_NN/MM-VV-EE-II-SS-RR-NN.wav`).
 - `csv_manifest`: any other corpus described by a CSV file.
+
+Readers import no TensorFlow, so listing a corpus is cheap.
 """
 
 import collections
