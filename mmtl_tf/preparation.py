@@ -3,7 +3,7 @@
 `prepare_corpus` is the library step behind `python -m mmtl_tf.prepare`; training reads only
 what it writes. It is idempotent, checked and transactional, like SpeechBrain's `prepare_data`:
 
-1. The listing (ids, speakers, labels, at least two classes) and every wav header
+1. The listing (ids, speakers, labels; `corpora.check_listing`) and every wav header
    (`audio.inspect_wav`) are checked before anything is written; audio shorter than one
    analysis window is rejected, naming the file.
 2. The directory is locked (`tfrecord_dir.lock`). A committed preparation with other feature
@@ -238,7 +238,7 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
       The manifest dict, as committed to `output_dir/manifest.json`.
 
     Raises:
-      corpora.CorpusError: empty listing, one class, bad speaker id or label.
+      corpora.CorpusError: empty listing, bad speaker id or label.
       audio.AudioError: a wav that cannot be used (named), including audio shorter than a window.
       tfrecord_dir.TfrecordDirError: the directory is not usable or holds other settings.
       directory_lock.DirectoryInUseError: another prepare is writing into the directory.

@@ -203,14 +203,6 @@ def test_wav_failing_inside_the_pipeline_raises_audio_error_naming_it(tmp_path):
     assert not os.path.exists(tmp_path / "out" / "manifest.json")
 
 
-def test_one_class_is_refused_naming_the_flag(tmp_path):
-    listing = dataclasses.replace(_listing(str(tmp_path)), class_names=("neu",))
-    with pytest.raises(corpora.CorpusError, match=r"--classes names one class \(neu\)"):
-        preparation.prepare_corpus(listing, FEATURE_CONFIG, str(tmp_path / "out"),
-                                   show_progress=False)
-    assert not os.path.exists(tmp_path / "out")
-
-
 def test_cli_prepare_killed_after_a_finished_speaker_resumes_to_identical_shards(
         synthetic_shards, tmp_path, capsys):
     """SIGKILL `python -m mmtl_tf.prepare` once a speaker is staged, then rerun it to the end."""

@@ -133,15 +133,14 @@ def speaker_id_problem(speaker: str) -> Optional[str]:
 
 
 def check_listing(listing: CorpusListing) -> None:
-    """Rejects one class, an empty listing, repeated ids, bad speakers or out-of-range labels.
+    """Rejects an empty listing, repeated ids, bad speaker ids or out-of-range labels.
+
+    (A corpus with one class or one session is refused when folds are made,
+    `episodes.fold_split`: a one-class preparation is still useful to tests and tools.)
 
     Raises:
       CorpusError: naming the corpus, or the utterance and what is wrong with it.
     """
-    if len(listing.class_names) < 2:
-        raise CorpusError(f"corpus {listing.corpus}: --classes names one class "
-                          f"({', '.join(listing.class_names)}); emotion recognition needs at "
-                          f"least two")
     if not listing.utterances:
         raise CorpusError(f"corpus {listing.corpus}: no utterance was kept (excluded: "
                           f"{dict(listing.excluded)}); check the corpus path and flags")
