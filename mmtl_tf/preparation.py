@@ -69,7 +69,7 @@ def _check_listing(listing: corpora.CorpusListing) -> None:
                                           f"{getattr(utterance, task)} is outside -1..3")
 
 
-def _expected_samples(utterance: corpora.Utterance,
+def expected_samples(utterance: corpora.Utterance,
                       feature_config: config_lib.FeatureConfig) -> int:
     """Samples `audio.read_wav` will return (from the header); rejects audio under one window."""
     info = audio.inspect_wav(utterance.path)
@@ -120,11 +120,26 @@ def _remove_speaker_files(output_dir: str, speaker: str) -> None:
             os.remove(os.path.join(output_dir, name))
 
 
-def _feature_stream(utterances: list, lengths: dict, feature_config: config_lib.FeatureConfig):
+def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.FeatureConfig,
+                   utterances_per_call: int = 8):
     """Yields (utterance, features as numpy) in order; loading and features run in tf.data.
 
-    Features per utterance: `spectrogram` [segments, max_frames, num_bins], `num_frames` and
-    `segment_index` [segments] (see `features.waveform_features`).
+    Wavs are read in parallel (`audio.read_wav`); each call of the one feature function,
+    `features.concatenated_features`, takes `utterances_per_call` of them at once, and two calls
+    run at a time, so both cores stay busy while the consumer writes.
+
+    Args:
+      utterances: the utterances, in the order to yield them.
+      lengths: utterance id -> samples `audio.read_wav` returns (`expected_samples`).
+      feature_config: the analysis parameters.
+      utterances_per_call: utterances per feature call (the results do not depend on it).
+
+    Yields:
+      (utterance, dict) with `spectrogram` [segments, max_frames, num_bins], `num_frames` and
+      `segment_index` [segments] (see `features.waveform_features`).
+
+    Raises:
+      audio.AudioError: a wav that cannot be read or decodes to another length than its header.
     """
     failures = {}  # index -> exception; raised by the consumer, not through TensorFlow
 
@@ -140,20 +155,30 @@ def _feature_stream(utterances: list, lengths: dict, feature_config: config_lib.
             failures[int(index)] = error
             return np.zeros([feature_config.window_samples], np.float32)  # never written
 
-    def compute(waveform):
-        return features.waveform_features(waveform[tf.newaxis], tf.shape(waveform)[:1],
-                                          feature_config)
+    def compute(waveforms):
+        computed = features.concatenated_features(waveforms.flat_values, waveforms.row_lengths(),
+                                                  feature_config)
+        return {name: computed[name] for name in ("spectrogram", "num_frames", "segment_index",
+                                                   "utterance_index")}
 
     def load_in_graph(index):  # stateless, so it stays parallel under op determinism
         return tf.ensure_shape(tf.numpy_function(load, [index], tf.float32, stateful=False), [None])
 
     dataset = tf.data.Dataset.range(len(utterances)).map(
         load_in_graph, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    dataset = dataset.map(compute, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    for index, (utterance, computed) in enumerate(zip(utterances, dataset)):
-        if index in failures:
-            raise failures[index]
-        yield utterance, {name: value.numpy() for name, value in computed.items()}
+    dataset = dataset.ragged_batch(utterances_per_call).map(
+        compute, num_parallel_calls=2, deterministic=True).prefetch(1)
+    position = 0
+    for computed in dataset:
+        computed = {name: value.numpy() for name, value in computed.items()}
+        rows = np.searchsorted(computed.pop("utterance_index"),
+                               np.arange(min(utterances_per_call, len(utterances) - position) + 1))
+        for index in range(len(rows) - 1):
+            if position in failures:
+                raise failures[position]
+            yield utterances[position], {name: value[rows[index]:rows[index + 1]]
+                                         for name, value in computed.items()}
+            position += 1
 
 
 def _write_speaker(output_dir, speaker, stream, num_segments, segments_per_shard, num_classes):
@@ -246,7 +271,7 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
     manifest_path = os.path.join(output_dir, tfrecords.MANIFEST_NAME)
     if os.path.exists(manifest_path):
         os.remove(manifest_path)
-    lengths = {u.utterance_id: _expected_samples(u, feature_config) for u in listing.utterances}
+    lengths = {u.utterance_id: expected_samples(u, feature_config) for u in listing.utterances}
     by_speaker = collections.defaultdict(list)
     for utterance in listing.utterances:
         by_speaker[utterance.speaker].append(utterance)
@@ -266,7 +291,7 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
     if show_progress and todo:
         progress = keras.utils.Progbar(len(todo), unit_name="utterance")
     start = time.time()
-    stream = _feature_stream(todo, lengths, feature_config)
+    stream = feature_stream(todo, lengths, feature_config)
     for speaker, items in itertools.groupby(stream, key=lambda item: item[0].speaker):
         _remove_speaker_files(output_dir, speaker)
         if progress is not None:
