@@ -17,8 +17,8 @@ Segments shorter than one window have no frame; callers reject such audio before
 Speed (BUILD.md, "Benchmarks"): segments are cut by copying slices of the utterances' samples
 (a ragged tensor), frames are gathered in hop-sized blocks, and only frames over real audio are
 transformed; padding frames come back as the zeros a mask would give. Several utterances per
-call (`concatenated_features`) share each op's fixed cost. The output is bit-identical to
-framing every padded segment and masking.
+call (`concatenated_features`) share each op's fixed cost. The values are bit-identical to
+framing every padded segment and masking (the zeros over the padding are always +0.0).
 """
 
 import math
@@ -149,7 +149,8 @@ def _normalise_and_pad(log_power, num_frames, feature_config: config_lib.Feature
     count = tf.maximum(tf.cast(num_frames * cfg.num_bins, tf.float32), 1.0)[:, tf.newaxis, tf.newaxis]
     mean = tf.reduce_sum(log_power * mask, axis=[1, 2], keepdims=True) / count
     variance = tf.reduce_sum(tf.square(log_power - mean) * mask, axis=[1, 2], keepdims=True) / count
-    normalised = (log_power - mean) / (tf.sqrt(variance) + _STD_FLOOR) * mask
+    normalised = tf.where(mask > 0.0, (log_power - mean) / (tf.sqrt(variance) + _STD_FLOOR),
+                          0.0)  # +0.0 over the padding (a product with the mask could give -0.0)
     pad = cfg.max_frames - tf.shape(normalised)[1]
     padded = tf.pad(normalised, [[0, 0], [0, pad], [0, 0]])
     return tf.ensure_shape(padded, [None, cfg.max_frames, cfg.num_bins])
