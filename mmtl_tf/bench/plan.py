@@ -58,7 +58,7 @@ class BenchPlan:
       scale_speakers: corpus sizes (speakers) of the corpus-size figures.
       scale_utterances: utterances prepared at every corpus size (the same audio, spread over
         the speakers).
-      scale_steps: timed outer steps per corpus size.
+      scale_steps: timed epochs (two outer steps each) per corpus size.
     """
 
     preset: str
@@ -85,7 +85,7 @@ class BenchPlan:
     serving_seconds: float = 3.0
     scale_speakers: tuple = (10, 100, 1000)
     scale_utterances: int = 1000
-    scale_steps: int = 6
+    scale_steps: int = 3
 
     @property
     def feature_config(self) -> config_lib.FeatureConfig:
@@ -124,7 +124,7 @@ def make_plan(preset: str, model_config, segments_per_speaker: int, small_model_
                      profiles=False, overlap_replicas=True, scaling_rounds=1, prepare_rounds=1,
                      memory_steps=(2, 5, 10), corpus_utterances=4, corpus_max_seconds=4.0,
                      pipeline_epochs=2, scale_speakers=(2, 4), scale_utterances=8,
-                     scale_steps=2)
+                     scale_steps=1)
     if rounds:
         sizes["rounds"] = rounds
     if scale_speakers:

@@ -46,7 +46,7 @@ def guarded(name: str, function) -> dict:
         traceback.print_exc()
         record = {"value": None, "failed": f"{type(error).__name__}: {error}"}
     record["wall_seconds"] = time.perf_counter() - started
-    shown = record.get("value")
+    shown = record.get("value", "done")
     if shown is None:
         shown = next(record[key] for key in ("failed", "unavailable", "skipped") if key in record)
     print(f"[bench] {name}: {shown} ({record['wall_seconds']:.0f} s)", file=sys.stderr,
