@@ -59,6 +59,8 @@ class BenchPlan:
       scale_utterances: utterances prepared at every corpus size (the same audio, spread over
         the speakers).
       scale_steps: timed epochs (two outer steps each) per corpus size.
+      scale_segments_per_speaker: B of the corpus-size figures (small: the episode pipeline
+        may hold every speaker's batch at once, 1,000 of them).
     """
 
     preset: str
@@ -86,6 +88,7 @@ class BenchPlan:
     scale_speakers: tuple = (10, 100, 1000)
     scale_utterances: int = 1000
     scale_steps: int = 3
+    scale_segments_per_speaker: int = 4
 
     @property
     def feature_config(self) -> config_lib.FeatureConfig:
