@@ -71,7 +71,18 @@ def _check_listing(listing: corpora.CorpusListing) -> None:
 
 def expected_samples(utterance: corpora.Utterance,
                       feature_config: config_lib.FeatureConfig) -> int:
-    """Samples `audio.read_wav` will return (from the header); rejects audio under one window."""
+    """Samples `audio.read_wav` will return, from the wav header alone.
+
+    Args:
+      utterance: the utterance whose wav is checked.
+      feature_config: gives the target sample rate and the window length.
+
+    Returns:
+      The number of samples at `feature_config.sample_rate`.
+
+    Raises:
+      audio.AudioError: the wav is unusable, or shorter than one analysis window (named).
+    """
     info = audio.inspect_wav(utterance.path)
     divisor = math.gcd(info["sample_rate"], feature_config.sample_rate)
     up, down = feature_config.sample_rate // divisor, info["sample_rate"] // divisor

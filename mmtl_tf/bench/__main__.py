@@ -57,6 +57,9 @@ _define(flags.DEFINE_integer, "segments_per_speaker",
 _define(flags.DEFINE_integer, "rounds", None, "Timed rounds per comparison (default 3, --quick 1).")
 _define(flags.DEFINE_list, "scale_speakers", None,
         "Corpus sizes (speakers) of the corpus-size figures (default 10,100,1000; --quick 2,4).")
+_define(flags.DEFINE_boolean, "mixed_precision", False,
+        "bfloat16 compute with float32 weights on GPU/TPU (refused on a CPU-only machine), as "
+        "`mmtl_tf.main --mixed_precision`; every figure but the replica subprocess uses it.")
 _define(flags.DEFINE_string, "work_dir", None,
         "Scratch directory (default: a temporary one, removed at the end).")
 FLAGS = flags.FLAGS
@@ -107,6 +110,12 @@ def main(argv):
                                   FLAGS.xla, scale_speakers)
     except ValueError as error:
         raise app.UsageError(f"--scale_speakers/--speakers/--rounds: {error}") from None
+    if FLAGS.mixed_precision:
+        from mmtl_tf import distribution  # pylint: disable=import-outside-toplevel
+        try:
+            distribution.enable_mixed_precision()
+        except ValueError as error:
+            raise app.UsageError(str(error)) from None
     if FLAGS.figure == "replica_step":
         record = replicas.replica_step(plan.model_config, plan.speakers,
                                        plan.segments_per_speaker, FLAGS.num_cpu_devices or 2,

@@ -29,6 +29,11 @@ def synthetic_corpus(work_dir: str, utterances_per_speaker: int, max_seconds: fl
                      feature_config: config_lib.FeatureConfig):
     """Generates and prepares a small synthetic corpus (its printed summary is swallowed).
 
+    Args:
+      work_dir: where `corpus/` and `shards/` go.
+      utterances_per_speaker, max_seconds: the corpus size (10 speakers).
+      feature_config: the features to prepare.
+
     Returns:
       (listing, tfrecord_dir, manifest).
     """
@@ -178,6 +183,11 @@ def prepare_profile(listing, feature_config, work_dir: str, librosa_module) -> d
     feature stream alone (`preparation.feature_stream`: parallel reads, several utterances per
     feature call) and with one utterance per call, the feature function alone one utterance at
     a time in memory, and serialising and writing the records. Librosa path: loading, features.
+
+    Args:
+      listing, feature_config: what `prepare_speedup` prepares.
+      work_dir: scratch space for the records.
+      librosa_module: the imported librosa.
 
     Returns:
       dict: `seconds` per part, `cpu_per_wall` of the stream, `segments`.

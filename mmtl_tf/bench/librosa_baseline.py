@@ -21,6 +21,11 @@ def librosa_features(waveform: np.ndarray, feature_config, librosa_module) -> li
     `features.waveform_features`: the waveform is padded by (fft_length - window)/2 on each side
     so librosa's window, centred in its DFT frame, covers the same samples as TensorFlow's.
 
+    Args:
+      waveform: float32 [samples] at `feature_config.sample_rate`.
+      feature_config: the analysis parameters.
+      librosa_module: the imported librosa.
+
     Returns:
       list of (spectrogram float32 [max_frames, num_bins], num_frames), one per segment.
     """
@@ -47,6 +52,13 @@ def librosa_features(waveform: np.ndarray, feature_config, librosa_module) -> li
 def librosa_prepare(listing, feature_config, output_dir: str, librosa_module,
                     segments_per_shard: int = 2000) -> int:
     """Writes every speaker's segment TFRecords with librosa features, in one plain loop.
+
+    Args:
+      listing: the corpus (wavs are read with `librosa.load`).
+      feature_config: the analysis parameters.
+      output_dir: where the shards go.
+      librosa_module: the imported librosa.
+      segments_per_shard: as for `preparation.prepare_corpus`.
 
     Returns:
       Segments written.

@@ -75,6 +75,13 @@ def start_replica_step(preset: str, speakers: int, segments_per_speaker: int, ro
 def finish_replica_step(process: subprocess.Popen, timeout: float = 3600) -> dict:
     """replica_ratio: waits for `start_replica_step`'s subprocess and reads its JSON line.
 
+    Args:
+      process: from `start_replica_step`.
+      timeout: seconds to wait.
+
+    Returns:
+      The subprocess's record (see `replica_step`).
+
     Raises:
       RuntimeError: the subprocess failed or took longer than `timeout` seconds (the message
         quotes its last error lines).

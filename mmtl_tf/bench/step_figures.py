@@ -114,6 +114,11 @@ def plain_passes(algorithm, passes_per_speaker: int = 2, jit_compile: bool = Fal
     and no transfer learner, optimizer or bookkeeping. The last gradients are summed over the
     speakers and reduced to a scalar, so no pass is pruned from the graph.
 
+    Args:
+      algorithm: a built MMTL algorithm (its meta learner and alpha are used).
+      passes_per_speaker: forward+backward passes per speaker.
+      jit_compile: compile with XLA.
+
     Returns:
       passes(episode) -> float32 scalar.
     """
@@ -209,6 +214,14 @@ def xla_loop_profile(algorithm, episode: dict, rounds: int) -> dict:
 
     The outer step visits speakers in a `tf.range` loop; this isolates what XLA does with a
     pass inside such a loop (a one-iteration loop) against the same pass outside one.
+
+    Args:
+      algorithm: a built MMTL algorithm.
+      episode: the episode whose first speaker is passed.
+      rounds: alternated timed rounds.
+
+    Returns:
+      dict: `pass_seconds` and `cpu_per_wall` per variant.
     """
     network = algorithm.meta
     spectrogram = episode["spectrogram"]
@@ -244,6 +257,13 @@ def step_breakdown(outer_step: OuterStep, rounds: int) -> dict:
     Parts: `support_pass` (Eq. 4: forward/backward at theta), `query_pass` (Eq. 5 and the
     outer gradient: forward/backward at theta'_i with the transfer learner), `speaker` (a one-speaker
     `step_updates`: both passes), `apply` (Adam on theta and phi) and the whole `step`.
+
+    Args:
+      outer_step: the built step of `step_overhead`.
+      rounds: alternated timed rounds.
+
+    Returns:
+      dict: `seconds` per part, `speakers`, `step_minus_speakers_seconds`.
     """
     algorithm = outer_step.algorithm
     episode = outer_step.episode
@@ -305,6 +325,11 @@ def scaling(model_config, speakers_grid, segments_grid, rounds: int) -> dict:
 
     The training step is called from a tf.function whose input signature leaves m and B
     open, so the grid costs one trace; the grid points are timed round by round.
+
+    Args:
+      model_config: the meta learner's sizes.
+      speakers_grid, segments_grid: the m and B values.
+      rounds: alternated timed rounds per grid point.
 
     Returns:
       dict: `value` (max / min of seconds per segment), `table` rows {m, B, seconds,
