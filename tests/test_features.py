@@ -158,3 +158,24 @@ def test_concatenated_utterances_give_the_padded_batch_features():
     concatenated = features.concatenated_features(np.concatenate(waveforms), lengths, CFG)
     for name in ("spectrogram", "num_frames", "utterance_index", "segment_index"):
         np.testing.assert_array_equal(padded[name].numpy(), concatenated[name].numpy())
+
+
+def test_preparation_stream_gives_the_same_features_however_many_utterances_per_call(tmp_path):
+    from mmtl_tf import audio, corpora, preparation
+
+    utterances, lengths = [], {}
+    for index, seconds in enumerate([0.5, 3.0, 3.2, 7.0, 1.1]):
+        path = str(tmp_path / f"u{index}.wav")
+        audio.write_wav(path, _speechlike(seconds, index), CFG.sample_rate)
+        utterance = corpora.Utterance(f"u{index}", path, "1F", "1", 0)
+        utterances.append(utterance)
+        lengths[utterance.utterance_id] = preparation.expected_samples(utterance, CFG)
+    streams = [list(preparation.feature_stream(utterances, lengths, CFG, per_call))
+               for per_call in (1, 2, 8)]
+    for per_call_results in streams[1:]:
+        assert [u for u, _ in per_call_results] == utterances
+        for (_, alone), (_, batched) in zip(streams[0], per_call_results):
+            assert sorted(batched) == ["num_frames", "segment_index", "spectrogram"]
+            for name in alone:
+                np.testing.assert_array_equal(alone[name], batched[name])
+    assert [len(computed["segment_index"]) for _, computed in streams[0]] == [1, 1, 2, 3, 1]
