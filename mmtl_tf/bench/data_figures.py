@@ -163,6 +163,10 @@ def prepare_speedup(listing, feature_config, work_dir: str, rounds: int,
               "audio_seconds": audio_seconds, "utterances": len(listing.utterances),
               "rounds": {name: value["seconds"] for name, value in timed.items()},
               "cpu_per_wall": {name: value["cpu_per_wall"] for name, value in timed.items()},
+              # CPU seconds (all threads) per audio second: the cost without the machine's load.
+              "cpu_seconds_per_audio_second": {
+                  name: value["median"] * value["cpu_per_wall"] / audio_seconds
+                  for name, value in timed.items()},
               "max_abs_difference": float(np.max(np.abs(ours["spectrogram"].numpy() - theirs))),
               "librosa_version": librosa.__version__,
               "one_core": {"value": on_one_core["librosa"]["median"]
