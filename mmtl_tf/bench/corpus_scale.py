@@ -18,6 +18,7 @@ import io
 import os
 import shutil
 import statistics
+import sys
 import time
 
 from mmtl_tf import audio
@@ -101,6 +102,8 @@ def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, mo
                                  segments_per_speaker, steps))
         shutil.rmtree(shards)
         table.append(row)
+        print(f"[bench] corpus_scale at {count} speakers: {timing.rounded(row)}", file=sys.stderr,
+              flush=True)  # the whole table comes only at the end of a long figure
     return {"table": table, "speakers_per_episode": SPEAKERS_PER_EPISODE,
             "segments_per_speaker": segments_per_speaker, "utterances_prepared": num_utterances,
             "audio_seconds_prepared": audio_seconds}
