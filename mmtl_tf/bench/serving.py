@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mmtl_tf import checkpoints
 from mmtl_tf import episodes
 from mmtl_tf import export as export_lib
 from mmtl_tf import run_dir as run_dir_lib
@@ -72,7 +73,7 @@ def untrained_run_dir(model_config, feature_config, run_dir: str) -> str:
     run_dir_lib.record_config(experiment, manifest,
                               episodes.FoldSplit(fold=1, session="", train=(), validation="",
                                                  test=""))
-    tf.train.CheckpointManager(checkpoint, os.path.join(run_dir, "checkpoints", "latest"),
+    tf.train.CheckpointManager(checkpoint, checkpoints.checkpoint_dir(run_dir, checkpoints.LATEST),
                                1).save()
     return run_dir
 
