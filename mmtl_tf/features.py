@@ -13,7 +13,15 @@ the very same function inside its graph. The steps:
 
 Segments shorter than one window have no frame; callers reject such audio before it gets here
 (the reader and `predict` say which file), and the graph returns all-zero features for them.
+
+Speed (BUILD.md, "Benchmarks"): segments are cut by copying slices of the utterances' samples
+(a ragged tensor), frames are gathered in hop-sized blocks, and only frames over real audio are
+transformed; padding frames come back as the zeros a mask would give. Several utterances per
+call (`concatenated_features`) share each op's fixed cost. The values are bit-identical to
+framing every padded segment and masking (the zeros over the padding are always +0.0).
 """
+
+import math
 
 import tensorflow as tf
 
@@ -21,6 +29,31 @@ from mmtl_tf import config as config_lib
 from mmtl_tf.labels import bin_vad_score  # noqa: F401 (re-exported)
 
 _STD_FLOOR = 1e-5
+
+
+def segment_lengths(num_samples, segment_samples: int):
+    """Lengths of the equal segments of each utterance (step 1 of the module docstring).
+
+    Args:
+      num_samples: int [batch], samples per utterance (>= 1).
+      segment_samples: the maximum segment length.
+
+    Returns:
+      lengths: int64 [total_segments], valid samples of each segment; the segments of an
+        utterance are consecutive and their lengths sum to its length.
+      utterance_index: int64 [total_segments], the utterance each segment belongs to, in order.
+    """
+    n = tf.cast(num_samples, tf.int64)
+    per_utterance = (n + segment_samples - 1) // segment_samples  # K_b = ceil(n_b / seg)
+    utterance_index = tf.repeat(tf.range(tf.shape(n, out_type=tf.int64)[0]), per_utterance)
+    first_of_utterance = tf.cumsum(per_utterance, exclusive=True)
+    position = (tf.range(tf.reduce_sum(per_utterance), dtype=tf.int64)
+                - tf.gather(first_of_utterance, utterance_index))
+    n_seg = tf.gather(n, utterance_index)
+    k_seg = tf.gather(per_utterance, utterance_index)
+    # Segment i covers samples [floor(i*n/K), floor((i+1)*n/K)).
+    lengths = (position + 1) * n_seg // k_seg - position * n_seg // k_seg
+    return lengths, utterance_index
 
 
 def split_segments(waveforms, num_samples, segment_samples: int):
@@ -37,60 +70,90 @@ def split_segments(waveforms, num_samples, segment_samples: int):
       utterance_index: int32 [total_segments], the row of `waveforms` each segment came from,
         in order (segments of row 0 first).
     """
-    waveforms = tf.convert_to_tensor(waveforms, tf.float32)
-    n = tf.maximum(tf.cast(num_samples, tf.int64), 1)
-    per_utterance = (n + segment_samples - 1) // segment_samples  # K_b = ceil(n_b / seg)
-    utterance_index = tf.repeat(tf.range(tf.shape(n, out_type=tf.int64)[0]), per_utterance)
-    first_of_utterance = tf.cumsum(per_utterance, exclusive=True)
-    position = (tf.range(tf.reduce_sum(per_utterance), dtype=tf.int64)
-                - tf.gather(first_of_utterance, utterance_index))
-    n_seg = tf.gather(n, utterance_index)
-    k_seg = tf.gather(per_utterance, utterance_index)
-    starts = position * n_seg // k_seg
-    lengths = (position + 1) * n_seg // k_seg - starts
-    offsets = tf.range(segment_samples, dtype=tf.int64)[tf.newaxis, :]
-    valid = offsets < lengths[:, tf.newaxis]
-    columns = tf.where(valid, starts[:, tf.newaxis] + offsets, 0)
-    rows = tf.broadcast_to(utterance_index[:, tf.newaxis], tf.shape(columns))
-    gathered = tf.gather_nd(waveforms, tf.stack([rows, columns], axis=-1))
-    segments = tf.where(valid, gathered, 0.0)
+    samples, num_samples = _concatenate_rows(waveforms, num_samples)
+    lengths, utterance_index = segment_lengths(num_samples, segment_samples)
+    segments = tf.RaggedTensor.from_row_lengths(samples, lengths, validate=False).to_tensor(
+        shape=[None, segment_samples])
     return segments, tf.cast(lengths, tf.int32), tf.cast(utterance_index, tf.int32)
 
 
-def log_spectrograms(segments, lengths, feature_config: config_lib.FeatureConfig):
-    """Normalised log-power spectrograms of segments (steps 2-4 of the module docstring).
+def _concatenate_rows(waveforms, num_samples):
+    """The valid samples of every row, one row after another, and the row lengths (>= 1)."""
+    waveforms = tf.convert_to_tensor(waveforms, tf.float32)
+    n = tf.maximum(tf.cast(num_samples, tf.int64), 1)
+    return tf.RaggedTensor.from_tensor(waveforms, lengths=n).flat_values, n
+
+
+def _real_frames(samples, lengths, feature_config: config_lib.FeatureConfig):
+    """The analysis frames that lie inside each segment, gathered in blocks of shared samples.
 
     Args:
-      segments: float32 [num_segments, segment_samples], zero padded after `lengths`.
-      lengths: int [num_segments], valid samples of each segment.
-      feature_config: the analysis parameters.
+      samples: float32 [total_samples], the segments one after another.
+      lengths: int64 [num_segments], samples of each segment.
 
     Returns:
-      spectrograms: float32 [num_segments, max_frames, num_bins], row-major by time, zero
-        after `num_frames`.
-      num_frames: int32 [num_segments], frames computed from real audio (before padding).
+      frames: float32 [total_frames, window_samples], segment after segment.
+      num_frames: int32 [num_segments].
     """
     cfg = feature_config
-    segments = tf.convert_to_tensor(segments, tf.float32)
-    window = tf.signal.hamming_window(cfg.window_samples, periodic=True, dtype=tf.float32)
-    frames = tf.signal.frame(segments, cfg.window_samples, cfg.hop_samples)  # [S, F, win]
-    spectrum = tf.signal.rfft(frames * window, fft_length=[cfg.fft_length])[..., :cfg.num_bins]
-    power = tf.math.square(tf.math.real(spectrum)) + tf.math.square(tf.math.imag(spectrum))
-    log_power = tf.math.log(power + cfg.log_floor)
-
+    block = math.gcd(cfg.window_samples, cfg.hop_samples)
+    blocks_per_segment = -(-cfg.segment_samples // block)
+    segments = tf.RaggedTensor.from_row_lengths(samples, lengths, validate=False).to_tensor(
+        shape=[None, blocks_per_segment * block])
+    blocks = tf.reshape(segments, [-1, block])  # [num_segments * blocks_per_segment, block]
     lengths = tf.cast(lengths, tf.int32)
     num_frames = tf.where(lengths >= cfg.window_samples,
                           1 + (lengths - cfg.window_samples) // cfg.hop_samples, 0)
+    frame_index = tf.ragged.range(num_frames, row_splits_dtype=tf.int32)  # [segments, (frames)]
+    first_block = (frame_index.value_rowids() * blocks_per_segment
+                   + frame_index.flat_values * (cfg.hop_samples // block))
+    offsets = tf.range(cfg.window_samples // block, dtype=tf.int32)
+    frames = tf.gather(blocks, first_block[:, tf.newaxis] + offsets[tf.newaxis, :])
+    return tf.reshape(frames, [-1, cfg.window_samples]), num_frames
+
+
+def concatenated_features(samples, num_samples, feature_config: config_lib.FeatureConfig):
+    """The whole feature path for utterances given one after another (no padding).
+
+    Args:
+      samples: float32 [total_samples] at `feature_config.sample_rate`, the utterances
+        concatenated.
+      num_samples: int [batch], samples of each utterance (>= 1; they sum to total_samples).
+      feature_config: the analysis parameters.
+
+    Returns:
+      The dict of `waveform_features`.
+    """
+    cfg = feature_config
+    lengths, utterance_index = segment_lengths(num_samples, cfg.segment_samples)
+    frames, num_frames = _real_frames(tf.convert_to_tensor(samples, tf.float32), lengths, cfg)
+    window = tf.signal.hamming_window(cfg.window_samples, periodic=True, dtype=tf.float32)
+    spectrum = tf.signal.rfft(frames * window, fft_length=[cfg.fft_length])[:, :cfg.num_bins]
+    power = tf.math.square(tf.math.real(spectrum)) + tf.math.square(tf.math.imag(spectrum))
+    log_power = tf.RaggedTensor.from_row_lengths(
+        tf.math.log(power + cfg.log_floor), num_frames, validate=False).to_tensor(
+            shape=[None, cfg.frames_for(cfg.segment_samples), cfg.num_bins])  # 0 over padding
+    spectrogram = _normalise_and_pad(log_power, num_frames, cfg)
+    utterance_index = tf.cast(utterance_index, tf.int32)
+    first = tf.searchsorted(utterance_index, utterance_index, side="left")
+    segment_index = tf.range(tf.shape(utterance_index)[0], dtype=tf.int32) - first
+    return {"spectrogram": spectrogram, "num_frames": num_frames,
+            "utterance_index": utterance_index, "segment_index": segment_index}
+
+
+def _normalise_and_pad(log_power, num_frames, feature_config: config_lib.FeatureConfig):
+    """Step 4: zero mean, unit variance over each segment's real frames, zero padded in time."""
+    cfg = feature_config
     frame_mask = tf.sequence_mask(num_frames, tf.shape(log_power)[1], dtype=tf.float32)
     mask = frame_mask[:, :, tf.newaxis]
     count = tf.maximum(tf.cast(num_frames * cfg.num_bins, tf.float32), 1.0)[:, tf.newaxis, tf.newaxis]
     mean = tf.reduce_sum(log_power * mask, axis=[1, 2], keepdims=True) / count
     variance = tf.reduce_sum(tf.square(log_power - mean) * mask, axis=[1, 2], keepdims=True) / count
-    normalised = (log_power - mean) / (tf.sqrt(variance) + _STD_FLOOR) * mask
-
+    normalised = tf.where(mask > 0.0, (log_power - mean) / (tf.sqrt(variance) + _STD_FLOOR),
+                          0.0)  # +0.0 over the padding (a product with the mask could give -0.0)
     pad = cfg.max_frames - tf.shape(normalised)[1]
     padded = tf.pad(normalised, [[0, 0], [0, pad], [0, 0]])
-    return tf.ensure_shape(padded, [None, cfg.max_frames, cfg.num_bins]), num_frames
+    return tf.ensure_shape(padded, [None, cfg.max_frames, cfg.num_bins])
 
 
 def waveform_features(waveforms, num_samples, feature_config: config_lib.FeatureConfig):
@@ -106,10 +169,5 @@ def waveform_features(waveforms, num_samples, feature_config: config_lib.Feature
       int32 [total_segments], `utterance_index` int32 [total_segments] and `segment_index`
       int32 [total_segments] (position of the segment within its utterance).
     """
-    segments, lengths, utterance_index = split_segments(
-        waveforms, num_samples, feature_config.segment_samples)
-    spectrogram, num_frames = log_spectrograms(segments, lengths, feature_config)
-    first = tf.searchsorted(utterance_index, utterance_index, side="left")
-    segment_index = tf.range(tf.shape(utterance_index)[0], dtype=tf.int32) - first
-    return {"spectrogram": spectrogram, "num_frames": num_frames,
-            "utterance_index": utterance_index, "segment_index": segment_index}
+    samples, num_samples = _concatenate_rows(waveforms, num_samples)
+    return concatenated_features(samples, num_samples, feature_config)

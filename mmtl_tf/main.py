@@ -135,15 +135,16 @@ flags.register_validator("aux", _validate_aux)
 flags.register_validator("fold", _validate_fold)
 
 
-def model_config_from_flags(feature_config) -> config_lib.ModelConfig:
+def model_config_from_flags(feature_config, flag_values=FLAGS) -> config_lib.ModelConfig:
     """ModelConfig from --conv_filters, --conv_kernels, --lstm_units, --fc_units."""
     try:
-        kernels = tuple(tuple(int(x) for x in k.lower().split("x")) for k in FLAGS.conv_kernels)
+        kernels = tuple(tuple(int(x) for x in k.lower().split("x"))
+                        for k in flag_values.conv_kernels)
         if any(len(k) != 2 for k in kernels):
             raise ValueError("each kernel is TIMExFREQ")
         return config_lib.ModelConfig(
-            conv_filters=tuple(int(f) for f in FLAGS.conv_filters), conv_kernels=kernels,
-            lstm_units=FLAGS.lstm_units, fc_units=FLAGS.fc_units,
+            conv_filters=tuple(int(f) for f in flag_values.conv_filters), conv_kernels=kernels,
+            lstm_units=flag_values.lstm_units, fc_units=flag_values.fc_units,
             num_frames=feature_config.max_frames, num_bins=feature_config.num_bins)
     except ValueError as error:
         raise app.UsageError(f"--conv_filters/--conv_kernels/--lstm_units/--fc_units: {error}") from None

@@ -46,9 +46,20 @@ from mmtl_tf import tfrecord_dir
 from mmtl_tf import tfrecords
 
 
-def _expected_samples(utterance: corpora.Utterance,
+def expected_samples(utterance: corpora.Utterance,
                       feature_config: config_lib.FeatureConfig) -> int:
-    """Samples `audio.read_wav` will return (from the header); rejects audio under one window."""
+    """Samples `audio.read_wav` will return, from the wav header alone.
+
+    Args:
+      utterance: the utterance whose wav is checked.
+      feature_config: gives the target sample rate and the window length.
+
+    Returns:
+      The number of samples at `feature_config.sample_rate`.
+
+    Raises:
+      audio.AudioError: the wav is unusable, or shorter than one analysis window (named).
+    """
     info = audio.inspect_wav(utterance.path)
     divisor = math.gcd(info["sample_rate"], feature_config.sample_rate)
     up, down = feature_config.sample_rate // divisor, info["sample_rate"] // divisor
@@ -73,11 +84,26 @@ def _speaker_hash(listing, utterances, lengths, feature_config, segments_per_sha
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _feature_stream(utterances: list, lengths: dict, feature_config: config_lib.FeatureConfig):
+def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.FeatureConfig,
+                   utterances_per_call: int = 8):
     """Yields (utterance, features as numpy) in order; loading and features run in tf.data.
 
-    Features per utterance: `spectrogram` [segments, max_frames, num_bins], `num_frames` and
-    `segment_index` [segments] (see `features.waveform_features`).
+    Wavs are read in parallel (`audio.read_wav`); each call of the one feature function,
+    `features.concatenated_features`, takes `utterances_per_call` of them at once, and two calls
+    run at a time, so both cores stay busy while the consumer writes.
+
+    Args:
+      utterances: the utterances, in the order to yield them.
+      lengths: utterance id -> samples `audio.read_wav` returns (`expected_samples`).
+      feature_config: the analysis parameters.
+      utterances_per_call: utterances per feature call (the results do not depend on it).
+
+    Yields:
+      (utterance, dict) with `spectrogram` [segments, max_frames, num_bins], `num_frames` and
+      `segment_index` [segments] (see `features.waveform_features`).
+
+    Raises:
+      audio.AudioError: a wav that cannot be read or decodes to another length than its header.
     """
     failures = {}  # index -> exception; raised by the consumer, not through TensorFlow
 
@@ -93,20 +119,30 @@ def _feature_stream(utterances: list, lengths: dict, feature_config: config_lib.
             failures[int(index)] = error
             return np.zeros([feature_config.window_samples], np.float32)  # never written
 
-    def compute(waveform):
-        return features.waveform_features(waveform[tf.newaxis], tf.shape(waveform)[:1],
-                                          feature_config)
+    def compute(waveforms):
+        computed = features.concatenated_features(waveforms.flat_values, waveforms.row_lengths(),
+                                                  feature_config)
+        return {name: computed[name] for name in ("spectrogram", "num_frames", "segment_index",
+                                                   "utterance_index")}
 
     def load_in_graph(index):  # stateless, so it stays parallel under op determinism
         return tf.ensure_shape(tf.numpy_function(load, [index], tf.float32, stateful=False), [None])
 
     dataset = tf.data.Dataset.range(len(utterances)).map(
         load_in_graph, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    dataset = dataset.map(compute, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    for index, (utterance, computed) in enumerate(zip(utterances, dataset)):
-        if index in failures:
-            raise failures[index]
-        yield utterance, {name: value.numpy() for name, value in computed.items()}
+    dataset = dataset.ragged_batch(utterances_per_call).map(
+        compute, num_parallel_calls=2, deterministic=True).prefetch(1)
+    position = 0
+    for computed in dataset:
+        computed = {name: value.numpy() for name, value in computed.items()}
+        rows = np.searchsorted(computed.pop("utterance_index"),
+                               np.arange(min(utterances_per_call, len(utterances) - position) + 1))
+        for index in range(len(rows) - 1):
+            if position in failures:
+                raise failures[position]
+            yield utterances[position], {name: value[rows[index]:rows[index + 1]]
+                                         for name, value in computed.items()}
+            position += 1
 
 
 def _write_speaker(folder, speaker, stream, num_segments, segments_per_shard, num_classes,
@@ -246,7 +282,7 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
     if segments_per_shard < 1:
         raise ValueError(f"segments_per_shard must be >= 1, got {segments_per_shard}")
     corpora.check_listing(listing)
-    lengths = {u.utterance_id: _expected_samples(u, feature_config) for u in listing.utterances}
+    lengths = {u.utterance_id: expected_samples(u, feature_config) for u in listing.utterances}
     by_speaker = collections.defaultdict(list)
     for utterance in listing.utterances:
         by_speaker[utterance.speaker].append(utterance)
@@ -322,7 +358,7 @@ def _compute_speakers(folder, todo, lengths, feature_config, segments_per_shard,
         segments[utterance.speaker] += -(-lengths[utterance.utterance_id]
                                          // feature_config.segment_samples)
     entries = {}
-    stream = _feature_stream(todo, lengths, feature_config)
+    stream = feature_stream(todo, lengths, feature_config)
     for speaker, items in itertools.groupby(stream, key=lambda item: item[0].speaker):
         if progress is not None:
             items = _ticking(items, progress)

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import types
 
 import numpy as np
 import pytest
@@ -235,27 +234,6 @@ def test_a_bad_run_dir_is_a_run_dir_error_and_export_errors_are_value_errors(tmp
                                                       "version of mmtl_tf can read"):
         export.export_run(str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["config.json"]
-
-
-def test_serving_real_time_factor_is_the_fastest_call_per_audio_second(monkeypatch):
-    # Each timed call "takes" the listed seconds on a fake clock: 3 repeats per batch size.
-    durations = iter([0.30, 0.12, 0.20, 1.00, 0.96, 1.20])
-    clock = {"now": 100.0, "started": None}
-
-    def perf_counter():
-        if clock["started"] is None:
-            clock["started"] = clock["now"]
-        else:
-            clock["now"] += next(durations)
-            clock["started"] = None
-        return clock["now"]
-
-    monkeypatch.setattr(export, "time", types.SimpleNamespace(perf_counter=perf_counter))
-    factors = export.serving_real_time_factor(trained_run.version_dir(), batch_sizes=(1, 32),
-                                              seconds=3.0)
-    assert factors[1] == pytest.approx(0.12 / (1 * 3.0))
-    assert factors[32] == pytest.approx(0.96 / (32 * 3.0))
-    assert next(durations, None) is None  # every repeat was timed
 
 
 def _wait_for(condition, process, timeout=300.0):

@@ -89,3 +89,93 @@ def test_vad_scores_outside_range_are_rejected(score):
 def test_impossible_feature_settings_name_the_field():
     with pytest.raises(ValueError, match="window_ms"):
         config.FeatureConfig(window_ms=200.0)
+
+
+# The feature path before it cut segments by ragged slices and skipped padding frames (commit
+# c1417af): every sample gathered by index with gather_nd, every frame of the padded segment
+# transformed, then masked. The faster path must give the same values, bit for bit; the only
+# byte difference in the shards is the sign of zeros over the padding (the old product with the
+# mask left -0.0 where the masked value was negative; now always +0.0).
+def _gather_nd_features(waveforms, num_samples, cfg):
+    import tensorflow as tf
+
+    waveforms = tf.convert_to_tensor(waveforms, tf.float32)
+    n = tf.maximum(tf.cast(num_samples, tf.int64), 1)
+    per_utterance = (n + cfg.segment_samples - 1) // cfg.segment_samples
+    utterance_index = tf.repeat(tf.range(tf.shape(n, out_type=tf.int64)[0]), per_utterance)
+    first_of_utterance = tf.cumsum(per_utterance, exclusive=True)
+    position = (tf.range(tf.reduce_sum(per_utterance), dtype=tf.int64)
+                - tf.gather(first_of_utterance, utterance_index))
+    n_seg, k_seg = tf.gather(n, utterance_index), tf.gather(per_utterance, utterance_index)
+    starts = position * n_seg // k_seg
+    lengths = (position + 1) * n_seg // k_seg - starts
+    offsets = tf.range(cfg.segment_samples, dtype=tf.int64)[tf.newaxis, :]
+    valid = offsets < lengths[:, tf.newaxis]
+    columns = tf.where(valid, starts[:, tf.newaxis] + offsets, 0)
+    rows = tf.broadcast_to(utterance_index[:, tf.newaxis], tf.shape(columns))
+    segments = tf.where(valid, tf.gather_nd(waveforms, tf.stack([rows, columns], axis=-1)), 0.0)
+    window = tf.signal.hamming_window(cfg.window_samples, periodic=True, dtype=tf.float32)
+    frames = tf.signal.frame(segments, cfg.window_samples, cfg.hop_samples)
+    spectrum = tf.signal.rfft(frames * window, fft_length=[cfg.fft_length])[..., :cfg.num_bins]
+    power = tf.math.square(tf.math.real(spectrum)) + tf.math.square(tf.math.imag(spectrum))
+    log_power = tf.math.log(power + cfg.log_floor)
+    lengths = tf.cast(lengths, tf.int32)
+    num_frames = tf.where(lengths >= cfg.window_samples,
+                          1 + (lengths - cfg.window_samples) // cfg.hop_samples, 0)
+    mask = tf.sequence_mask(num_frames, tf.shape(log_power)[1], dtype=tf.float32)[:, :, None]
+    count = tf.maximum(tf.cast(num_frames * cfg.num_bins, tf.float32), 1.0)[:, None, None]
+    mean = tf.reduce_sum(log_power * mask, axis=[1, 2], keepdims=True) / count
+    variance = tf.reduce_sum(tf.square(log_power - mean) * mask, axis=[1, 2], keepdims=True) / count
+    normalised = (log_power - mean) / (tf.sqrt(variance) + 1e-5) * mask
+    padded = tf.pad(normalised, [[0, 0], [0, cfg.max_frames - tf.shape(normalised)[1]], [0, 0]])
+    return padded.numpy(), num_frames.numpy(), tf.cast(utterance_index, tf.int32).numpy()
+
+
+@pytest.mark.parametrize("config_overrides", [{}, {"window_ms": 25.0}])
+def test_fast_path_is_bit_identical_to_the_gather_nd_path(config_overrides):
+    cfg = config.FeatureConfig(**config_overrides)
+    lengths = [cfg.window_samples, 16000, 47999, 48000, 48001, 100000, 7 * 16000 + 3]
+    batch = np.zeros((len(lengths), max(lengths)), np.float32)
+    for row, length in enumerate(lengths):
+        batch[row, :length] = _speechlike(length / cfg.sample_rate, row)[:length]
+    fast = features.waveform_features(batch, lengths, cfg)
+    spectrogram, num_frames, utterance_index = _gather_nd_features(batch, lengths, cfg)
+    np.testing.assert_array_equal(fast["spectrogram"].numpy(), spectrogram)
+    np.testing.assert_array_equal(fast["num_frames"].numpy(), num_frames)
+    np.testing.assert_array_equal(fast["utterance_index"].numpy(), utterance_index)
+    # Shards store float16: equal values give equal bytes once the old -0.0 are made +0.0.
+    assert (fast["spectrogram"].numpy().astype("<f2").tobytes()
+            == (spectrogram + np.float32(0.0)).astype("<f2").tobytes())
+
+
+def test_concatenated_utterances_give_the_padded_batch_features():
+    lengths = [20000, 50000, 3000]
+    waveforms = [_speechlike(n / CFG.sample_rate, n)[:n] for n in lengths]
+    batch = np.zeros((3, max(lengths)), np.float32)
+    for row, waveform in enumerate(waveforms):
+        batch[row, :len(waveform)] = waveform
+    padded = features.waveform_features(batch, lengths, CFG)
+    concatenated = features.concatenated_features(np.concatenate(waveforms), lengths, CFG)
+    for name in ("spectrogram", "num_frames", "utterance_index", "segment_index"):
+        np.testing.assert_array_equal(padded[name].numpy(), concatenated[name].numpy())
+
+
+def test_preparation_stream_gives_the_same_features_however_many_utterances_per_call(tmp_path):
+    from mmtl_tf import audio, corpora, preparation
+
+    utterances, lengths = [], {}
+    for index, seconds in enumerate([0.5, 3.0, 3.2, 7.0, 1.1]):
+        path = str(tmp_path / f"u{index}.wav")
+        audio.write_wav(path, _speechlike(seconds, index), CFG.sample_rate)
+        utterance = corpora.Utterance(f"u{index}", path, "1F", "1", 0)
+        utterances.append(utterance)
+        lengths[utterance.utterance_id] = preparation.expected_samples(utterance, CFG)
+    streams = [list(preparation.feature_stream(utterances, lengths, CFG, per_call))
+               for per_call in (1, 2, 8)]
+    for per_call_results in streams[1:]:
+        assert [u for u, _ in per_call_results] == utterances
+        for (_, alone), (_, batched) in zip(streams[0], per_call_results):
+            assert sorted(batched) == ["num_frames", "segment_index", "spectrogram"]
+            for name in alone:
+                np.testing.assert_array_equal(alone[name], batched[name])
+    assert [len(computed["segment_index"]) for _, computed in streams[0]] == [1, 1, 2, 3, 1]

@@ -29,9 +29,8 @@ layout and metadata names are in `export_format`). The steps:
    place, so a killed export never leaves a version directory that looks complete (TF Serving
    only loads directories named by an integer).
 
-`serving_real_time_factor` times the `serving_default` signature of an export (seconds of
-compute per second of audio). `python -m mmtl_tf.export --run_dir=RUN` runs the export CLI
-(`mmtl_tf.export_cli`, through this package's `__main__`).
+`python -m mmtl_tf.export --run_dir=RUN` runs the export CLI (`mmtl_tf.export_cli`, through
+this package's `__main__`).
 """
 
 import json
@@ -39,9 +38,7 @@ import os
 import re
 import shutil
 import tempfile
-import time
 
-import numpy as np
 import tensorflow as tf
 
 from mmtl_tf import atomic_files, directory_lock, export_format, features, trained_model
@@ -231,36 +228,3 @@ def _replace_directory(source: str, target: str) -> None:
         shutil.rmtree(retired, ignore_errors=True)
     else:
         os.rename(source, target)
-
-
-def serving_real_time_factor(version_dir: str, batch_sizes=(1, 32), seconds: float = 3.0,
-                             repeats: int = 3) -> dict:
-    """Times `serving_default` on random audio: seconds of compute per second of audio.
-
-    Args:
-      version_dir: an export version directory (`export_dir/<version>`).
-      batch_sizes: utterances per call to time.
-      seconds: duration of each utterance.
-      repeats: timed calls per batch size (after one untimed warm-up call); the fastest counts.
-
-    Returns:
-      dict batch size -> real-time factor (below 1 is faster than real time).
-    """
-    loaded = tf.saved_model.load(version_dir)
-    serve = loaded.signatures["serving_default"]
-    rate = json.loads(loaded.feature_config_json.numpy().decode("utf-8"))["sample_rate"]
-    samples = int(round(seconds * rate))
-    rng = np.random.default_rng(0)
-    factors = {}
-    for batch_size in batch_sizes:
-        waveform = tf.constant(0.1 * rng.standard_normal((batch_size, samples)), tf.float32)
-        num_samples = tf.fill([batch_size], samples)
-        serve(waveform=waveform, num_samples=num_samples)
-        best = float("inf")
-        for _ in range(repeats):
-            started = time.perf_counter()
-            serve(waveform=waveform, num_samples=num_samples)["probabilities"].numpy()
-            best = min(best, time.perf_counter() - started)
-        factors[batch_size] = best / (batch_size * seconds)
-    return factors
-

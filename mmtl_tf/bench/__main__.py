@@ -1,0 +1,152 @@
+"""Performance figures of mmtl_tf: `python -m mmtl_tf.bench [--quick] [--preset=paper|demo|smoke]`.
+
+Every figure is a ratio of timings (or a reading) taken in the same run, the compared variants
+alternating round by round and summarised by medians, so a shared, noisy machine cancels out
+as far as it can. The output is JSON (`--output=FILE` also writes it), then a table of each
+figure, its target and whether it is met, then the profile of every figure that missed. Only a
+missing optional package (librosa) makes a figure "unavailable"; a figure that fails makes
+the command exit with status 1. BUILD.md ("Benchmarks") says what each figure measures.
+
+The model and B come from the preset's flagfile (`flags/<preset>.cfg`, read with absl like
+`--flagfile`), and the long-run and corpus-size figures use the demo preset's. `--quick` (smoke
+model, one round, no XLA, tiny sizes) is for CI: its numbers mean nothing.
+"""
+
+import copy
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from absl import app
+from absl import flags
+
+from mmtl_tf import atomic_files
+from mmtl_tf import cli_flags
+from mmtl_tf import config as config_lib
+from mmtl_tf.bench import plan as plan_lib
+from mmtl_tf.bench import replicas
+from mmtl_tf.bench import run
+from mmtl_tf.bench import timing
+
+FLAGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "flags")
+PRESETS = ("paper", "demo", "smoke")
+
+# Flags shared by name with `mmtl_tf.main` (preset, num_cpu_devices, segments_per_speaker) keep
+# its types and defaults, so importing both CLIs into one process changes neither.
+_define = cli_flags.define_once
+_define(flags.DEFINE_boolean, "quick", False,
+        "A short run for CI (the smoke model unless --preset; one round; tiny sizes; no XLA).")
+_define(flags.DEFINE_string, "preset", "paper",
+        "Model sizes and B from flags/<preset>.cfg: paper, demo or smoke (--quick: smoke unless "
+        "given).")
+_define(flags.DEFINE_string, "output", None, "Also write the JSON results to this file.")
+_define(flags.DEFINE_boolean, "xla", True,
+        "Also time the outer step with jit_compile=True (XLA), beside the default graph step.")
+_define(flags.DEFINE_enum, "figure", "all", ["all", "replica_step"],
+        "all: every figure. replica_step: the replica measurement, one JSON line (the bench "
+        "runs it in a subprocess).")
+_define(flags.DEFINE_integer, "num_cpu_devices", 0,
+        "--figure=replica_step: logical CPU devices (0 means 2).")
+_define(flags.DEFINE_integer, "speakers", None, "m of the step figures (default 2).")
+_define(flags.DEFINE_integer, "segments_per_speaker",
+        config_lib.TrainConfig().segments_per_speaker,
+        "B of the step figures, when given (default: the preset's).")
+_define(flags.DEFINE_integer, "rounds", None, "Timed rounds per comparison (default 3, --quick 1).")
+_define(flags.DEFINE_list, "scale_speakers", None,
+        "Corpus sizes (speakers) of the corpus-size figures (default 10,100,1000; --quick 2,4).")
+_define(flags.DEFINE_boolean, "mixed_precision", False,
+        "bfloat16 compute with float32 weights on GPU/TPU (refused on a CPU-only machine), as "
+        "`mmtl_tf.main --mixed_precision`; every figure but the replica subprocess uses it.")
+_define(flags.DEFINE_string, "work_dir", None,
+        "Scratch directory (default: a temporary one, removed at the end).")
+FLAGS = flags.FLAGS
+
+
+def preset_sizes(preset: str):
+    """The model and B of a preset, read from its flagfile as `--flagfile` would read it.
+
+    The flagfile is parsed into a copy of this process's flags (with `mmtl_tf.main`'s training
+    flags defined), reset to their defaults, and the model is built by main's own
+    `model_config_from_flags`.
+
+    Args:
+      preset: "paper", "demo" or "smoke".
+
+    Returns:
+      (config.ModelConfig, segments_per_speaker).
+
+    Raises:
+      app.UsageError: an unknown preset or a missing flagfile, naming --preset.
+    """
+    from mmtl_tf import main as main_cli  # pylint: disable=import-outside-toplevel; its flags
+
+    path = os.path.join(FLAGS_DIR, f"{preset}.cfg")
+    if preset not in PRESETS or not os.path.isfile(path):
+        raise app.UsageError(f"--preset={preset!r}: choose one of {', '.join(PRESETS)} "
+                             f"(a flagfile in {FLAGS_DIR})")
+    values = copy.deepcopy(FLAGS)
+    values.unparse_flags()
+    values([sys.argv[0], f"--flagfile={path}"])
+    feature_config = cli_flags.feature_config_from_flags(values)
+    return (main_cli.model_config_from_flags(feature_config, values),
+            values["segments_per_speaker"].value)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    preset = "smoke" if FLAGS.quick and not FLAGS["preset"].present else FLAGS.preset
+    model_config, segments = preset_sizes(preset)
+    if FLAGS["segments_per_speaker"].present:
+        segments = FLAGS.segments_per_speaker
+    small_model_config, small_segments = preset_sizes("demo")
+    try:
+        scale_speakers = [int(count) for count in FLAGS.scale_speakers or ()]
+        plan = plan_lib.make_plan(preset, model_config, segments, small_model_config,
+                                  small_segments, FLAGS.quick, FLAGS.speakers, FLAGS.rounds,
+                                  FLAGS.xla, scale_speakers)
+    except ValueError as error:
+        raise app.UsageError(f"--scale_speakers/--speakers/--rounds: {error}") from None
+    if FLAGS.mixed_precision:
+        from mmtl_tf import distribution  # pylint: disable=import-outside-toplevel
+        try:
+            distribution.enable_mixed_precision()
+        except ValueError as error:
+            raise app.UsageError(str(error)) from None
+    if FLAGS.figure == "replica_step":
+        record = replicas.replica_step(plan.model_config, plan.speakers,
+                                       plan.segments_per_speaker, FLAGS.num_cpu_devices or 2,
+                                       plan.rounds)
+        print(json.dumps(timing.rounded(record)), flush=True)
+        return
+    work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="mmtl_bench_")
+    try:
+        results = run.run_benchmark(plan, work_dir, preset)
+    finally:
+        if not FLAGS.work_dir:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    text = json.dumps(results, indent=2)
+    if FLAGS.output:
+        atomic_files.write_text(FLAGS.output, text + "\n")
+    print(text)
+    print(f"\nmmtl_tf.bench, preset {plan.preset}{' (--quick)' if FLAGS.quick else ''}, "
+          f"{results['total_seconds']:.0f} s")
+    print(plan_lib.format_table(results["figures"]))
+    for name, record in results["figures"].items():
+        if record["met"] is False:
+            shown = {key: value for key, value in record.items()
+                     if key not in ("value", "target", "met", "meaning")}
+            print(f"\nprofile of {name} (missed {record['target']}): "
+                  f"{json.dumps(shown.get('profile', shown))}")
+    failed = [name for name, record in results["figures"].items() if "failed" in record]
+    if failed:
+        print(f"\nerror: figure(s) failed: {', '.join(failed)} (tracebacks above)",
+              file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    app.run(main)

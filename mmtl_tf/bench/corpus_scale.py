@@ -1,0 +1,157 @@
+"""Cost as corpora grow: the same measurements at 10, 100 and 1,000 speakers.
+
+At every corpus size:
+(a) prepare seconds per audio second (the faster of two runs): the same synthetic utterances
+    (a fixed number of them) are handed to `preparation.prepare_corpus` spread over that many
+    speakers, so only the per-speaker cost (files, done-files, hashes) differs between sizes;
+(b) outer-step seconds with m = 8 speakers per episode, including the wait for the episode;
+(c) the input pipeline's resident memory and open files after a few episodes;
+(d) epoch start-up: seconds from `episodes.episode_dataset` to its first episode.
+(b)-(d) read random-feature shards (`random_shards`) through the public episode API, so they
+measure whatever `episodes` does.
+"""
+
+import contextlib
+import dataclasses
+import gc
+import io
+import os
+import shutil
+import statistics
+import sys
+import time
+
+from mmtl_tf import audio
+from mmtl_tf import corpora
+from mmtl_tf import episodes
+from mmtl_tf import preparation
+from mmtl_tf import training
+from mmtl_tf.bench import plan as plan_lib
+from mmtl_tf.bench import random_shards
+from mmtl_tf.bench import step_figures
+from mmtl_tf.bench import timing
+
+SPEAKERS_PER_EPISODE = 8
+
+
+def spread_listing(listing, num_speakers: int, num_utterances: int):
+    """`num_utterances` utterances of `listing` (cycled) dealt to `num_speakers` new speakers.
+
+    Args:
+      listing: a corpus listing whose wavs and labels are reused.
+      num_speakers: speakers of the new listing (two per session).
+      num_utterances: utterances in total, dealt round-robin.
+
+    Returns:
+      A `corpora.CorpusListing` with unique utterance ids.
+    """
+    source = listing.utterances
+    utterances = []
+    for index in range(num_utterances):
+        original = source[index % len(source)]
+        speaker = index % num_speakers
+        utterances.append(dataclasses.replace(
+            original, utterance_id=f"u{index:06d}", speaker=random_shards.speaker_name(speaker),
+            session=str(speaker // 2 + 1)))
+    return corpora.CorpusListing("spread", listing.class_names, utterances)
+
+
+def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, model_config,
+                 segments_per_speaker: int, steps: int) -> dict:
+    """The corpus-size table: (a)-(d) of the module docstring at every size.
+
+    Args:
+      listing: the synthetic corpus whose utterances (a) prepares.
+      work_dir: scratch space (each size's data is removed after use).
+      speaker_counts: corpus sizes in speakers.
+      num_utterances: utterances prepared at every size.
+      model_config, segments_per_speaker: the step's model and B; each random speaker has
+        2 * B segments.
+      steps: timed epochs (two outer steps each) per size, after one untimed epoch.
+
+    Returns:
+      dict: `table`, one row per size: speakers, prepare_seconds_per_audio_second,
+      step_seconds (steady), step_seconds_with_epoch_start, pipeline_megabytes, open_files,
+      epoch_start_seconds; and the sizes used.
+    """
+    audio_seconds = sum(info["num_frames"] / info["sample_rate"] for info in
+                        (audio.inspect_wav(u.path) for u in listing.utterances[:num_utterances]))
+    audio_seconds *= num_utterances / min(num_utterances, len(listing.utterances))
+    experiment = step_figures.experiment_config(model_config, segments_per_speaker)
+    algorithm, optimizers, _, _ = training.build_training(experiment, plan_lib.NUM_CLASSES)
+    step = training.make_train_step(algorithm, optimizers, SPEAKERS_PER_EPISODE)
+    table = []
+    for count in speaker_counts:
+        row = {"speakers": count}
+        spread = spread_listing(listing, count, num_utterances)
+        seconds = []
+        for attempt in range(2):  # the faster of two: the first of the run also traces
+            prepared = os.path.join(work_dir, f"scale-prepared-{count}-{attempt}")
+            started = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):
+                preparation.prepare_corpus(spread, experiment.features, prepared,
+                                           show_progress=False)
+            seconds.append(time.perf_counter() - started)
+            shutil.rmtree(prepared)
+        row["prepare_seconds_per_audio_second"] = min(seconds) / audio_seconds
+        shards = os.path.join(work_dir, f"scale-random-{count}")
+        manifest = random_shards.write_random_shards(shards, count, 2 * segments_per_speaker,
+                                                     experiment.features)
+        row.update(_pipeline_cost(shards, manifest, experiment.features, segments_per_speaker))
+        row.update(_step_seconds(step, shards, manifest, experiment.features,
+                                 segments_per_speaker, steps))
+        shutil.rmtree(shards)
+        table.append(row)
+        print(f"[bench] corpus_scale at {count} speakers: {timing.rounded(row)}", file=sys.stderr,
+              flush=True)  # the whole table comes only at the end of a long figure
+    return {"table": table, "speakers_per_episode": SPEAKERS_PER_EPISODE,
+            "segments_per_speaker": segments_per_speaker, "utterances_prepared": num_utterances,
+            "audio_seconds_prepared": audio_seconds}
+
+
+def _dataset(shards, manifest, feature_config, segments_per_speaker, epoch):
+    return episodes.episode_dataset(shards, manifest, sorted(manifest["speakers"]),
+                                    segments_per_speaker, feature_config, plan_lib.NUM_CLASSES,
+                                    seed=0, epoch=epoch,
+                                    speakers_per_episode=SPEAKERS_PER_EPISODE)
+
+
+def _pipeline_cost(shards, manifest, feature_config, segments_per_speaker):
+    """(c) and (d): memory and open files after an epoch's two episodes; time to the first."""
+    gc.collect()
+    memory_before, files_before = timing.memory_kilobytes()["VmRSS"], timing.open_files()
+    started = time.perf_counter()
+    iterator = iter(_dataset(shards, manifest, feature_config, segments_per_speaker, 0))
+    next(iterator)
+    start_seconds = time.perf_counter() - started
+    next(iterator, None)  # an epoch is two episodes
+    cost = {"epoch_start_seconds": start_seconds,
+            "pipeline_megabytes": (timing.memory_kilobytes()["VmRSS"] - memory_before) / 1024,
+            "open_files": timing.open_files() - files_before}
+    del iterator
+    gc.collect()
+    return cost
+
+
+def _step_seconds(step, shards, manifest, feature_config, segments_per_speaker, epochs) -> dict:
+    """(b): seconds of an outer step plus the wait for its episode, over `epochs` fresh epochs.
+
+    Every random speaker has 2B segments, so an epoch is two steps: the first includes the
+    epoch's start, the second is the steady cost (the figure). One untimed epoch comes first.
+    """
+    steady, every = [], []
+    for epoch in range(epochs + 1):
+        iterator = iter(_dataset(shards, manifest, feature_config, segments_per_speaker, epoch))
+        started = time.perf_counter()
+        for index, episode in enumerate(iterator):
+            if not bool(step(episode)[1]):
+                raise RuntimeError(f"corpus_scale: non-finite outer step at "
+                                   f"{len(manifest['speakers'])} speakers")
+            finished = time.perf_counter()
+            if epoch:
+                every.append(finished - started)
+                if index:
+                    steady.append(finished - started)
+            started = finished
+    return {"step_seconds": statistics.median(steady),
+            "step_seconds_with_epoch_start": statistics.mean(every)}

@@ -1,0 +1,109 @@
+"""The replica figure: the outer step under MirroredStrategy over 2 logical CPU devices.
+
+Logical devices must exist before TensorFlow starts, so the measurement runs in a fresh process
+(`python -m mmtl_tf.bench --figure=replica_step`), which prints one JSON line.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+from mmtl_tf import distribution
+from mmtl_tf import training
+from mmtl_tf.bench import plan as plan_lib
+from mmtl_tf.bench import step_figures
+from mmtl_tf.bench import timing
+
+
+def replica_step(model_config, speakers: int, segments_per_speaker: int, num_cpu_devices: int,
+                 rounds: int) -> dict:
+    """Run in a fresh process: the mirrored step over `num_cpu_devices` logical CPUs vs default.
+
+    Splits the CPU first (before any TensorFlow device work), then times, alternately, the
+    MirroredStrategy step (each replica takes m / replicas speakers) and the default step.
+
+    Args:
+      model_config: the meta learner's sizes.
+      speakers, segments_per_speaker: m and B.
+      num_cpu_devices: logical CPU devices (replicas).
+      rounds: alternated timed rounds.
+
+    Returns:
+      dict: `value` (mirrored / default), `mirrored_seconds`, `default_seconds`, rounds.
+    """
+    strategy = distribution.build_strategy("mirrored", num_cpu_devices=num_cpu_devices)
+    experiment = step_figures.experiment_config(model_config, segments_per_speaker)
+    with strategy.scope():
+        algorithm, optimizers, _, _ = training.build_training(experiment, plan_lib.NUM_CLASSES)
+    mirrored = training.make_train_step(algorithm, optimizers, speakers, strategy=strategy)
+    default = step_figures.build_outer_step(model_config, speakers, segments_per_speaker)
+    episode = default.episode
+    timed = timing.time_alternating({"mirrored": lambda: bool(mirrored(episode)[1]),
+                              "default": default.run}, rounds)
+    return {"value": timed["mirrored"]["median"] / timed["default"]["median"],
+            "mirrored_seconds": timed["mirrored"]["median"],
+            "default_seconds": timed["default"]["median"],
+            "replicas": strategy.num_replicas_in_sync,
+            "rounds": {name: value["seconds"] for name, value in timed.items()},
+            "cpu_per_wall": {name: value["cpu_per_wall"] for name, value in timed.items()},
+            "cpu_count": os.cpu_count(),
+            "speakers": speakers, "segments_per_speaker": segments_per_speaker}
+
+
+def start_replica_step(preset: str, speakers: int, segments_per_speaker: int, rounds: int,
+                       num_cpu_devices: int = 2) -> subprocess.Popen:
+    """Starts the replica subprocess (the logical CPUs need a TensorFlow of their own).
+
+    Args:
+      preset: the preset flagfile the subprocess reads the model from.
+      speakers, segments_per_speaker, rounds: as for `replica_step`.
+      num_cpu_devices: logical CPU devices.
+
+    Returns:
+      The running process, for `finish_replica_step`.
+    """
+    command = [sys.executable, "-m", "mmtl_tf.bench", "--figure=replica_step",
+               f"--num_cpu_devices={num_cpu_devices}", f"--preset={preset}",
+               f"--speakers={speakers}", f"--segments_per_speaker={segments_per_speaker}",
+               f"--rounds={rounds}"]
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=environment)
+
+
+def finish_replica_step(process: subprocess.Popen, timeout: float = 3600) -> dict:
+    """replica_ratio: waits for `start_replica_step`'s subprocess and reads its JSON line.
+
+    Args:
+      process: from `start_replica_step`.
+      timeout: seconds to wait.
+
+    Returns:
+      The subprocess's record (see `replica_step`).
+
+    Raises:
+      RuntimeError: the subprocess failed or took longer than `timeout` seconds (the message
+        quotes its last error lines).
+    """
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise RuntimeError(f"replica_step subprocess took more than {timeout:.0f} s") from None
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if process.returncode != 0 or not lines:
+        tail = "\n".join(stderr.strip().splitlines()[-15:]) or "no output"
+        raise RuntimeError(f"replica_step subprocess failed (status {process.returncode}):\n"
+                           f"{tail}")
+    return json.loads(lines[-1])
+
+
+def replica_ratio(preset: str, speakers: int, segments_per_speaker: int, rounds: int,
+                  num_cpu_devices: int = 2) -> dict:
+    """replica_ratio: mirrored / default step time, measured in a subprocess (`replica_step`)."""
+    return finish_replica_step(start_replica_step(preset, speakers, segments_per_speaker, rounds,
+                                                  num_cpu_devices))
+
+
