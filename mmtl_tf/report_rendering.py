@@ -51,14 +51,22 @@ def render_markdown(tables, heading: str = "", empty: str = "No results for this
                   "skips meta-test fine-tuning. The paper (IEMOCAP) columns are the paper's "
                   "published numbers, not ours.", ""]
         first_columns = ("Method", "Aux") if table["number"] == 2 else ("Model",)
+        seeded = any(row.get("seeds", 1) > 1 for row in table["rows"])
         cells = []
         for row in table["rows"]:
             start = (row["method"], row["aux"]) if table["number"] == 2 else (row["method"],)
             paper = [f"{value:.2f}" for value in row["paper"]] if row["paper"] else ["—", "—"]
-            cells.append([*start, row["preset"], row["folds"],
+            errors = [format_percent(row["sem"][m], None) if row["sem"][m] is not None else "—"
+                      for m in ("ua", "ua_no_adapt")] if seeded else []
+            cells.append([*start, row["preset"], row["folds"], *([row["seeds"]] if seeded else []),
                           *(format_percent(row["mean"][m], row["std"][m]) for m in METRICS),
-                          *paper])
-        lines += _markdown_table([*first_columns, "Preset", "Folds", *METRIC_HEADERS,
+                          *errors, *paper])
+        if seeded:
+            lines += ["With several seeds, mean ± std are over every (fold, seed) run; the s.e. "
+                      "columns are the standard error over seeds of the fold-mean UA.", ""]
+        lines += _markdown_table([*first_columns, "Preset", *(["Runs", "Seeds"] if seeded else ["Folds"]),
+                                  *METRIC_HEADERS,
+                                  *(["UA s.e. (%)", "UA no adapt. s.e. (%)"] if seeded else []),
                                   *PAPER_HEADERS], cells)
         if table["omitted"]:
             lines += ["", f"MMTL with other auxiliary tasks ({table['omitted']} combination(s)): "

@@ -92,18 +92,24 @@ def mean_and_std(values):
 
 
 def summarize(results_list) -> dict:
-    """Per-fold rows and mean/std over the folds of one configuration.
+    """Per-fold rows and mean/std over the folds (and seeds) of one configuration.
+
+    With several seeds (the same folds trained with other `--seed`s), `mean` and `std` are over
+    every (fold, seed) run, and the seeds' fold-means give `seed_std` (their sample std) and
+    `sem` (the standard error over seeds, seed_std / sqrt(seeds)).
 
     Args:
-      results_list: results dicts (results.json) of one corpus, preset, model and aux, one per fold.
+      results_list: results dicts (results.json) of one corpus, preset, model and aux, one per
+        fold and seed.
 
     Returns:
-      {"corpus", "preset", "model", "aux", "count", "folds": [rows sorted by fold],
-       "mean": {metric: fraction}, "std": {metric: fraction or None}, "std_ddof": 1}, metrics being
+      {"corpus", "preset", "model", "aux", "count", "seeds", "folds": [rows sorted by seed and
+       fold], "mean": {metric: fraction}, "std": {metric: fraction or None}, "std_ddof": 1,
+       "seed_std", "sem": {metric: fraction or None}, "seconds": summed wall time}, metrics being
       ua, wa, ua_no_adapt, wa_no_adapt; a corpus other than IEMOCAP adds its "note".
 
     Raises:
-      ReportError: no results, a mixed configuration, or one fold twice.
+      ReportError: no results, a mixed configuration, or one (seed, fold) twice.
     """
     if not results_list:
         raise ReportError("no results to summarize")
@@ -113,21 +119,31 @@ def summarize(results_list) -> dict:
         if len(values) > 1:
             raise ReportError(f"cannot summarize results of different {key}s together: {values}")
     rows, seen = [], {}
-    for results in sorted(results_list, key=lambda item: item["fold"]):
+    for results in sorted(results_list, key=lambda item: (item.get("seed", 0), item["fold"])):
         where = results.get("results_path") or results.get("run_dir", "?")
-        if results["fold"] in seen:
-            raise ReportError(f"fold {results['fold']} of {first['model']} aux {first['aux']} "
-                              f"appears twice ({seen[results['fold']]} and {where}); report one")
-        seen[results["fold"]] = where
-        rows.append({"fold": results["fold"], "val_speaker": results.get("val_speaker"),
+        key = (results.get("seed", 0), results["fold"])
+        if key in seen:
+            raise ReportError(f"fold {results['fold']} (seed {key[0]}) of {first['model']} aux "
+                              f"{first['aux']} appears twice ({seen[key]} and {where}); report one")
+        seen[key] = where
+        rows.append({"fold": results["fold"], "seed": key[0], "val_speaker": results.get("val_speaker"),
                      "test_speaker": results.get("test_speaker"),
                      "best_epoch": results.get("best_epoch"), "run_dir": results.get("run_dir"),
+                     "seconds": float(results.get("seconds", 0.0)),
                      **{metric: float(results[metric]) for metric in METRICS}})
     statistics = {metric: mean_and_std([row[metric] for row in rows]) for metric in METRICS}
+    seeds = sorted({row["seed"] for row in rows})
+    seed_std = {metric: mean_and_std([np.mean([row[metric] for row in rows if row["seed"] == seed])
+                                      for seed in seeds])[1] for metric in METRICS}
     summary = {"corpus": first["corpus"], "preset": first.get("preset", "custom"),
-               "model": first["model"], "aux": first["aux"], "count": len(rows), "folds": rows,
+               "model": first["model"], "aux": first["aux"], "count": len(rows),
+               "seeds": len(seeds), "folds": rows,
                "mean": {metric: value[0] for metric, value in statistics.items()},
-               "std": {metric: value[1] for metric, value in statistics.items()}, "std_ddof": 1}
+               "std": {metric: value[1] for metric, value in statistics.items()}, "std_ddof": 1,
+               "seed_std": seed_std,
+               "sem": {metric: None if value is None else value / np.sqrt(len(seeds))
+                       for metric, value in seed_std.items()},
+               "seconds": float(sum(row["seconds"] for row in rows))}
     if corpus_note(first["corpus"]):
         summary["note"] = corpus_note(first["corpus"])
     return summary
@@ -150,7 +166,8 @@ def group(results_list) -> dict:
 
 def _row(summary, label, paper) -> dict:
     return {"method": label, "aux": aux_label(summary["aux"]), "preset": summary["preset"],
-            "folds": summary["count"], "mean": summary["mean"], "std": summary["std"],
+            "folds": summary["count"], "seeds": summary["seeds"], "mean": summary["mean"],
+            "std": summary["std"], "sem": summary["sem"], "seconds": summary["seconds"],
             "paper": paper, "model": summary["model"], "aux_letters": summary["aux"]}
 
 

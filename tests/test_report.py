@@ -291,3 +291,28 @@ def _child_env():
     """The environment of a child `report`: this checkout first on the import path."""
     return dict(os.environ, PYTHONPATH=os.pathsep.join(
         [REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+
+
+def test_seeds_pool_runs_and_give_the_standard_error_over_seeds(tmp_path):
+    values = {(0, 1): 0.50, (0, 2): 0.70, (1, 1): 0.40, (1, 2): 0.50, (2, 1): 0.65, (2, 2): 0.75}
+    root = str(tmp_path / "runs")
+    for (seed, fold), ua in values.items():
+        run_dir = os.path.join(root, f"seed{seed}", f"fold{fold}")
+        os.makedirs(run_dir)
+        results = {"corpus": "ravdess", "preset": "ravdess", "model": "mmtl", "aux": "a",
+                   "fold": fold, "seed": seed, "ua": ua, "wa": ua, "ua_no_adapt": ua / 2,
+                   "wa_no_adapt": ua / 2, "confusion": [[1, 0], [0, 1]], "class_names": ["x", "y"],
+                   "best_epoch": 1, "seconds": 10.0, "run_dir": run_dir}
+        with open(os.path.join(run_dir, "results.json"), "w", encoding="utf-8") as handle:
+            json.dump(results, handle)
+    summary = reporting.summarize(reporting.collect([root]))
+    seed_means = [np.mean([values[(seed, fold)] for fold in (1, 2)]) for seed in range(3)]
+    assert (summary["count"], summary["seeds"], summary["seconds"]) == (6, 3, 60.0)
+    assert summary["mean"]["ua"] == pytest.approx(np.mean(list(values.values())))
+    assert summary["std"]["ua"] == pytest.approx(np.std(list(values.values()), ddof=1))
+    assert summary["sem"]["ua"] == pytest.approx(np.std(seed_means, ddof=1) / np.sqrt(3))
+    assert summary["sem"]["ua_no_adapt"] == pytest.approx(summary["sem"]["ua"] / 2)
+    markdown = report_rendering.render_markdown(reporting.build_tables(reporting.collect([root]))["table3"])
+    assert "| Runs | Seeds |" in markdown and "standard error over seeds" in markdown
+    with pytest.raises(reporting.ReportError, match="seed 1"):
+        reporting.summarize(reporting.collect([root]) + reporting.collect([os.path.join(root, "seed1")]))
