@@ -3,8 +3,9 @@
 Generating and preparing a synthetic corpus of 1,000 speakers would take far longer than the
 figures that read it, and only the shape of the data matters to them. So the segments are
 random (a small pool of spectrograms, reused) written through the project's own record schema
-(`tfrecords.serialize_segment`, `tfrecords.write_manifest`): the episode pipeline reads them
-exactly as it reads prepared speech. Two speakers share a session, as in IEMOCAP.
+(`tfrecords.serialize_segment`) beside manifest.json, a layout `tfrecord_dir` reads as it is:
+the episode pipeline reads them exactly as it reads prepared speech. Two speakers share a
+session, as in IEMOCAP.
 """
 
 import os
@@ -71,5 +72,5 @@ def write_random_shards(directory: str, num_speakers: int, segments_per_speaker:
         "speakers": speakers, "excluded": {}, "missing_files": [],
         "totals": {"utterances": num_speakers * segments_per_speaker,
                    "segments": num_speakers * segments_per_speaker}}
-    tfrecords.write_manifest(directory, manifest)
+    atomic_files.write_json(os.path.join(directory, tfrecords.MANIFEST_NAME), manifest)
     return manifest
