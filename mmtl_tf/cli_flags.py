@@ -97,6 +97,7 @@ def _class_names(values) -> bool:
         return True
     names = [name.strip() for name in values]
     _check(all(names), "has an empty class name")
+    _check(len(names) >= 2, "needs at least two classes (with one there is nothing to tell apart)")
     return _check(len(set(names)) == len(names), "names a class twice")
 
 

@@ -49,6 +49,8 @@ def usage_error(command, *arguments) -> str:
     ("--fold=0", "--fold=0", "session number"),
     ("--fold=x", "--fold=x", "session number"),
     ("--classes=a,,b", "--classes=a,,b", "empty class name"),
+    ("--classes=neutral", "--classes=neutral", "at least two classes"),
+    ("--classes=a,b,a", "--classes=a,b,a", "names a class twice"),
     ("--corpus=csv", "--corpus=csv", "--csv="),
     ("--train_steps=-1", "--train_steps=-1", ">= 0"),
     ("--selection_smoothing=0", "--selection_smoothing=0", ">= 1"),
