@@ -70,7 +70,10 @@ class _CommandHelp(app.HelpFlag):
 
     def parse(self, arg):
         if self._parse(arg):
-            print(self._text())
+            try:
+                print(self._text(), flush=True)
+            except BrokenPipeError:  # `--help | head`: the reader left; exit quietly
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(0)
 
 
