@@ -144,8 +144,9 @@ _RUN_DIR = _S(flags.DEFINE_string, "run_dir", None,
               "<time>; a rerun resumes it); export reads it (required there).", _non_empty)
 GROUPS = {
     "preset": ("Preset", (
-        _S(flags.DEFINE_string, "preset", "paper", "Loads flags/<preset>.cfg (paper, demo, "
-           "smoke) before every other flag; recorded in the results.", _preset),)),
+        _S(flags.DEFINE_string, "preset", "paper", f"Loads flags/<preset>.cfg "
+           f"({', '.join(presets.available_presets())}) before every other flag; recorded in the "
+           "results.", _preset),)),
     "run": ("Run", (
         _RUN_DIR,
         _S(flags.DEFINE_string, "fold", "2", "Held-out session 1..N (N = sessions of the corpus), "
