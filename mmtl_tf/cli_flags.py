@@ -25,7 +25,8 @@ from mmtl_tf import presets
 from mmtl_tf import reporting
 
 FLAGS = flags.FLAGS
-_FEATURES, _MODEL, _TRAIN = config_lib.FeatureConfig(), config_lib.ModelConfig(), config_lib.TrainConfig()
+_FEATURES, _MODEL = config_lib.FeatureConfig(), config_lib.ModelConfig()
+_TRAIN = config_lib.TrainConfig()
 
 
 # -- value checks (absl validators: raise flags.ValidationError; absl names the flag) ----------
@@ -266,8 +267,8 @@ GROUPS = {
         _S(flags.DEFINE_boolean, "mixed_precision", False, "bfloat16 compute with float32 "
            "weights on GPU/TPU (refused on a CPU-only machine)."))),
     "sweep": ("Sweep (Table 3)", (
-        _S(flags.DEFINE_list, "aux_combinations", list(reporting.AUX_ORDER), "Auxiliary-task combinations "
-           "to run, in order (Table 3: v,a,d,vd,ad,va,vad). The sweep ignores --aux.",
+        _S(flags.DEFINE_list, "aux_combinations", list(reporting.AUX_ORDER), "Auxiliary-task "
+           "combinations to run, in order (Table 3: v,a,d,vd,ad,va,vad). The sweep ignores --aux.",
            _aux_combinations),)),
     "export": ("Export", (
         _RUN_DIR,
@@ -320,7 +321,11 @@ class Command:
 
 
 def define_once(define, name: str, *args, flag_values=FLAGS, **kwargs) -> bool:
-    """Calls `define(name, *args, flag_values=..., **kwargs)` unless `name` exists; True if it did."""
+    """Calls `define(name, *args, flag_values=..., **kwargs)` unless `name` exists.
+
+    Returns:
+      True when it defined the flag.
+    """
     if name in flag_values:
         return False
     define(name, *args, flag_values=flag_values, **kwargs)

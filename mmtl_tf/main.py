@@ -23,7 +23,7 @@ FLAGS = flags.FLAGS
 
 
 def run(flag_values=FLAGS) -> dict:
-    """Parsed flags -> one fold's `experiments.run_fold` (train, evaluate, export), or every fold's."""
+    """Parsed flags -> `experiments.run_fold` (train, evaluate, export), or `run_folds`."""
     # pylint: disable=import-outside-toplevel (TensorFlow loads after the flags are checked)
     from mmtl_tf import experiment_setup, experiments
     experiment_setup.configure_devices(flag_values)

@@ -86,7 +86,8 @@ def main(argv):
     directories = argv[1:]
     if not directories:
         raise app.UsageError("give at least one RUN_DIR: python -m mmtl_tf.report RUN_DIR...")
-    written = write_report(directories, FLAGS.output_dir or default_output_dir())  # errors: cli_app.guard
+    # Errors become one `error:` line in cli_app.guard.
+    written = write_report(directories, FLAGS.output_dir or default_output_dir())
     print(describe_report(written))
 
 

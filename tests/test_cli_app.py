@@ -67,8 +67,9 @@ def test_real_os_faults_of_a_run_dir_are_guarded(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     for run_dir in (tmp_path / "file", tmp_path / "file" / "below"):
         flag_values = parsed(cli_flags.MAIN, f"--run_dir={run_dir}")
-        lines = guarded_error(lambda: experiment_setup.write_flags_file(  # pylint: disable=cell-var-from-loop
-            str(run_dir), cli_flags.MAIN, flag_values), flag_values, capsys=capsys)
+        write = lambda: experiment_setup.write_flags_file(  # pylint: disable=cell-var-from-loop
+            str(run_dir), cli_flags.MAIN, flag_values)
+        lines = guarded_error(write, flag_values, capsys=capsys)
         assert len(lines) == 1 and f"(--run_dir={run_dir})" in lines[0]
         assert "a file is in the way" in lines[0]
     if os.geteuid() != 0:  # root writes anywhere
@@ -108,7 +109,8 @@ def test_a_refused_resume_leaves_the_run_dir_byte_identical(synthetic_shards, tm
     assert set(before) == {"flags.txt", "config.json", "results.json"}
     for change in ("--seed=1", "--lstm_units=16", "--aux=va"):
         with pytest.raises(run_dir_lib.RunDirError, match="other settings"):
-            experiment_setup.prepare_experiment(cli_flags.MAIN, parsed(cli_flags.MAIN, *common, change))
+            experiment_setup.prepare_experiment(cli_flags.MAIN,
+                                                parsed(cli_flags.MAIN, *common, change))
         assert _snapshot(run_dir) == before, change
     with pytest.raises(ValueError, match="--fold=7"):
         experiment_setup.prepare_experiment(cli_flags.MAIN, parsed(

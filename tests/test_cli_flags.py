@@ -196,6 +196,7 @@ def test_corpus_choice_fills_defaults_without_writing_flags():
                              "--merge_excited"),
                             (["--corpus=synthetic", "--scripts=all"], "--scripts"),
                             (["--csv=a.csv"], "--csv"),
-                            (["--corpus=csv", "--csv=a.csv", "--merge_excited"], "--merge_excited")):
+                            (["--corpus=csv", "--csv=a.csv", "--merge_excited"],
+                             "--merge_excited")):
         message = usage_error(cli_flags.PREPARE, *arguments)
         assert message.startswith("--") and flag in message
