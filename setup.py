@@ -7,7 +7,11 @@ setuptools.setup(
     version="0.1.0",
     description="Meta Multi-task Learning for speech emotion recognition (Interspeech 2020) "
                 "in TensorFlow/Keras",
-    packages=setuptools.find_packages(include=["mmtl_tf", "mmtl_tf.*"]),
+    packages=setuptools.find_packages(include=["mmtl_tf", "mmtl_tf.*"]) + ["mmtl_tf.flags"],
+    # The presets (--preset=demo) ship inside the package as mmtl_tf/flags/*.cfg; a source
+    # checkout reads them from flags/ (cli_flags.presets_dir).
+    package_dir={"mmtl_tf.flags": "flags"},
+    package_data={"mmtl_tf.flags": ["*.cfg"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.21,<2.22",

@@ -5,4 +5,10 @@ Recognition", Interspeech 2020. See README.md for the two commands that run it a
 for every design decision the paper leaves open.
 """
 
+from mmtl_tf import quiet_start as _quiet_start
+
 __version__ = "0.1.0"
+
+# `python -m mmtl_tf.<command>` starts without TensorFlow's C++ start-up lines (a library user's
+# process is left alone); this must run before anything imports TensorFlow.
+_quiet_start.quiet_command()

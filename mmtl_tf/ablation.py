@@ -17,15 +17,10 @@ import os
 from absl import app
 from absl import flags
 
-from mmtl_tf import atomic_files, cli_flags
+from mmtl_tf import atomic_files, cli_app, cli_flags
 
+COMMAND = cli_flags.define_command(cli_flags.ABLATION)
 FLAGS = flags.FLAGS
-flags.DEFINE_list("steps", ["0", "1", "5", "10"], "Adaptation step counts to compare.")
-flags.DEFINE_list("optimizers", ["sgd", "adam"],
-                  "sgd (step size alpha, Eq. 4's inner step) and/or adam (step size gamma).")
-flags.DEFINE_boolean("with_test", False, "Also score the test speakers (reported apart; not "
-                                         "for choosing a setting).")
-flags.DEFINE_string("output", "ablation", "Output path without extension (.json and .md).")
 
 
 def finished_runs(directories) -> list:
@@ -141,8 +136,8 @@ def run(directories) -> dict:
 def main(argv):
     if len(argv) < 2:
         raise app.UsageError("give one or more run directories (e.g. runs/ravdess-mmtl)")
-    cli_flags.run_reporting_errors(lambda: run(argv[1:]), (ValueError, FileNotFoundError, OSError))
+    run(argv[1:])  # errors: cli_app.guard
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli_app.run(main, COMMAND, __doc__)

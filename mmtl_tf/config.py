@@ -36,19 +36,31 @@ class FeatureConfig:
     log_floor: float = 1e-10
 
     def __post_init__(self):
+        for name in ("sample_rate", "segment_seconds", "window_ms", "hop_ms", "fft_length",
+                     "num_bins", "max_frames"):
+            if not getattr(self, name) > 0:  # also refuses NaN
+                raise ValueError(f"--{name}={getattr(self, name)} must be > 0")
         if self.window_samples > self.fft_length:
             raise ValueError(
-                f"window_ms={self.window_ms} gives {self.window_samples} samples, more than "
-                f"fft_length={self.fft_length}: raise --fft_length or lower --window_ms")
+                f"--window_ms={self.window_ms} gives {self.window_samples} samples, more than "
+                f"--fft_length={self.fft_length}: raise --fft_length or lower --window_ms")
         if self.num_bins > self.fft_length // 2 + 1:
-            raise ValueError(f"num_bins={self.num_bins} exceeds fft_length//2+1="
-                             f"{self.fft_length // 2 + 1}")
+            raise ValueError(f"--num_bins={self.num_bins} exceeds the {self.fft_length // 2 + 1} "
+                             f"bins of --fft_length={self.fft_length}: lower --num_bins or raise "
+                             f"--fft_length")
         if self.hop_samples < 1:
-            raise ValueError(f"hop_ms={self.hop_ms} is shorter than one sample")
+            raise ValueError(f"--hop_ms={self.hop_ms} is shorter than one sample at "
+                             f"--sample_rate={self.sample_rate}")
+        if self.segment_samples < self.window_samples:
+            raise ValueError(
+                f"--segment_seconds={self.segment_seconds} gives {self.segment_samples} samples, "
+                f"fewer than one --window_ms={self.window_ms} window ({self.window_samples} "
+                f"samples): raise --segment_seconds")
         if self.frames_for(self.segment_samples) > self.max_frames:
             raise ValueError(
-                f"a {self.segment_seconds} s segment gives {self.frames_for(self.segment_samples)} "
-                f"frames, more than max_frames={self.max_frames}")
+                f"--max_frames={self.max_frames} is fewer than the "
+                f"{self.frames_for(self.segment_samples)} frames of a --segment_seconds="
+                f"{self.segment_seconds} segment: raise --max_frames or lower --segment_seconds")
 
     @property
     def window_samples(self) -> int:
@@ -114,10 +126,13 @@ class ModelConfig:
         if len(self.conv_filters) != len(self.conv_kernels) or not self.conv_filters:
             raise ValueError("--conv_filters and --conv_kernels must list the same number (>= 1) "
                              f"of layers, got {self.conv_filters} and {self.conv_kernels}")
-        if min(self.conv_filters) < 1 or self.lstm_units < 1 or self.fc_units < 1:
-            raise ValueError("layer sizes must be positive")
+        if (min(self.conv_filters) < 1 or min(min(k) for k in self.conv_kernels) < 1
+                or self.lstm_units < 1 or self.fc_units < 1):
+            raise ValueError("layer sizes and conv kernels must be positive")
         if self.num_frames >> len(self.conv_filters) < 1 or self.num_bins >> len(self.conv_filters) < 1:
-            raise ValueError("too many 2x2 poolings for the input shape")
+            raise ValueError(f"{len(self.conv_filters)} conv layers halve the input "
+                             f"{self.num_frames} x {self.num_bins} (--max_frames x --num_bins) "
+                             f"to nothing: use fewer --conv_filters/--conv_kernels")
 
 
 MODELS = ("mmtl", "mtl", "cnn_lstm")

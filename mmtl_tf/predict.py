@@ -33,15 +33,9 @@ import sys
 from absl import app
 from absl import flags
 
-from mmtl_tf import cli_flags, export_format
+from mmtl_tf import cli_app, cli_flags, export_format
 
-cli_flags.define_once(flags.DEFINE_string, "model_dir", None,
-                      "An export version directory, or an export directory of numbered versions "
-                      "(the highest is used). Required.")
-cli_flags.define_once(flags.DEFINE_boolean, "json", False, "Print JSON instead of a table.")
-cli_flags.define_once(flags.DEFINE_integer, "batch_size", 16, "Files per serving call.")
-for _name in ("model_dir", "json", "batch_size"):
-    flags.declare_key_flag(_name)  # listed by --help (define_once defines them in cli_flags)
+COMMAND = cli_flags.define_command(cli_flags.PREDICT)
 FLAGS = flags.FLAGS
 
 _MODEL_ATTRIBUTES = ("class_names", "corpus", "feature_config_json")
@@ -260,8 +254,7 @@ def main(argv):
     if not paths:
         raise app.UsageError("name at least one wav file: python -m mmtl_tf.predict "
                              "--model_dir=DIR a.wav b.wav")
-    prediction = cli_flags.run_reporting_errors(
-        lambda: predict_files(FLAGS.model_dir, paths, FLAGS.batch_size), (ValueError, OSError))
+    prediction = predict_files(FLAGS.model_dir, paths, FLAGS.batch_size)  # errors: cli_app.guard
     if FLAGS.json:
         print(json.dumps(prediction, indent=2))
     else:
@@ -273,4 +266,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli_app.run(main, COMMAND, __doc__)

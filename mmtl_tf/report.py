@@ -19,11 +19,9 @@ import time
 from absl import app
 from absl import flags
 
-from mmtl_tf import atomic_files, cli_flags, confusion_plot, report_rendering, reporting
+from mmtl_tf import atomic_files, cli_app, cli_flags, confusion_plot, report_rendering, reporting
 
-flags.DEFINE_string("output_dir", None,
-                    "Where the tables and PNGs go; default: a new reports/<date>-<time>/ in the "
-                    "current directory.")
+COMMAND = cli_flags.define_command(cli_flags.REPORT)
 FLAGS = flags.FLAGS
 REPORTS_ROOT = "reports"
 
@@ -88,11 +86,10 @@ def main(argv):
     directories = argv[1:]
     if not directories:
         raise app.UsageError("give at least one RUN_DIR: python -m mmtl_tf.report RUN_DIR...")
-    written = cli_flags.run_reporting_errors(
-        lambda: write_report(directories, FLAGS.output_dir or default_output_dir()),
-        (reporting.ReportError, OSError))
+    # Errors become one `error:` line in cli_app.guard.
+    written = write_report(directories, FLAGS.output_dir or default_output_dir())
     print(describe_report(written))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli_app.run(main, COMMAND, __doc__)

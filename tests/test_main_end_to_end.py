@@ -26,7 +26,9 @@ def run_main(tfrecord_dir, run_dir, *extra, check=True):
     """Runs the smoke preset of main in a subprocess; returns the CompletedProcess."""
     command = python_command("mmtl_tf.main", f"--flagfile={SMOKE_FLAGS}",
                              f"--tfrecord_dir={tfrecord_dir}", f"--run_dir={run_dir}", *extra)
-    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300,
+                               env=environment)  # the command's own quiet start
     if check and completed.returncode != 0:
         raise AssertionError(f"main failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
     return completed
@@ -63,6 +65,19 @@ def test_main_writes_results_naming_the_corpus(smoke_run):
     for name in ("flags.txt", "config.json", "confusion_matrix.png", "export/1/saved_model.pb"):
         assert os.path.isfile(os.path.join(run_dir, name)), name
     assert "--preset=smoke" in open(os.path.join(run_dir, "flags.txt")).read()
+
+
+def test_main_starts_quietly_and_records_only_its_own_flags(smoke_run):
+    from mmtl_tf import cli_flags
+
+    run_dir, completed = smoke_run
+    for noise in ("cuInit", "oneDNN", "cpu_feature_guard", "absl::InitializeLog", "cuda drivers",
+                  "I0000", "W0000", "E0000"):
+        assert noise not in completed.stderr, completed.stderr[-2000:]
+    lines = open(os.path.join(run_dir, "flags.txt")).read().splitlines()
+    names = {line[2:].split("=")[0].removeprefix("no") for line in lines}
+    assert names <= set(cli_flags.MAIN.flag_names()) and "--preset=smoke" in lines
+    assert "fold" in names and "test_tmpdir" not in names
 
 
 def test_rerun_of_a_finished_run_is_skipped_not_retrained(smoke_run, synthetic_shards):

@@ -1,4 +1,4 @@
-"""Invariants of corpus preparation (mmtl_tf.preparation, mmtl_tf.prepare, mmtl_tf.cli_flags).
+"""Invariants of corpus preparation (mmtl_tf.preparation, mmtl_tf.prepare).
 
 Tiny hand-built corpus (`handmade_corpus`): 7 segments of at most 3 s from two speakers. The
 transaction (failures, kills and refusals leave the committed preparation alone) is tested in
@@ -20,13 +20,10 @@ import time
 
 import numpy as np
 import pytest
-from absl import app
-from absl import flags
 
 import handmade_corpus
 from handmade_corpus import DURATIONS
 from mmtl_tf import audio
-from mmtl_tf import cli_flags
 from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
 from mmtl_tf import features
@@ -278,37 +275,3 @@ def test_cli_reports_a_bad_wav_as_one_error_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "broken.wav" in result.stderr and "Traceback" not in result.stderr
-
-
-def _corpus_flags(*arguments):
-    flag_values = flags.FlagValues()
-    cli_flags.define_corpus_flags(flag_values)
-    cli_flags.define_corpus_flags(flag_values)  # a second CLI module in the same process
-    cli_flags.define_feature_flags(flag_values)
-    flag_values(["prepare", *arguments])
-    return flag_values
-
-
-def test_corpus_flag_combinations_are_checked_naming_the_flag():
-    with pytest.raises(app.UsageError, match="--csv"):
-        cli_flags.read_corpus_from_flags(_corpus_flags("--corpus=csv"))
-    with pytest.raises(app.UsageError, match="--corpus_dir"):
-        cli_flags.read_corpus_from_flags(_corpus_flags("--corpus=iemocap"))
-    with pytest.raises(app.UsageError, match="--scripts"):
-        cli_flags.read_corpus_from_flags(_corpus_flags("--corpus=synthetic", "--scripts=all"))
-
-
-def test_corpus_dependent_defaults_and_feature_flags():
-    flag_values = _corpus_flags("--corpus=csv", "--csv=x.csv", "--window_ms=25")
-    cli_flags.resolve_corpus_flags(flag_values)
-    assert flag_values.classes == ["neutral", "happy", "sad", "angry"]
-    assert (cli_flags.feature_config_from_flags(flag_values)
-            == config_lib.FeatureConfig(window_ms=25))
-    synthetic = _corpus_flags()
-    cli_flags.resolve_corpus_flags(synthetic)
-    assert synthetic.corpus_dir == "tfrecords/synthetic/corpus-u48-seed0"
-    assert cli_flags.default_tfrecord_dir(synthetic) == "tfrecords/synthetic/shards-u48-seed0"
-    assert cli_flags.default_tfrecord_dir(flag_values) == "tfrecords/x"
-    assert synthetic.classes == ["neu", "hap", "sad", "ang"]
-    with pytest.raises(app.UsageError, match="max_frames"):
-        cli_flags.feature_config_from_flags(_corpus_flags("--hop_ms=5"))

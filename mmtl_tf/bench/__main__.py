@@ -12,9 +12,7 @@ The model and B come from the preset's flagfile (`flags/<preset>.cfg`, read with
 model, one round, no XLA, tiny sizes) is for CI: its numbers mean nothing.
 """
 
-import copy
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -30,8 +28,6 @@ from mmtl_tf.bench import replicas
 from mmtl_tf.bench import run
 from mmtl_tf.bench import timing
 
-FLAGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "flags")
 PRESETS = ("paper", "demo", "smoke")
 
 # Flags shared by name with `mmtl_tf.main` (preset, num_cpu_devices, segments_per_speaker) keep
@@ -66,11 +62,10 @@ FLAGS = flags.FLAGS
 
 
 def preset_sizes(preset: str):
-    """The model and B of a preset, read from its flagfile as `--flagfile` would read it.
+    """The model and B of a preset, read as `python -m mmtl_tf.main --preset=<preset>` reads it.
 
-    The flagfile is parsed into a copy of this process's flags (with `mmtl_tf.main`'s training
-    flags defined), reset to their defaults, and the model is built by main's own
-    `model_config_from_flags`.
+    The preset is parsed into fresh flags of `mmtl_tf.main` (`cli_app.parse`) and the model is
+    built by the flag layer's own `flag_configs.model_config_from_flags`.
 
     Args:
       preset: "paper", "demo" or "smoke".
@@ -81,18 +76,13 @@ def preset_sizes(preset: str):
     Raises:
       app.UsageError: an unknown preset or a missing flagfile, naming --preset.
     """
-    from mmtl_tf import main as main_cli  # pylint: disable=import-outside-toplevel; its flags
+    from mmtl_tf import cli_app, flag_configs  # pylint: disable=import-outside-toplevel
 
-    path = os.path.join(FLAGS_DIR, f"{preset}.cfg")
-    if preset not in PRESETS or not os.path.isfile(path):
-        raise app.UsageError(f"--preset={preset!r}: choose one of {', '.join(PRESETS)} "
-                             f"(a flagfile in {FLAGS_DIR})")
-    values = copy.deepcopy(FLAGS)
-    values.unparse_flags()
-    values([sys.argv[0], f"--flagfile={path}"])
-    feature_config = cli_flags.feature_config_from_flags(values)
-    return (main_cli.model_config_from_flags(feature_config, values),
-            values["segments_per_speaker"].value)
+    if preset not in PRESETS:
+        raise app.UsageError(f"--preset={preset!r}: choose one of {', '.join(PRESETS)}")
+    values = flags.FlagValues()
+    cli_app.parse([sys.argv[0], f"--preset={preset}"], cli_flags.MAIN, values)
+    return (flag_configs.model_config_from_flags(values), values["segments_per_speaker"].value)
 
 
 def main(argv):

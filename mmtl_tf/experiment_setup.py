@@ -1,0 +1,157 @@
+"""The steps from parsed flags to a checked experiment, shared by `main` and `sweep`.
+
+`prepare_experiment` runs them in this order, so nothing is prepared or written before every
+check that can fail without training has passed:
+
+1. `locate_data`: the manifest of --tfrecord_dir, or the listing of --corpus when main prepares
+   it first; the folds are counted from its sessions, so `--fold=7` on a five-session corpus
+   fails before any preparation. Then the preparation itself, when needed.
+2. `build_experiment`: the configs and the run directory (default
+   runs/<corpus>-<fold and aux, or the sweep's name>-<model>-<time>).
+3. `check_planned_runs`: every run directory the command will train is checked against the data
+   (--aux, --val_speaker) and against the settings a previous run left in it, writing nothing:
+   a refused resume leaves the run directory as it was.
+4. `write_flags_file`: flags.txt, the command's own flags.
+
+`configure_devices` is separate: it must run before TensorFlow touches a device (main and sweep
+call it first), and tests calling `prepare_experiment` in-process leave their process alone.
+"""
+
+import dataclasses
+import datetime
+import os
+import re
+
+from absl import flags
+
+from mmtl_tf import atomic_files, cli_flags, corpus_notes, experiments, flag_configs, labels
+from mmtl_tf import preparation
+from mmtl_tf import run_dir as run_dir_lib
+from mmtl_tf import tfrecords, training
+
+FLAGS = flags.FLAGS
+
+
+def configure_devices(flag_values=FLAGS) -> None:
+    """--strategy=mirrored's logical CPUs, --mixed_precision, and deterministic ops."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from mmtl_tf import distribution  # pylint: disable=import-outside-toplevel
+    if flag_values["strategy"].value == "mirrored":
+        distribution.configure_cpu_devices(flag_values["num_cpu_devices"].value)
+    if flag_values["mixed_precision"].value:
+        distribution.enable_mixed_precision()
+    tf.config.experimental.enable_op_determinism()
+
+
+def every_fold(flag_values=FLAGS) -> bool:
+    """True for --fold=all."""
+    return flag_values["fold"].value.strip().lower() == "all"
+
+
+def _sessions(listing) -> dict:
+    """The part of a manifest `experiments.resolve_folds` reads, from a corpus listing."""
+    return {"corpus": listing.corpus,
+            "speakers": {speaker: {"session": session}
+                         for speaker, session in listing.speakers().items()}}
+
+
+def locate_data(flag_values, feature_config):
+    """Finds (or prepares) the data and resolves --fold against its sessions.
+
+    Returns:
+      (tfrecord_dir, manifest, folds).
+
+    Raises:
+      ValueError: --fold does not fit the corpus (before any preparation), or the prepared data
+        does not fit the feature flags.
+    """
+    fold = flag_values["fold"].value
+    directory = flag_values["tfrecord_dir"].value
+    if not directory:
+        choice = flag_configs.corpus_choice_from_flags(flag_values)
+        directory = flag_configs.default_tfrecord_dir(choice)
+        listing = flag_configs.read_corpus(choice)
+        experiments.resolve_folds(fold, _sessions(listing))
+        print(f"no --tfrecord_dir: preparing --corpus={choice.corpus} into {directory} "
+              f"(cached; finished speakers are skipped)")
+        preparation.prepare_corpus(listing, feature_config, directory, show_progress=True)
+    manifest = tfrecords.load_manifest(directory, feature_config)
+    return directory, manifest, experiments.resolve_folds(fold, manifest)
+
+
+def default_run_dir(corpus: str, name: str, model: str) -> str:
+    """runs/<corpus>-<name>-<model>-<time>, the corpus made safe for a file name."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe_corpus = re.sub(r"[^A-Za-z0-9_.-]+", "_", corpus)
+    return os.path.join("runs", f"{safe_corpus}-{name}-{model}-{stamp}")
+
+
+def build_experiment(flag_values, tfrecord_dir: str, corpus: str, name: str = ""):
+    """The ExperimentConfig of the flags; `name` replaces fold<f>-<aux> in the default run_dir.
+
+    With --fold=all the experiment's fold is a placeholder (1): each fold gets its own.
+    """
+    fold = flag_values["fold"].value.strip().lower()
+    experiment = flag_configs.experiment_config_from_flags(
+        flag_values, tfrecord_dir, run_dir=flag_values["run_dir"].value or "",
+        fold=1 if fold == "all" else int(fold))
+    if not experiment.run_dir:
+        name = name or f"fold{fold}-{labels.letters_of(experiment.train.aux_tasks)}"
+        experiment = dataclasses.replace(
+            experiment, run_dir=default_run_dir(corpus, name, experiment.train.model))
+    return experiment
+
+
+def planned_runs(experiment, folds, all_folds: bool, combinations=()) -> list:
+    """The fold experiments (each with its run_dir) that `experiments` will train."""
+    if combinations:  # run_sweep: <run_dir>/aux-<letters>/fold<k>
+        return [experiments.fold_experiment(experiments.aux_experiment(experiment, letters), fold)
+                for letters in combinations for fold in folds]
+    if all_folds:  # run_folds: <run_dir>/fold<k>
+        return [experiments.fold_experiment(experiment, fold) for fold in folds]
+    return [experiment]
+
+
+def check_planned_runs(runs, rerun: bool) -> None:
+    """Checks each run against the data and the settings its run_dir holds; writes nothing.
+
+    Raises:
+      ValueError: --aux or --val_speaker do not fit the data.
+      run_dir.RunDirError: a run_dir holds a run with other settings (not with --rerun, which
+        clears it).
+    """
+    for run in runs:
+        manifest, split = training.check_data(run)
+        if not rerun:
+            run_dir_lib.check_same_settings(run.run_dir,
+                                            run_dir_lib.config_record(run, manifest, split))
+
+
+def write_flags_file(run_dir: str, command, flag_values=FLAGS) -> None:
+    """Writes <run_dir>/flags.txt: the command's own flags, a flagfile that reruns it."""
+    os.makedirs(run_dir, exist_ok=True)
+    atomic_files.write_text(os.path.join(run_dir, "flags.txt"),
+                            cli_flags.flags_text(command, flag_values))
+
+
+def prepare_experiment(command, flag_values=FLAGS, name: str = "", combinations=()):
+    """Runs the steps of the module docstring.
+
+    Args:
+      command: `cli_flags.MAIN` or `cli_flags.SWEEP` (its flags go to flags.txt).
+      flag_values: the parsed flags.
+      name: replaces fold<f>-<aux> in the default run_dir name (the sweep passes "sweep").
+      combinations: the sweep's auxiliary-task letter combinations.
+
+    Returns:
+      (experiment, folds).
+    """
+    feature_config = flag_configs.feature_config_from_flags(flag_values)
+    tfrecord_dir, manifest, folds = locate_data(flag_values, feature_config)
+    experiment = build_experiment(flag_values, tfrecord_dir, manifest["corpus"], name)
+    runs = planned_runs(experiment, folds, every_fold(flag_values), combinations)
+    check_planned_runs(runs, flag_values["rerun"].value)
+    write_flags_file(experiment.run_dir, command, flag_values)
+    print(f"run directory: {experiment.run_dir}  ({corpus_notes.corpus_label(manifest['corpus'])})")
+    return experiment, folds

@@ -1,0 +1,67 @@
+"""Flag presets: flags/<name>.cfg, loaded by `--preset=<name>` before every other flag.
+
+The preset files live in the repository's flags/ folder; setup.py installs them into the package
+as mmtl_tf/flags/, so `--preset=demo` works from an installed copy too (`presets_dir`).
+`with_preset` is how `cli_app.parse` loads one: the preset is the base, and every flag given on
+the command line or in another flagfile overrides it, wherever it stands.
+"""
+
+import os
+
+from absl import app
+from absl import flags
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def presets_dir() -> str:
+    """The folder of preset flagfiles: mmtl_tf/flags/ when installed (setup.py ships the
+    repository's flags/ there), else flags/ beside the package in a source checkout."""
+    installed = os.path.join(_PACKAGE_DIR, "flags")
+    return installed if os.path.isdir(installed) else os.path.join(os.path.dirname(_PACKAGE_DIR),
+                                                                   "flags")
+
+
+def preset_path(name: str) -> str:
+    """The flagfile of preset `name`.
+
+    Raises:
+      app.UsageError: no such preset (the message lists the presets).
+    """
+    path = os.path.join(presets_dir(), f"{name}.cfg")
+    if os.sep in name or not os.path.isfile(path):
+        raise app.UsageError(f"--preset={name}: no such preset; choose one of "
+                             f"{', '.join(available_presets())} ({presets_dir()})")
+    return path
+
+
+def available_presets() -> tuple:
+    """Names of the preset flagfiles (`flags/<name>.cfg`), sorted."""
+    directory = presets_dir()
+    return tuple(sorted(name[:-4] for name in os.listdir(directory) if name.endswith(".cfg")))
+
+
+def with_preset(argv: list, flag_values=flags.FLAGS) -> list:
+    """Puts the preset's flagfile in front of every other flag, so the preset named is the one
+    loaded and every other flag (command line or flagfile) overrides it.
+
+    The preset is the one --preset names on the command line or in a flagfile (default: the
+    flag's default, paper). Two different presets are refused, so a run's recorded preset is
+    always the one whose flags it started from.
+
+    Raises:
+      app.UsageError: two presets, or an unknown one.
+      flags.Error: a --flagfile that cannot be read.
+    """
+    expanded = flag_values.read_flags_from_files(argv[1:], force_gnu=False)
+    named = []
+    for index, argument in enumerate(expanded):
+        if argument.startswith(("--preset=", "-preset=")):
+            named.append(argument.split("=", 1)[1])
+        elif argument in ("--preset", "-preset") and index + 1 < len(expanded):
+            named.append(expanded[index + 1])
+    if len(set(named)) > 1:
+        raise app.UsageError(f"--preset is given as {' and '.join(dict.fromkeys(named))} (on "
+                             f"the command line or in a --flagfile): name one preset")
+    name = named[0] if named else flag_values["preset"].default
+    return [argv[0], f"--flagfile={preset_path(name)}", *expanded]

@@ -1,0 +1,120 @@
+"""Quiet start of the command-line tools: no TensorFlow C++ start-up lines unless asked for.
+
+Importing TensorFlow prints C++ log lines on stderr (absl's pre-init warning, "Could not find
+cuda drivers", cpu_feature_guard, the oneDNN banner), and its first op logs an ERROR about cuInit
+on every machine without a GPU. They tell a user of `python -m mmtl_tf.<command>` nothing, so
+when the process was started that way, and only then, `mmtl_tf/__init__.py` calls `quiet_command`
+before anything imports TensorFlow:
+
+- TF_CPP_MIN_LOG_LEVEL=3 hides TensorFlow's C++ INFO, WARNING and ERROR lines (fatal ones still
+  print; Python errors are raised as usual), and
+- stderr (file descriptor 2) goes to /dev/null while `import tensorflow` runs, which hides the
+  lines its shared libraries print while loading, before TF_CPP_MIN_LOG_LEVEL is read.
+
+A program that imports mmtl_tf as a library keeps TensorFlow's behaviour. A user's own
+TF_CPP_MIN_LOG_LEVEL is respected, and `--verbosity=N` (or `-v N`) with N >= 1 on the command
+line shows every line, as TensorFlow prints them.
+"""
+
+import contextlib
+import importlib.abc
+import importlib.util
+import os
+import re
+import sys
+
+PACKAGE = "mmtl_tf"
+_VERBOSITY = re.compile(r"^--?(?:verbosity|v)(?:=(.*))?$")
+
+
+def command_arguments(orig_argv) -> list:
+    """The arguments of a `python [options] -m mmtl_tf.<command> ARGS` process, or None.
+
+    Args:
+      orig_argv: the interpreter's full command line (`sys.orig_argv`).
+    """
+    index = 1
+    while index < len(orig_argv):
+        argument = orig_argv[index]
+        if argument == "-m" and index + 1 < len(orig_argv):
+            module = orig_argv[index + 1]
+            return list(orig_argv[index + 2:]) if module.startswith(PACKAGE + ".") else None
+        if argument in ("-c", "-") or not argument.startswith("-"):
+            return None  # a script or -c program, not `-m mmtl_tf.<command>`
+        index += 2 if argument in ("-W", "-X") else 1  # the options that take a value
+    return None
+
+
+def asks_for_detail(arguments) -> bool:
+    """True when the command line sets --verbosity (or -v) to 1 or more."""
+    for index, argument in enumerate(arguments):
+        match = _VERBOSITY.match(argument)
+        if not match:
+            continue
+        value = match.group(1)
+        if value is None and index + 1 < len(arguments):
+            value = arguments[index + 1]
+        try:
+            if int(value) >= 1:
+                return True
+        except (TypeError, ValueError):
+            pass
+    return False
+
+
+def should_quiet(orig_argv, environ) -> bool:
+    """Whether this process is an mmtl_tf command that should start without TensorFlow's lines."""
+    arguments = command_arguments(orig_argv)
+    return (arguments is not None and "TF_CPP_MIN_LOG_LEVEL" not in environ
+            and not asks_for_detail(arguments))
+
+
+@contextlib.contextmanager
+def stderr_silenced():
+    """Sends file descriptor 2 (C/C++ and Python stderr) to /dev/null inside the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class _SilentTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Finds `tensorflow` with the other finders and runs its first import silenced."""
+
+    def find_spec(self, fullname, path=None, target=None):  # pylint: disable=unused-argument
+        """Returns the usual spec of `tensorflow`, its loader's exec_module wrapped."""
+        if fullname != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # once: later imports find the module in sys.modules
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            execute = spec.loader.exec_module
+
+            def exec_module(module):
+                with stderr_silenced():
+                    execute(module)
+
+            spec.loader.exec_module = exec_module
+        return spec
+
+
+def quiet_command(orig_argv=None, environ=None) -> bool:
+    """Quiets TensorFlow's start-up when `should_quiet`; returns whether it did.
+
+    Must run before TensorFlow is imported (mmtl_tf/__init__.py calls it).
+    """
+    orig_argv = getattr(sys, "orig_argv", sys.argv) if orig_argv is None else orig_argv
+    environ = os.environ if environ is None else environ
+    if not should_quiet(orig_argv, environ):
+        return False
+    environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if "tensorflow" not in sys.modules:
+        sys.meta_path.insert(0, _SilentTensorFlowImport())
+    return True

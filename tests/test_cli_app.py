@@ -1,0 +1,152 @@
+"""Entry-point behaviour in-process (mmtl_tf.cli_app, experiment_setup, quiet_start): one error
+guard for every CLI, nothing written before the settings are accepted, a quiet start."""
+
+import errno
+import json
+import os
+
+import pytest
+from absl import app
+from absl import flags
+
+from mmtl_tf import cli_app, cli_flags, experiment_setup, flag_configs, quiet_start
+from mmtl_tf import run_dir as run_dir_lib
+
+
+def parsed(command, *arguments):
+    flag_values = flags.FlagValues()
+    flags.DEFINE_integer("verbosity", 0, "absl's", flag_values=flag_values)
+    cli_app.parse(["prog", *arguments], command, flag_values)
+    return flag_values
+
+
+def guarded_error(function, flag_values, command=cli_flags.MAIN, capsys=None):
+    """Runs `function` in the guard; returns the stderr lines it printed before exiting 1."""
+    with pytest.raises(SystemExit) as exited:
+        cli_app.guard(function, command, flag_values)
+    assert exited.value.code == 1
+    return capsys.readouterr().err.splitlines()
+
+
+def _raise(error):
+    def function():
+        raise error
+    return function
+
+
+@pytest.mark.parametrize("error, expected", [
+    (app.UsageError("--run_dir is required"), "error: --run_dir is required"),
+    (json.JSONDecodeError("Expecting value", "", 0), "error: Expecting value: line 1 column 1"),
+    (run_dir_lib.RunDirError("r holds a run with other settings"), "error: r holds a run"),
+    (ValueError("--fold=7: synthetic has 5 sessions"), "error: --fold=7: synthetic has 5"),
+    (flags.IllegalFlagValueError("flag --aux=x: bad"), "error: --aux=x: bad"),
+])
+def test_every_user_fault_is_one_error_line(error, expected, capsys):
+    lines = guarded_error(_raise(error), parsed(cli_flags.MAIN), capsys=capsys)
+    assert len(lines) == 1 and lines[0].startswith(expected)
+
+
+@pytest.mark.parametrize("error_class, code, advice", [
+    (PermissionError, errno.EACCES, "check its permissions or choose another --run_dir"),
+    (OSError, errno.EROFS, "read-only: choose another --run_dir"),
+    (FileExistsError, errno.EEXIST, "a file is in the way"),
+    (NotADirectoryError, errno.ENOTDIR, "a file is in the way"),
+])
+def test_os_errors_name_the_path_the_flag_and_what_to_do(error_class, code, advice, tmp_path,
+                                                         capsys):
+    run_dir = str(tmp_path / "runs" / "mine")
+    flag_values = parsed(cli_flags.MAIN, f"--run_dir={run_dir}")
+    inside = os.path.join(run_dir, "flags.txt")
+    error = error_class(code, os.strerror(code), inside)
+    lines = guarded_error(_raise(error), flag_values, capsys=capsys)
+    assert len(lines) == 1 and lines[0].startswith(f"error: {inside}: ")
+    assert f"(--run_dir={run_dir})" in lines[0] and advice in lines[0]
+
+
+def test_real_os_faults_of_a_run_dir_are_guarded(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    for run_dir in (tmp_path / "file", tmp_path / "file" / "below"):
+        flag_values = parsed(cli_flags.MAIN, f"--run_dir={run_dir}")
+        write = lambda: experiment_setup.write_flags_file(  # pylint: disable=cell-var-from-loop
+            str(run_dir), cli_flags.MAIN, flag_values)
+        lines = guarded_error(write, flag_values, capsys=capsys)
+        assert len(lines) == 1 and f"(--run_dir={run_dir})" in lines[0]
+        assert "a file is in the way" in lines[0]
+    if os.geteuid() != 0:  # root writes anywhere
+        read_only = tmp_path / "read_only"
+        read_only.mkdir(mode=0o555)
+        flag_values = parsed(cli_flags.MAIN, f"--run_dir={read_only / 'run'}")
+        lines = guarded_error(lambda: experiment_setup.write_flags_file(
+            str(read_only / "run"), cli_flags.MAIN, flag_values), flag_values, capsys=capsys)
+        assert "permission denied" in lines[0] and "--run_dir=" in lines[0]
+
+
+def test_verbosity_1_adds_the_traceback_and_bugs_keep_theirs(capsys):
+    verbose = parsed(cli_flags.MAIN, "--verbosity=1")
+    lines = guarded_error(_raise(ValueError("bad --aux")), verbose, capsys=capsys)
+    assert lines[0].startswith("Traceback") and lines[-1] == "error: bad --aux"
+    with pytest.raises(KeyError):  # not a user fault: a bug, with its traceback
+        cli_app.guard(_raise(KeyError("speakers")), cli_flags.MAIN, parsed(cli_flags.MAIN))
+    assert cli_app.guard(lambda: 5, cli_flags.MAIN, parsed(cli_flags.MAIN)) == 5
+
+
+def _snapshot(directory) -> dict:
+    return {os.path.relpath(os.path.join(root, name), directory):
+            open(os.path.join(root, name), "rb").read()
+            for root, _, names in os.walk(directory) for name in names}
+
+
+def test_a_refused_resume_leaves_the_run_dir_byte_identical(synthetic_shards, tmp_path):
+    tfrecord_dir, _, manifest = synthetic_shards
+    run_dir = tmp_path / "run"
+    common = ("--preset=smoke", f"--tfrecord_dir={tfrecord_dir}", f"--run_dir={run_dir}")
+    first = parsed(cli_flags.MAIN, *common)
+    experiment, _ = experiment_setup.prepare_experiment(cli_flags.MAIN, first)
+    from mmtl_tf import episodes
+    run_dir_lib.record_config(experiment, manifest, episodes.fold_split(manifest, 2, "F"))
+    (run_dir / "results.json").write_text("{}")
+    before = _snapshot(run_dir)
+    assert set(before) == {"flags.txt", "config.json", "results.json"}
+    for change in ("--seed=1", "--lstm_units=16", "--aux=va"):
+        with pytest.raises(run_dir_lib.RunDirError, match="other settings"):
+            experiment_setup.prepare_experiment(cli_flags.MAIN,
+                                                parsed(cli_flags.MAIN, *common, change))
+        assert _snapshot(run_dir) == before, change
+    with pytest.raises(ValueError, match="--fold=7"):
+        experiment_setup.prepare_experiment(cli_flags.MAIN, parsed(
+            cli_flags.MAIN, *common[:2], f"--run_dir={tmp_path / 'other'}", "--fold=7"))
+    assert not (tmp_path / "other").exists()
+    rerun = parsed(cli_flags.MAIN, *common, "--seed=1", "--rerun")  # --rerun clears: accepted
+    experiment_setup.prepare_experiment(cli_flags.MAIN, rerun)
+    assert "--seed=1" in (run_dir / "flags.txt").read_text()
+
+
+def test_default_run_dir_names_corpus_fold_aux_and_model(synthetic_shards, tmp_path):
+    flag_values = parsed(cli_flags.MAIN, "--fold=all", "--model=cnn_lstm")
+    experiment = experiment_setup.build_experiment(flag_values, "unused", "csv:my corpus")
+    assert os.path.basename(experiment.run_dir).startswith("csv_my_corpus-foldall---cnn_lstm-")
+    assert experiment.fold == 1 and experiment.preset == "paper"
+    sweep = parsed(cli_flags.SWEEP, "--fold=3")
+    named = experiment_setup.build_experiment(sweep, "unused", "synthetic", name="sweep")
+    assert os.path.basename(named.run_dir).startswith("synthetic-sweep-mmtl-") and named.fold == 3
+    assert named.features == flag_configs.feature_config_from_flags(sweep)
+
+
+@pytest.mark.parametrize("orig_argv, environ, quiet", [
+    (["python", "-m", "mmtl_tf.main", "--fold=2"], {}, True),
+    (["python", "-u", "-W", "ignore", "-m", "mmtl_tf.prepare"], {}, True),
+    (["python", "-m", "mmtl_tf.main", "--verbosity=1"], {}, False),
+    (["python", "-m", "mmtl_tf.main", "-v", "2"], {}, False),
+    (["python", "-m", "mmtl_tf.main", "--verbosity=0"], {}, True),
+    (["python", "-m", "mmtl_tf.main"], {"TF_CPP_MIN_LOG_LEVEL": "0"}, False),
+    (["python", "-m", "pytest", "-q"], {}, False),
+    (["python", "script.py", "-m", "mmtl_tf.main"], {}, False),
+    (["python", "-c", "import mmtl_tf"], {}, False),
+])
+def test_only_a_command_started_without_verbosity_is_quieted(orig_argv, environ, quiet):
+    import tensorflow  # pylint: disable=unused-import (loaded: no import hook in this process)
+    assert quiet_start.should_quiet(orig_argv, environ) is quiet
+    environment = dict(environ)
+    assert quiet_start.quiet_command(orig_argv, environment) is quiet
+    assert environment.get("TF_CPP_MIN_LOG_LEVEL") == ("3" if quiet else environ.get(
+        "TF_CPP_MIN_LOG_LEVEL"))

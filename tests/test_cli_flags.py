@@ -1,0 +1,202 @@
+"""The flag layer in-process (mmtl_tf.cli_flags, mmtl_tf.flag_configs, cli_app.parse): ranges and
+relations checked at parse time naming the flag, presets, --help, flags.txt, corpus choice."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from absl import app
+from absl import flags
+
+from conftest import REPO
+from mmtl_tf import cli_app, cli_flags, config, flag_configs, presets
+
+
+def parse(command, *arguments, extra_flags=()):
+    """Parses `arguments` for `command` into a fresh FlagValues (plus foreign `extra_flags`)."""
+    flag_values = flags.FlagValues()
+    for name in extra_flags:  # as importing TensorFlow registers absltest's flags
+        flags.DEFINE_string(name, "x", "foreign", flag_values=flag_values)
+    cli_app.parse(["prog", *arguments], command, flag_values)
+    return flag_values
+
+
+def usage_error(command, *arguments) -> str:
+    with pytest.raises(app.UsageError) as raised:
+        parse(command, *arguments)
+    return str(raised.value)
+
+
+@pytest.mark.parametrize("argument, flag, expected", [
+    ("--num_bins=0", "--num_bins=0", ">= 1"),
+    ("--segment_seconds=0", "--segment_seconds=0", "> 0"),
+    ("--segment_seconds=0.01", "--segment_seconds=0.01", "fewer than one --window_ms"),
+    ("--sample_rate=0", "--sample_rate=0", "4000..192000"),
+    ("--speakers_per_episode=-3", "--speakers_per_episode=-3", ">= 0"),
+    ("--meta_learning_rate=-0.01", "--meta_learning_rate=-0.01", "> 0"),
+    ("--transfer_learning_rate=0", "--transfer_learning_rate=0", "> 0"),
+    ("--outer_learning_rate=nan", "--outer_learning_rate=nan", "> 0"),
+    ("--conv_kernels=0x0", "--conv_kernels=0x0", "TIMExFREQ"),
+    ("--conv_filters=4,0,4", "--conv_filters=4,0,4", "'0' is not a positive integer"),
+    ("--lstm_units=0", "--lstm_units=0", ">= 1"),
+    ("--num_bins=402", "--num_bins=402", "401 bins of --fft_length=800"),
+    ("--window_ms=60", "--window_ms=60", "more than --fft_length=800"),
+    ("--max_frames=100", "--max_frames=100", "--segment_seconds"),
+    ("--aux=xyz", "--aux=xyz", "unknown letter"),
+    ("--aux=vav", "--aux=vav", "repeats"),
+    ("--aux=", "--aux=", "empty"),
+    ("--fold=0", "--fold=0", "session number"),
+    ("--fold=x", "--fold=x", "session number"),
+    ("--classes=a,,b", "--classes=a,,b", "empty class name"),
+    ("--classes=neutral", "--classes=neutral", "at least two classes"),
+    ("--classes=a,b,a", "--classes=a,b,a", "names a class twice"),
+    ("--corpus=csv", "--corpus=csv", "--csv="),
+    ("--train_steps=-1", "--train_steps=-1", ">= 0"),
+    ("--selection_smoothing=0", "--selection_smoothing=0", ">= 1"),
+    ("--test_adapt_learning_rate=-1", "--test_adapt_learning_rate=-1", ">= 0"),
+    ("--ravdess_intensity_bins=2,9", "--ravdess_intensity_bins=2,9", "0..3"),
+    ("--merge_calm", "--merge_calm", "only to --corpus=ravdess"),
+])
+def test_bad_flag_is_one_line_naming_the_flag_before_any_work(argument, flag, expected, tmp_path):
+    message = usage_error(cli_flags.MAIN, argument, "--preset=smoke")
+    assert message.startswith(flag.split("=")[0]) and flag in message and expected in message
+    assert "\n" not in message and message.count(flag.split("=")[0] + "=") <= 1  # named once
+
+
+def test_relations_between_layers_and_input_name_the_flags():
+    assert "--conv_filters and --conv_kernels" in usage_error(
+        cli_flags.MAIN, "--conv_filters=4,4", "--conv_kernels=3x3")
+    assert "--max_frames x --num_bins" in usage_error(
+        cli_flags.MAIN, "--conv_filters=" + ",".join(["2"] * 9),
+        "--conv_kernels=" + ",".join(["1x1"] * 9))
+    assert "nothing to train" in usage_error(cli_flags.MAIN, "--train_steps=0", "--epochs=0")
+    assert "unexpected arguments: extra" in usage_error(cli_flags.MAIN, "extra")
+    assert usage_error(cli_flags.ABLATION, "--steps=1,x").startswith("--steps=1,x: ")
+    assert "Unknown command line flag 'fold'" in usage_error(cli_flags.PREPARE, "--fold=2")
+
+
+def test_good_flags_build_the_configs_they_name():
+    flag_values = parse(cli_flags.MAIN, "--aux=AD", "--window_ms=25", "--conv_filters=3,5",
+                        "--conv_kernels=2x4,6X8", "--num_bins=100", "--seed=7")
+    features = flag_configs.feature_config_from_flags(flag_values)
+    assert features == config.FeatureConfig(window_ms=25.0, num_bins=100)
+    assert flag_configs.model_config_from_flags(flag_values) == config.ModelConfig(
+        conv_filters=(3, 5), conv_kernels=((2, 4), (6, 8)), num_bins=100)
+    train = flag_configs.train_config_from_flags(flag_values)
+    assert train == config.TrainConfig(aux_tasks=("arousal", "dominance"), seed=7)
+    for letters, tasks in (("v", ("valence",)), ("dv", ("valence", "dominance")),
+                           ("adv", ("valence", "arousal", "dominance"))):
+        assert flag_configs.aux_tasks_from_flags(parse(cli_flags.MAIN, f"--aux={letters}")) == tasks
+    assert flag_configs.aux_tasks_from_flags(parse(cli_flags.MAIN, "--model=cnn_lstm")) == ()
+
+
+def test_sweep_combinations_are_checked_at_parse_time():
+    for bad, expected in ((["v", "q"], "unknown letter"), (["v", "vv"], "repeats"),
+                          (["va", "av"], "twice")):
+        message = usage_error(cli_flags.SWEEP, f"--aux_combinations={','.join(bad)}")
+        assert message.startswith("--aux_combinations=") and expected in message
+    assert "cnn_lstm" in usage_error(cli_flags.SWEEP, "--model=cnn_lstm")
+    from mmtl_tf import sweep
+    flag_values = parse(cli_flags.SWEEP, "--aux_combinations=dv,a")
+    assert sweep.combinations_from_flags(flag_values) == ["vd", "a"]
+
+
+def _preset_values(name) -> dict:
+    """flag -> value text, read straight from flags/<name>.cfg."""
+    with open(os.path.join(REPO, "flags", f"{name}.cfg"), encoding="utf-8") as handle:
+        lines = [line.strip() for line in handle if line.startswith("--")]
+    return dict(line[2:].split("=", 1) for line in lines)
+
+
+@pytest.mark.parametrize("name", ["demo", "smoke", "paper"])
+def test_preset_flag_loads_its_flagfile(name):
+    flag_values = parse(cli_flags.MAIN, f"--preset={name}")
+    for flag, text in _preset_values(name).items():
+        assert flag_values[flag].value == flag_values[flag].parser.parse(text), flag
+    assert flag_values.preset == name
+
+
+def test_other_flags_override_the_preset_wherever_they_stand():
+    assert parse(cli_flags.MAIN, "--lstm_units=64", "--preset=demo").lstm_units == 64
+    assert parse(cli_flags.MAIN, "--preset=demo", "--lstm_units=64").lstm_units == 64
+    smoke = os.path.join(REPO, "flags", "smoke.cfg")
+    from_file = parse(cli_flags.MAIN, f"--flagfile={smoke}", "--epochs=5")
+    assert (from_file.preset, from_file.epochs, from_file.lstm_units) == ("smoke", 5, 8)
+    assert parse(cli_flags.MAIN).lstm_units == int(_preset_values("paper")["lstm_units"])
+
+
+def test_a_preset_mismatch_is_refused():
+    demo = os.path.join(REPO, "flags", "demo.cfg")
+    assert "demo and paper" in usage_error(cli_flags.MAIN, f"--flagfile={demo}", "--preset=paper")
+    message = usage_error(cli_flags.MAIN, "--preset=tiny")
+    assert "--preset=tiny" in message and ", ".join(presets.available_presets()) in message
+    assert {"demo", "paper", "smoke"} <= set(presets.available_presets())
+
+
+def test_presets_ship_with_the_installed_package(tmp_path):
+    """setup.py puts flags/*.cfg into the package; an installed copy finds them there."""
+    build = tmp_path / "build"
+    subprocess.run([sys.executable, "setup.py", "-q", "build_py", f"--build-lib={build}"],
+                   cwd=REPO, check=True, capture_output=True)
+    found = subprocess.run(
+        [sys.executable, "-c", "from mmtl_tf import presets; print(presets.preset_path('demo'))"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(build)}, capture_output=True,
+        text=True, check=True).stdout.strip()
+    assert found == str(build / "mmtl_tf" / "flags" / "demo.cfg")
+    with open(found, encoding="utf-8") as copy, open(os.path.join(REPO, "flags", "demo.cfg"),
+                                                     encoding="utf-8") as source:
+        assert copy.read() == source.read()
+
+
+def test_help_lists_the_commands_own_flags_by_group(capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse(cli_flags.PREPARE, "--help", extra_flags=("test_tmpdir",))
+    text = capsys.readouterr().out
+    assert exited.value.code == 0 and text.startswith("usage: python -m mmtl_tf.prepare")
+    titles = [cli_flags.GROUPS[group][0] + ":" for group in cli_flags.PREPARE.groups]
+    positions = [text.index(f"\n{title}\n") for title in titles]
+    assert positions == sorted(positions)
+    for name in cli_flags.PREPARE.flag_names():
+        assert f"--{name}:" in text or f"--[no]{name}:" in text, name
+    assert "test_tmpdir" not in text and "--fold" not in text
+
+
+def test_flags_text_holds_only_the_commands_flags_and_reruns_it(tmp_path):
+    flag_values = parse(cli_flags.MAIN, "--preset=demo", "--aux=va", "--classes=x,y",
+                        extra_flags=("test_tmpdir", "test_random_seed"))
+    text = cli_flags.flags_text(cli_flags.MAIN, flag_values)
+    names = [line[2:].split("=")[0] for line in text.splitlines()]
+    assert "test_tmpdir" not in text and set(names) <= set(cli_flags.MAIN.flag_names()) | {
+        "no" + name for name in cli_flags.MAIN.flag_names()}
+    (tmp_path / "flags.txt").write_text(text)
+    again = parse(cli_flags.MAIN, f"--flagfile={tmp_path / 'flags.txt'}")
+    for name in cli_flags.MAIN.flag_names():
+        assert again[name].value == flag_values[name].value, name
+
+
+def test_corpus_choice_fills_defaults_without_writing_flags():
+    flag_values = parse(cli_flags.PREPARE, "--corpus=csv", "--csv=dir/x.csv")
+    choice = flag_configs.corpus_choice_from_flags(flag_values)
+    assert choice.class_names == ("neutral", "happy", "sad", "angry")
+    assert flag_values.classes is None and flag_values.corpus_dir is None
+    assert flag_configs.default_tfrecord_dir(choice) == os.path.join("tfrecords", "x")
+    synthetic = flag_configs.corpus_choice_from_flags(parse(cli_flags.PREPARE,
+                                                            "--synthetic_seed=3"))
+    assert synthetic.corpus_dir == "tfrecords/synthetic/corpus-u48-seed3"
+    assert synthetic.class_names == ("neu", "hap", "sad", "ang")
+    assert flag_configs.default_tfrecord_dir(synthetic) == "tfrecords/synthetic/shards-u48-seed3"
+    ravdess = flag_configs.corpus_choice_from_flags(parse(
+        cli_flags.PREPARE, "--corpus=ravdess", "--corpus_dir=r", "--ravdess_intensity_bins=1,3"))
+    assert (ravdess.ravdess_intensity_bins, ravdess.corpus_dir) == ((1, 3), "r")
+    assert flag_configs.default_tfrecord_dir(ravdess) == os.path.join("tfrecords", "ravdess")
+    for arguments, flag in ((["--corpus=iemocap"], "--corpus_dir"),
+                            (["--corpus=ravdess"], "--corpus_dir"),
+                            (["--corpus=ravdess", "--corpus_dir=r", "--merge_excited"],
+                             "--merge_excited"),
+                            (["--corpus=synthetic", "--scripts=all"], "--scripts"),
+                            (["--csv=a.csv"], "--csv"),
+                            (["--corpus=csv", "--csv=a.csv", "--merge_excited"],
+                             "--merge_excited")):
+        message = usage_error(cli_flags.PREPARE, *arguments)
+        assert message.startswith("--") and flag in message
