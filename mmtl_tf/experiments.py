@@ -98,6 +98,16 @@ def describe(results: dict) -> str:
             f"{results['best_epoch']} | {results['seconds']:.0f} s -> {results['run_dir']}/results.json")
 
 
+def describe_outputs(run_dir: str, export_dir: str = None) -> str:
+    """The line naming every artefact a finished fold wrote (the export only when there is one)."""
+    outputs = [f"results {os.path.join(run_dir, 'results.json')}",
+               f"confusion matrix {os.path.join(run_dir, 'confusion_matrix.png')}",
+               f"TensorBoard `tensorboard --logdir={os.path.join(run_dir, 'tensorboard')}`"]
+    if export_dir:
+        outputs.append(f"SavedModel {export_dir}")
+    return "wrote: " + ", ".join(outputs)
+
+
 def run_fold(experiment, rerun: bool = False, log=print) -> dict:
     """Trains and evaluates one fold unless it is finished with the same settings.
 
@@ -120,6 +130,7 @@ def run_fold(experiment, rerun: bool = False, log=print) -> dict:
         from mmtl_tf import export as export_lib  # pylint: disable=import-outside-toplevel
         results["export_dir"] = export_lib.export_run(experiment.run_dir)
     log(describe(results))
+    log(describe_outputs(experiment.run_dir, results.get("export_dir")))
     return results
 
 

@@ -19,10 +19,6 @@ import os
 from mmtl_tf import atomic_files
 from mmtl_tf import config as config_lib
 from mmtl_tf import directory_lock
-# Old homes of names that moved; callers should import them from their modules.
-from mmtl_tf.atomic_files import read_json, write_json  # noqa: F401
-from mmtl_tf.checkpoints import network_trackables  # noqa: F401
-from mmtl_tf.directory_lock import process_alive  # noqa: F401
 
 CONFIG_NAME = "config.json"
 # Settings a resumed run may change: they do not change its result.

@@ -61,7 +61,12 @@ def test_main_writes_results_naming_the_corpus(smoke_run):
     confusion = np.array(results["confusion"])
     assert confusion.shape == (4, 4) and confusion.sum() == results["test_utterances"] > 0
     assert np.isclose(results["wa"], np.trace(confusion) / confusion.sum())
-    assert "corpus: synthetic" in completed.stdout and "UA" in completed.stdout.splitlines()[-1]
+    assert "corpus: synthetic" in completed.stdout and "UA" in completed.stdout.splitlines()[-2]
+    artefacts = completed.stdout.splitlines()[-1]  # the final line names every output
+    assert artefacts.startswith("wrote: ")
+    for name in ("results.json", "confusion_matrix.png", "--logdir=" + os.path.join(run_dir, "tensorboard"),
+                 os.path.join(run_dir, "export", "1")):
+        assert name in artefacts, (name, artefacts)
     for name in ("flags.txt", "config.json", "confusion_matrix.png", "export/1/saved_model.pb"):
         assert os.path.isfile(os.path.join(run_dir, name)), name
     assert "--preset=smoke" in open(os.path.join(run_dir, "flags.txt")).read()
