@@ -8,13 +8,13 @@
 set -euo pipefail
 corpus_dir="${RAVDESS_DIR:-../shared/ravdess_dev}"
 tfrecord_dir=tfrecords/ravdess_dev
-python -m mmtl_tf.prepare --flagfile=flags/ravdess.cfg --corpus=ravdess \
+python -m mmtl_tf.prepare --preset=ravdess --corpus=ravdess \
     --corpus_dir="$corpus_dir" --tfrecord_dir="$tfrecord_dir"
 seeds=("$@")
 [ ${#seeds[@]} -eq 0 ] && seeds=(0 1 2)
 for seed in "${seeds[@]}"; do
   for model in mmtl cnn_lstm mtl; do
-    python -m mmtl_tf.main --flagfile=flags/ravdess.cfg --tfrecord_dir="$tfrecord_dir" \
+    python -m mmtl_tf.main --preset=ravdess --tfrecord_dir="$tfrecord_dir" \
         --model="$model" --aux=a --fold=all --seed="$seed" \
         --run_dir="evidence/ravdess_dev/$model-seed$seed"
   done

@@ -377,7 +377,7 @@ def _sweep_has_aux(flag_values) -> None:
 
 # -- the entry points ---------------------------------------------------------------------------
 
-PREPARE = Command("mmtl_tf.prepare", ("corpus", "features", "data", "preparation"),
+PREPARE = Command("mmtl_tf.prepare", ("preset", "corpus", "features", "data", "preparation"),
                   checks=(flag_configs.feature_config_from_flags,
                           flag_configs.corpus_choice_from_flags))
 MAIN = Command("mmtl_tf.main", ("preset", "run", "data", "training", "model", "features",

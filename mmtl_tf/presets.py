@@ -3,7 +3,8 @@
 The preset files live in the repository's flags/ folder; setup.py installs them into the package
 as mmtl_tf/flags/, so `--preset=demo` works from an installed copy too (`presets_dir`).
 `with_preset` is how `cli_app.parse` loads one: the preset is the base, and every flag given on
-the command line or in another flagfile overrides it, wherever it stands.
+the command line or in another flagfile overrides it, wherever it stands. A command takes the
+preset's flags it defines (`prepare --preset=ravdess` its feature flags).
 """
 
 import os
@@ -64,4 +65,15 @@ def with_preset(argv: list, flag_values=flags.FLAGS) -> list:
         raise app.UsageError(f"--preset is given as {' and '.join(dict.fromkeys(named))} (on "
                              f"the command line or in a --flagfile): name one preset")
     name = named[0] if named else flag_values["preset"].default
-    return [argv[0], f"--flagfile={preset_path(name)}", *expanded]
+    preset = flag_values.read_flags_from_files([f"--flagfile={preset_path(name)}"],
+                                               force_gnu=False)
+    # A command loads the preset's flags it has: `prepare --preset=ravdess` takes the feature
+    # flags and leaves the network's and training's to `main`.
+    return [argv[0], *(argument for argument in preset if _defines(flag_values, argument)),
+            *expanded]
+
+
+def _defines(flag_values, argument: str) -> bool:
+    """Whether `argument` (`--max_frames=200`, `--noexport`) sets a flag of `flag_values`."""
+    name = argument.lstrip("-").split("=", 1)[0]
+    return name in flag_values or (name.startswith("no") and name[2:] in flag_values)

@@ -109,7 +109,7 @@ def _preset_values(name) -> dict:
     return dict(line[2:].split("=", 1) for line in lines)
 
 
-@pytest.mark.parametrize("name", ["demo", "smoke", "paper"])
+@pytest.mark.parametrize("name", ["demo", "smoke", "paper", "ravdess"])
 def test_preset_flag_loads_its_flagfile(name):
     flag_values = parse(cli_flags.MAIN, f"--preset={name}")
     for flag, text in _preset_values(name).items():
@@ -200,3 +200,16 @@ def test_corpus_choice_fills_defaults_without_writing_flags():
                              "--merge_excited")):
         message = usage_error(cli_flags.PREPARE, *arguments)
         assert message.startswith("--") and flag in message
+
+
+def test_prepare_takes_the_feature_flags_of_a_preset_and_main_all_of_them():
+    ravdess = _preset_values("ravdess")
+    prepared = parse(cli_flags.PREPARE, "--preset=ravdess", "--corpus=ravdess", "--corpus_dir=x")
+    trained = parse(cli_flags.MAIN, "--preset=ravdess")
+    for flag in ("segment_seconds", "max_frames"):
+        expected = prepared[flag].parser.parse(ravdess[flag])
+        assert prepared[flag].value == trained[flag].value == expected != prepared[flag].default
+    assert "conv_filters" not in prepared and trained.conv_filters == ["8", "12", "16"]
+    assert flag_configs.feature_config_from_flags(prepared) == flag_configs.feature_config_from_flags(trained)
+    with pytest.raises(app.UsageError, match="Unknown command line flag 'conv_filters'"):
+        parse(cli_flags.PREPARE, "--preset=ravdess", "--conv_filters=8")
