@@ -60,19 +60,26 @@ def render_markdown(tables, heading: str = "", empty: str = "No results for this
                       for m in ("ua", "ua_no_adapt")] if seeded else []
             cells.append([*start, row["preset"], row["folds"], *([row["seeds"]] if seeded else []),
                           *(format_percent(row["mean"][m], row["std"][m]) for m in METRICS),
-                          *errors, *paper])
+                          *errors, *([_hours(row["seconds"])] if seeded else []), *paper])
         if seeded:
             lines += ["With several seeds, mean ± std are over every (fold, seed) run; the s.e. "
-                      "columns are the standard error over seeds of the fold-mean UA.", ""]
+                      "columns are the standard error over seeds of the fold-mean UA; wall "
+                      "time is the sum over the runs.", ""]
         lines += _markdown_table([*first_columns, "Preset", *(["Runs", "Seeds"] if seeded else ["Folds"]),
                                   *METRIC_HEADERS,
-                                  *(["UA s.e. (%)", "UA no adapt. s.e. (%)"] if seeded else []),
+                                  *(["UA s.e. (%)", "UA no adapt. s.e. (%)", "Wall time (h)"]
+                                    if seeded else []),
                                   *PAPER_HEADERS], cells)
         if table["omitted"]:
             lines += ["", f"MMTL with other auxiliary tasks ({table['omitted']} combination(s)): "
                           f"see Table 3."]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _hours(seconds) -> str:
+    """Summed wall time in hours ("—" when a run did not record it)."""
+    return "—" if seconds is None else f"{seconds / 3600:.2f}"
 
 
 def render_csv(tables) -> str:

@@ -174,8 +174,10 @@ def _row(summary, label, paper) -> dict:
 def build_tables(results_list) -> dict:
     """Table 2 and Table 3 of every corpus present in `results_list`.
 
-    Table 2 has CNN-LSTM, CNN-LSTM+MTL (every aux combination run) and MMTL at V+A+D (the
-    paper's Table 2 setting); Table 3 has MMTL for each aux combination, in the paper's order.
+    Table 2 has CNN-LSTM, CNN-LSTM+MTL (every aux combination run) and MMTL with the most
+    auxiliary tasks run on that corpus (`table2_aux`: V+A+D, the paper's Table 2 setting, when it
+    was run; A alone on a corpus that labels only arousal); Table 3 has MMTL for each aux
+    combination, in the paper's order.
 
     Returns:
       {"table2": [table, ...], "table3": [table, ...]}, one table per corpus, each a dict with
@@ -186,12 +188,13 @@ def build_tables(results_list) -> dict:
     tables = {"table2": [], "table3": []}
     for corpus in sorted({key[0] for key in summaries}):
         table2, table3, omitted = [], [], 0
+        main_aux = table2_aux(key[3] for key in summaries if key[0] == corpus and key[2] == "mmtl")
         for (name, _, model, aux), summary in summaries.items():
             if name != corpus:
                 continue
             if model == "mmtl":
                 table3.append(_row(summary, f"MMTL({aux_label(aux)})", TABLE3_PAPER.get(aux)))
-                if aux != "vad":
+                if aux != main_aux:
                     omitted += 1
                     continue
             table2.append(_row(summary, METHOD_NAMES.get(model, model),
@@ -207,11 +210,20 @@ def build_tables(results_list) -> dict:
     return tables
 
 
+def table2_aux(mmtl_auxes) -> str:
+    """The MMTL auxiliary-task set Table 2 shows: the most tasks, then the paper's row order
+    (`vad` whenever it was run), or None without MMTL runs."""
+    auxes = sorted(set(mmtl_auxes), key=lambda aux: (-len(aux), AUX_ORDER.index(aux)
+                                                     if aux in AUX_ORDER else len(AUX_ORDER)))
+    return auxes[0] if auxes else None
+
+
 def _has_own_rows(table) -> bool:
-    """Table 2's own rows are the baselines, Table 3's the MMTL rows other than V+A+D."""
+    """Table 2's own rows are the baselines, Table 3's the MMTL rows that Table 2 does not show."""
     if table["number"] == 2:
         return any(row["model"] != "mmtl" for row in table["rows"])
-    return any(row["aux_letters"] != "vad" for row in table["rows"])
+    shown = table2_aux(row["aux_letters"] for row in table["rows"])
+    return any(row["aux_letters"] != shown for row in table["rows"])
 
 
 def select_tables(tables):
@@ -239,12 +251,12 @@ def select_tables(tables):
         if table2 is not None and (own2 or not own3):
             selected["table2"].append(table2)
         elif table2 is not None:
-            notes.append(f"Table 2 on {corpus} left out: its only row, MMTL (V+A+D), is in Table 3; "
+            notes.append(f"Table 2 on {corpus} left out: its only row, MMTL, is in Table 3; "
                          f"train the baselines (--model=cnn_lstm, --model=mtl) to compare")
         if own3:
             selected["table3"].append(table3)
         elif table3 is not None:
-            notes.append(f"Table 3 on {corpus} left out: its only row, MMTL(V+A+D), is in Table 2; "
+            notes.append(f"Table 3 on {corpus} left out: its only row, MMTL, is in Table 2; "
                          f"run `python -m mmtl_tf.sweep` for the other auxiliary-task combinations")
         else:
             notes.append(f"no MMTL results on {corpus}, so no Table 3: run `python -m mmtl_tf.sweep` "

@@ -293,6 +293,19 @@ def _child_env():
         [REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
 
 
+def test_table2_shows_mmtl_with_the_most_auxiliary_tasks_run_on_its_corpus(tmp_path):
+    root = str(tmp_path / "runs")
+    write_fixture(root, {("ravdess", "ravdess", "cnn_lstm", "-", 1): (0.5, 0.5, 0.5, 0.5),
+                         ("ravdess", "ravdess", "mmtl", "a", 1): (0.6, 0.6, 0.4, 0.4)})
+    tables = reporting.build_tables(reporting.collect([root]))
+    assert [row["method"] for row in tables["table2"][0]["rows"]] == ["CNN-LSTM", "MMTL"]
+    assert tables["table2"][0]["rows"][1]["aux"] == "A" and tables["table2"][0]["omitted"] == 0
+    selected, notes = reporting.select_tables(tables)
+    assert selected["table3"] == [] and "Table 3 on ravdess left out" in notes[0]
+    assert reporting.table2_aux(["a", "va", "vd", "v"]) == "vd"  # the paper's row order on ties
+    assert reporting.table2_aux(["va", "vad", "a"]) == "vad" and reporting.table2_aux([]) is None
+
+
 def test_seeds_pool_runs_and_give_the_standard_error_over_seeds(tmp_path):
     values = {(0, 1): 0.50, (0, 2): 0.70, (1, 1): 0.40, (1, 2): 0.50, (2, 1): 0.65, (2, 2): 0.75}
     root = str(tmp_path / "runs")
@@ -314,5 +327,6 @@ def test_seeds_pool_runs_and_give_the_standard_error_over_seeds(tmp_path):
     assert summary["sem"]["ua_no_adapt"] == pytest.approx(summary["sem"]["ua"] / 2)
     markdown = report_rendering.render_markdown(reporting.build_tables(reporting.collect([root]))["table3"])
     assert "| Runs | Seeds |" in markdown and "standard error over seeds" in markdown
+    assert "| Wall time (h) |" in markdown and "| 0.02 |" in markdown  # 6 runs x 10 s
     with pytest.raises(reporting.ReportError, match="seed 1"):
         reporting.summarize(reporting.collect([root]) + reporting.collect([os.path.join(root, "seed1")]))
