@@ -132,7 +132,12 @@ def make_train_step(algorithm, optimizers, total_speakers: int, jit_compile: boo
     return run_step
 
 
-def _speaker_failing(losses) -> int:
+def failing_speaker(losses) -> int:
+    """Index (in the episode) of the first speaker with a non-finite loss, or -1 if none.
+
+    Args:
+      losses: the per-speaker losses of an outer step, {name: [m] tensor}.
+    """
     stacked = np.stack([np.asarray(v) for v in losses.values()])
     bad = np.where(~np.isfinite(stacked).all(axis=0))[0]
     return int(bad[0]) if len(bad) else -1
@@ -163,7 +168,7 @@ def _episode_stream(experiment, manifest, split, num_classes, schedule, start_st
 
 def _nonfinite_step(experiment, split, losses, step, schedule):
     """Raises NonFiniteLossError naming the step and speaker, or warns under skip_nonfinite."""
-    speaker = _speaker_failing(losses)
+    speaker = failing_speaker(losses)
     named = (split.train[speaker] if 0 <= speaker < len(split.train)
              and not experiment.train.speakers_per_episode else speaker)
     epoch = schedule.epoch_and_index(step - 1)[0] + 1

@@ -51,7 +51,7 @@ def test_non_finite_step_is_not_applied_and_names_the_speaker():
     assert not bool(finite)
     after = [v.numpy() for v in algorithm.meta_variables() + algorithm.head_variables()]
     assert all(np.array_equal(a, b) for a, b in zip(before, after))
-    assert training._speaker_failing(losses) == 2
+    assert training.failing_speaker(losses) == 2
 
 
 def test_mixed_bfloat16_step_matches_float32_gradients():
