@@ -26,3 +26,24 @@ def synthetic_shards(tmp_path_factory):
 def python_command(*module_and_args):
     """argv running this interpreter on a module (`python -m ...`)."""
     return [sys.executable, "-m", *module_and_args]
+
+
+def run_main_in_process(*arguments):
+    """`python -m mmtl_tf.main --flagfile=flags/smoke.cfg arguments`, in this process.
+
+    The flags are parsed into a fresh FlagValues and `main.run` runs inside `cli_app.guard`, as
+    the command does (its end-to-end subprocess run is tests/test_main_end_to_end.py's
+    `smoke_run`). Output goes to this process's stdout and stderr (read them with capsys).
+
+    Returns:
+      What `main.run` returns.
+
+    Raises:
+      SystemExit: status 1 after the command's `error:` lines, for a fault the user can fix.
+    """
+    from absl import flags  # pylint: disable=import-outside-toplevel
+
+    from mmtl_tf import cli_app, main  # pylint: disable=import-outside-toplevel
+    flag_values = flags.FlagValues()
+    cli_app.parse(["main", f"--flagfile={SMOKE_FLAGS}", *arguments], main.COMMAND, flag_values)
+    return cli_app.guard(lambda: main.run(flag_values), main.COMMAND, flag_values)

@@ -1,4 +1,10 @@
-"""Training-side faults: damaged shards, NaN losses, a second run on the same run_dir, bad flags."""
+"""Training-side faults: damaged shards, NaN losses, a second run on the same run_dir, bad flags.
+
+Each case runs main's body in this process inside the command's error guard
+(`conftest.run_main_in_process`): exit status 1 and the `error:` lines on stderr are what
+`python -m mmtl_tf.main` gives, and an unexpected exception propagates (fails the test) where the
+command would print a traceback.
+"""
 
 import os
 import shutil
@@ -6,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, SMOKE_FLAGS, python_command
+from conftest import run_main_in_process
 
 
 def _copy_shards(synthetic_shards, tmp_path):
@@ -15,10 +21,21 @@ def _copy_shards(synthetic_shards, tmp_path):
     return directory
 
 
-def _main(tfrecord_dir, run_dir, *extra):
-    command = python_command("mmtl_tf.main", f"--flagfile={SMOKE_FLAGS}", f"--tfrecord_dir={tfrecord_dir}",
-                             f"--run_dir={run_dir}", "--epochs=1", *extra)
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+def _main(capsys, tfrecord_dir, run_dir, *extra):
+    """Runs main's body in this process (`conftest.run_main_in_process`), one epoch.
+
+    Returns:
+      (exit status, stdout, stderr) as the command would give them.
+    """
+    capsys.readouterr()
+    try:
+        run_main_in_process(f"--tfrecord_dir={tfrecord_dir}", f"--run_dir={run_dir}", "--epochs=1",
+                            *extra)
+        status = 0
+    except SystemExit as exited:
+        status = exited.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
 
 
 def _training_shard(directory):
@@ -29,7 +46,7 @@ def _training_shard(directory):
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
-def test_damaged_shard_is_named_with_what_to_do(synthetic_shards, tmp_path, damage):
+def test_damaged_shard_is_named_with_what_to_do(synthetic_shards, tmp_path, damage, capsys):
     directory = _copy_shards(synthetic_shards, tmp_path)
     shard = _training_shard(directory)
     data = bytearray(open(shard, "rb").read())
@@ -38,46 +55,48 @@ def test_damaged_shard_is_named_with_what_to_do(synthetic_shards, tmp_path, dama
     else:
         data[len(data) // 3] ^= 0xFF
     open(shard, "wb").write(bytes(data))
-    completed = _main(directory, str(tmp_path / "run"))
-    assert completed.returncode != 0
-    assert shard in completed.stderr and "re-run" in completed.stderr
-    assert "Traceback" not in completed.stderr
+    status, _, stderr = _main(capsys, directory, str(tmp_path / "run"))
+    assert status != 0
+    assert shard in stderr and "re-run" in stderr
+    assert "Traceback" not in stderr
     assert not os.path.exists(tmp_path / "run" / "results.json")
 
 
-def test_aux_task_the_corpus_lacks_is_a_flag_error(synthetic_shards, tmp_path):
+def test_aux_task_the_corpus_lacks_is_a_flag_error(synthetic_shards, tmp_path, capsys):
     import json
     directory = _copy_shards(synthetic_shards, tmp_path)
     manifest_path = os.path.join(directory, "manifest.json")
     manifest = json.load(open(manifest_path))
     manifest["aux_available"]["dominance"] = False
     json.dump(manifest, open(manifest_path, "w"))
-    completed = _main(directory, str(tmp_path / "run"), "--aux=vd")
-    assert completed.returncode != 0 and "dominance" in completed.stderr and "--aux" in completed.stderr
-    assert "Traceback" not in completed.stderr
+    status, _, stderr = _main(capsys, directory, str(tmp_path / "run"), "--aux=vd")
+    assert status != 0 and "dominance" in stderr and "--aux" in stderr
+    assert "Traceback" not in stderr
 
 
-def test_nan_loss_stops_with_step_and_speaker_and_skip_flag_continues(synthetic_shards, tmp_path):
+def test_nan_loss_stops_with_step_and_speaker_and_skip_flag_continues(synthetic_shards, tmp_path,
+                                                                     capsys):
     # A learning rate of inf makes theta'_i non-finite at the first step, for every speaker.
-    completed = _main(synthetic_shards[0], str(tmp_path / "run"), "--meta_learning_rate=inf")
-    assert completed.returncode != 0
-    assert "non-finite" in completed.stderr and "epoch 1, step 1, speaker 1F" in completed.stderr
-    assert "Traceback" not in completed.stderr
-    skipped = _main(synthetic_shards[0], str(tmp_path / "run2"), "--meta_learning_rate=inf",
-                    "--skip_nonfinite")
-    assert skipped.returncode == 0, skipped.stderr[-2000:]
-    assert "skipped a non-finite step" in skipped.stdout
+    status, _, stderr = _main(capsys, synthetic_shards[0], str(tmp_path / "run"),
+                              "--meta_learning_rate=inf")
+    assert status != 0
+    assert "non-finite" in stderr and "epoch 1, step 1, speaker 1F" in stderr
+    assert "Traceback" not in stderr
+    status, stdout, stderr = _main(capsys, synthetic_shards[0], str(tmp_path / "run2"),
+                                   "--meta_learning_rate=inf", "--skip_nonfinite", "--train_steps=2")
+    assert status == 0, stderr[-2000:]
+    assert "skipped a non-finite step" in stdout
 
 
-def test_second_run_on_a_locked_run_dir_is_refused(synthetic_shards, tmp_path):
+def test_second_run_on_a_locked_run_dir_is_refused(synthetic_shards, tmp_path, capsys):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
         (run_dir / ".lock").write_text(str(sleeper.pid))
-        completed = _main(synthetic_shards[0], str(run_dir))
-        assert completed.returncode != 0
-        assert "in use by another run" in completed.stderr and str(sleeper.pid) in completed.stderr
+        status, _, stderr = _main(capsys, synthetic_shards[0], str(run_dir))
+        assert status != 0
+        assert "in use by another run" in stderr and str(sleeper.pid) in stderr
     finally:
         sleeper.kill()
     from mmtl_tf import run_dir as run_dir_lib
