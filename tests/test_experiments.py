@@ -4,25 +4,26 @@ import dataclasses
 import glob
 import json
 import os
+import re
 import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import REPO, SMOKE_FLAGS, python_command
+from conftest import REPO, SMOKE_FLAGS, python_command, run_main_in_process
 from mmtl_tf import config, experiments, report_rendering
 
 METRICS = ("ua", "wa", "ua_no_adapt", "wa_no_adapt")
 
 
 def tiny_experiment(shards, run_dir, model, **train_overrides):
-    """An ExperimentConfig with flags/smoke.cfg's network, one epoch, B=2, one adaptation step."""
+    """An ExperimentConfig with flags/smoke.cfg's network, 2 outer steps, B=2, one adaptation step."""
     tfrecord_dir, feature_config, _ = shards
     model_config = config.ModelConfig(conv_filters=(4, 4, 4), conv_kernels=((5, 5), (3, 3), (3, 3)),
                                       lstm_units=8, fc_units=8, num_frames=feature_config.max_frames,
                                       num_bins=feature_config.num_bins)
-    train = config.TrainConfig(model=model, epochs=1, segments_per_speaker=2, test_adapt_steps=1,
-                               **train_overrides)
+    train = config.TrainConfig(model=model, train_steps=2, segments_per_speaker=2,
+                               test_adapt_steps=1, **train_overrides)
     return config.ExperimentConfig(features=feature_config, model=model_config, train=train,
                                    tfrecord_dir=tfrecord_dir, run_dir=str(run_dir), fold=2,
                                    preset="smoke", export=False)
@@ -79,10 +80,10 @@ def test_clear_run_removes_outputs_and_keeps_flags(tmp_path):
 
 @pytest.fixture(scope="module")
 def all_folds(synthetic_shards, tmp_path_factory):
-    """`main --fold=all` (cnn_lstm, default run_dir under a scratch cwd) and its run directory."""
+    """`main --fold=all` (cnn_lstm, 2 steps a fold, default run_dir under a scratch cwd)."""
     cwd = tmp_path_factory.mktemp("all_folds")
     process = run_cli("mmtl_tf.main", f"--tfrecord_dir={synthetic_shards[0]}", "--fold=all",
-                      "--epochs=1", "--model=cnn_lstm", "--aux=va", cwd=cwd)
+                      "--train_steps=2", "--model=cnn_lstm", "--aux=va", cwd=cwd)
     code, stdout, stderr = finish(process)
     assert code == 0, f"{stdout[-3000:]}\n{stderr[-3000:]}"
     run_dirs = glob.glob(str(cwd / "runs" / "*"))
@@ -113,22 +114,24 @@ def test_fold_all_summary_matches_numpy_over_the_fold_results(all_folds):
     assert f"| {expected} |" in mean_row
 
 
-def test_rerunning_fold_all_skips_finished_folds(all_folds, synthetic_shards):
-    run_dir, _ = all_folds
+def test_rerunning_fold_all_skips_finished_folds(all_folds, synthetic_shards, capsys):
+    run_dir, first_stdout = all_folds
+    progress = re.compile(r"step \d+/\d+ \(")  # the progress line a training run prints
+    assert progress.search(first_stdout), first_stdout
     paths = [os.path.join(run_dir, f"fold{k}", "results.json") for k in range(1, 6)]
     before = [os.stat(path).st_mtime_ns for path in paths]
-    process = run_cli("mmtl_tf.main", f"--tfrecord_dir={synthetic_shards[0]}", "--fold=all",
-                      "--epochs=1", "--model=cnn_lstm", "--aux=vad", f"--run_dir={run_dir}")
-    code, stdout, stderr = finish(process)
-    assert code == 0, stderr[-3000:]
+    capsys.readouterr()
+    run_main_in_process(f"--tfrecord_dir={synthetic_shards[0]}", "--fold=all", "--train_steps=2",
+                        "--model=cnn_lstm", "--aux=vad", f"--run_dir={run_dir}")  # main's body
+    stdout = capsys.readouterr().out
     assert stdout.count("finished with the same settings, skipped") == 5  # --aux: ignored by cnn_lstm
-    assert "epoch 1/1" not in stdout
+    assert progress.search(stdout) is None, stdout
     assert [os.stat(path).st_mtime_ns for path in paths] == before
 
 
 def test_sweep_runs_each_combination_into_its_directory(synthetic_shards, tmp_path):
     process = run_cli("mmtl_tf.sweep", f"--tfrecord_dir={synthetic_shards[0]}", "--fold=2",
-                      "--epochs=1", "--segments_per_speaker=8", "--test_adapt_steps=1",
+                      "--train_steps=2", "--test_adapt_steps=1",
                       "--aux_combinations=v,dv", f"--run_dir={tmp_path}")
     code, stdout, stderr = finish(process)
     assert code == 0, f"{stdout[-3000:]}\n{stderr[-3000:]}"
