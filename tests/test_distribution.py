@@ -1,4 +1,9 @@
-"""tf.distribute over speakers: 1 replica, 2 mirrored replicas and 2 workers give the same weights."""
+"""tf.distribute over speakers: 1 replica, 2 mirrored replicas and 2 workers give the same weights.
+
+One child process (tests/distributed_steps.py `compare`) runs the one-replica reference and the
+two mirrored replicas for both outer updates; the two workers of a localhost cluster run at the
+same time, each in its own process. The children start together from one module fixture.
+"""
 
 import json
 import os
@@ -11,38 +16,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "distributed_steps.py")
-
-
-_SINGLE = {}
-
-
-def _single(outer_update):
-    """The one-process reference run, computed once per outer update."""
-    if outer_update not in _SINGLE:
-        _SINGLE[outer_update] = _run("default", 0, outer_update)
-    return _SINGLE[outer_update]
-
-
-def _run(*args, env=None):
-    completed = subprocess.run([sys.executable, SCRIPT, *map(str, args)], capture_output=True,
-                               text=True, timeout=300, env=env)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
-
-def _assert_same_weights(left, right):
-    for a, b in zip(left["weights"], right["weights"]):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("outer_update", ["first_order", "reference"])
-def test_two_mirrored_replicas_match_one(outer_update):
-    single = _single(outer_update)
-    mirrored = _run("mirrored", 2, outer_update)
-    assert (single["replicas"], mirrored["replicas"]) == (1, 2)
-    assert single["finite"] and mirrored["finite"]
-    _assert_same_weights(single, mirrored)
-    np.testing.assert_allclose(single["query_loss"], mirrored["query_loss"], rtol=1e-5)
+OUTER_UPDATES = ("first_order", "reference")
 
 
 def _free_ports(count):
@@ -55,24 +29,55 @@ def _free_ports(count):
     return ports
 
 
-def test_two_workers_on_localhost_match_one_process():
-    single = _single("first_order")
+def _last_json_line(process):
+    stdout, stderr = process.communicate(timeout=900)
+    assert process.returncode == 0, stderr[-3000:]
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """(compare's records by outer update, the two workers' first_order records)."""
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    processes = []
+    quiet = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    commands = [([sys.executable, SCRIPT, "compare", ",".join(OUTER_UPDATES)], quiet)]
     for index in range(2):
-        env = dict(os.environ, TF_CONFIG=json.dumps(
-            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
-        processes.append(subprocess.Popen([sys.executable, SCRIPT, "multi_worker", "0", "first_order"],
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
-    outputs = []
+        commands.append(([sys.executable, SCRIPT, "multi_worker", "first_order"], dict(
+            quiet, TF_CONFIG=json.dumps(
+                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))))
+    processes = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=env) for argv, env in commands]
     try:
-        for process in processes:
-            stdout, stderr = process.communicate(timeout=300)
-            assert process.returncode == 0, stderr[-3000:]
-            outputs.append(json.loads(stdout.strip().splitlines()[-1]))
+        outputs = [_last_json_line(process) for process in processes]
     finally:
         for process in processes:
             process.kill()
-    assert [o["replicas"] for o in outputs] == [2, 2]
-    for output in outputs:
+    return outputs[0], outputs[1:]
+
+
+def _assert_same_weights(left, right):
+    assert len(left["weights"]) == len(right["weights"]) > 0
+    for a, b in zip(left["weights"], right["weights"]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("outer_update", OUTER_UPDATES)
+def test_two_mirrored_replicas_match_one(runs, outer_update):
+    single, mirrored = runs[0][outer_update]["default"], runs[0][outer_update]["mirrored"]
+    assert (single["replicas"], mirrored["replicas"]) == (1, 2)
+    assert single["finite"] and mirrored["finite"]
+    _assert_same_weights(single, mirrored)
+    np.testing.assert_allclose(single["query_loss"], mirrored["query_loss"], rtol=1e-5)
+
+
+def test_the_outer_updates_give_different_weights(runs):
+    """Guards the comparison above: the two outer updates are really two computations."""
+    first_order, reference = (runs[0][name]["default"]["weights"] for name in OUTER_UPDATES)
+    assert any(not np.allclose(a, b) for a, b in zip(first_order, reference))
+
+
+def test_two_workers_on_localhost_match_one_process(runs):
+    single = runs[0]["first_order"]["default"]
+    assert [output["replicas"] for output in runs[1]] == [2, 2]
+    for output in runs[1]:
         _assert_same_weights(single, output)
