@@ -1,15 +1,14 @@
 """A short smoke-network run of `main` learns the synthetic task: held-out UA beats chance.
 
-The run: 24 outer steps (3 epochs of 8 steps at B = 8), the cheapest length measured that
-passes with margin. The margin: any constant predictor scores UA = 0.25 exactly (one class
-recalled fully, the others not at all), which is what a run that learned nothing converges to.
-Random guessing over the 48 utterances of session 2's two held-out speakers has a standard
-deviation of about 0.075 in UA. Measured pooled UA (one 2-core development machine; runs are
-bit-deterministic on a machine, so these are not luck of the draw): 0.392 after 24 steps, 0.365
-after 32, 0.434 after 48 (the former 6 epochs; 0.385 on another machine), and 0.250, a collapse,
-after 24 or 36 steps at B = 4. The test asserts > 0.30, which a collapse to a constant or chance-level
-predictor fails, and leaves 0.092 for the numeric differences between machines (other CPUs take
-other oneDNN code paths).
+The run: 24 outer steps (3 epochs of 8 steps at B = 8), the cheapest length measured that passes
+with margin. The margin: any constant predictor scores UA = 0.25 exactly (one class recalled fully,
+the others not at all), which is what a run that learned nothing converges to. Random guessing over
+the 48 utterances of session 2's two held-out speakers has a standard deviation of about 0.075 in
+UA. Measured pooled UA (one 2-core development machine; runs are bit-deterministic on a machine, so
+these are not luck of the draw): 0.392 after 24 steps, 0.365 after 32, 0.434 after 48 (the former 6
+epochs; 0.385 on another machine), and 0.250, a collapse, after 24 or 36 steps at B = 4. The test
+asserts > 0.30, which a collapse to a constant or chance-level predictor fails, and leaves 0.092
+for the numeric differences between machines (other CPUs take other oneDNN code paths).
 """
 
 import json
