@@ -103,8 +103,9 @@ def make_plan(preset: str, model_config, segments_per_speaker: int, small_model_
     """The sizes of a full run, or of a `--quick` one (for CI: its numbers mean nothing).
 
     --quick: the small model is the preset's own, one round, no XLA and no profiles, memory
-    read after steps 2, 5 and 10, a corpus of 4 utterances (<= 4 s) per speaker, corpus sizes
-    of 2 and 4 speakers, and the replica subprocess alongside the others.
+    read after steps 2, 5 and 10, a scaling grid of m=2,4 x B=2,4, 1 s serving clips, a corpus
+    of 4 utterances (<= 4 s) per speaker, corpus sizes of 2 and 4 speakers, and the replica
+    subprocess alongside the others.
 
     Args:
       preset: the preset name (recorded).
@@ -124,9 +125,11 @@ def make_plan(preset: str, model_config, segments_per_speaker: int, small_model_
     if quick:
         sizes.update(small_model_config=model_config,
                      small_segments_per_speaker=segments_per_speaker, rounds=1, with_xla=False,
-                     profiles=False, overlap_replicas=True, scaling_rounds=1, prepare_rounds=1,
+                     profiles=False, overlap_replicas=True, scaling_speakers=(2, 4),
+                     scaling_segments=(2, 4), scaling_rounds=1, prepare_rounds=1,
                      memory_steps=(2, 5, 10), corpus_utterances=4, corpus_max_seconds=4.0,
-                     pipeline_epochs=2, scale_speakers=(2, 4), scale_utterances=8,
+                     pipeline_epochs=2, serving_seconds=1.0, scale_speakers=(2, 4),
+                     scale_utterances=8,
                      scale_steps=1)
     if rounds:
         sizes["rounds"] = rounds
