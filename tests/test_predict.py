@@ -9,7 +9,6 @@ get one error line naming it, with no traceback and a non-zero exit.
 import json
 import os
 import struct
-import subprocess
 import sys
 
 import numpy as np
@@ -70,7 +69,8 @@ def _predict_command(*arguments):
 
 @pytest.fixture(scope="module")
 def children(wavs, tmp_path_factory):
-    """The predict runs of this file, at the same time: table, JSON, and good plus bad files."""
+    """The predict runs of this file, at the same time: table, JSON, good plus bad files, and a
+    run directory given as the model."""
     paths, bad = wavs
     export_dir = os.path.dirname(trained_run.version_dir())  # highest version is picked
     good = [paths["stereo_44k"], paths["mono_7s"]]
@@ -79,6 +79,7 @@ def children(wavs, tmp_path_factory):
         "json": _predict_command(f"--model_dir={export_dir}", "--json", *good),
         "bad": _predict_command(f"--model_dir={trained_run.version_dir()}", paths["mono_7s"],
                                 *bad.values()),
+        "not_an_export": _predict_command(f"--model_dir={trained_run.run_dir()}", paths["mono_7s"]),
     }, str(tmp_path_factory.mktemp("predict_children")))
 
 
@@ -185,11 +186,8 @@ class _Half(tf.Module):
                                  input_signature=[tf.TensorSpec([None], tf.float32)])
 
 
-def test_not_an_export_is_a_clear_error(tmp_path, wavs):
-    paths, _ = wavs
-    completed = subprocess.run(
-        _predict_command(f"--model_dir={trained_run.run_dir()}", paths["mono_7s"]),
-        capture_output=True, text=True, env=trained_run.subprocess_environment())
+def test_not_an_export_is_a_clear_error(tmp_path, children):
+    completed = children["not_an_export"]
     assert completed.returncode != 0 and "Traceback" not in completed.stderr
     assert f"error: {trained_run.run_dir()} is not an export" in completed.stderr
 
