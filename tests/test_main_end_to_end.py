@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, SMOKE_FLAGS, python_command
+from conftest import REPO, SMOKE_FLAGS, python_command, run_main_in_process
 
 RESULT_FIELDS = {"corpus", "fold", "aux", "model", "preset", "seed", "val_speaker", "test_speaker",
                  "ua", "wa", "ua_no_adapt", "wa_no_adapt", "confusion", "class_names", "epochs",
@@ -61,8 +61,11 @@ def test_main_writes_results_naming_the_corpus(smoke_run):
     confusion = np.array(results["confusion"])
     assert confusion.shape == (4, 4) and confusion.sum() == results["test_utterances"] > 0
     assert np.isclose(results["wa"], np.trace(confusion) / confusion.sum())
-    assert "corpus: synthetic" in completed.stdout and "UA" in completed.stdout.splitlines()[-2]
-    artefacts = completed.stdout.splitlines()[-1]  # the final line names every output
+    lines = completed.stdout.splitlines()
+    assert "corpus: synthetic" in completed.stdout
+    described = [line for line in lines if "mmtl fold 2 aux=va test 2M: UA " in line]
+    assert len(described) == 1, lines[-5:]  # the fold's one-line summary
+    artefacts = lines[-1]  # the final line names every output
     assert artefacts.startswith("wrote: ")
     for name in ("results.json", "confusion_matrix.png", "--logdir=" + os.path.join(run_dir, "tensorboard"),
                  os.path.join(run_dir, "export", "1")):
@@ -85,12 +88,15 @@ def test_main_starts_quietly_and_records_only_its_own_flags(smoke_run):
     assert "fold" in names and "test_tmpdir" not in names
 
 
-def test_rerun_of_a_finished_run_is_skipped_not_retrained(smoke_run, synthetic_shards):
+def test_rerun_of_a_finished_run_is_skipped_not_retrained(smoke_run, synthetic_shards, capsys):
     run_dir, _ = smoke_run
     before = checkpoint_weights(run_dir)
     results_time = os.path.getmtime(os.path.join(run_dir, "results.json"))
-    completed = run_main(synthetic_shards[0], run_dir, *SCHEDULE, "--fold=2", "--aux=va", "--export")
-    assert "skipped" in completed.stdout and "validation" not in completed.stdout
+    capsys.readouterr()
+    run_main_in_process(f"--tfrecord_dir={synthetic_shards[0]}", f"--run_dir={run_dir}", *SCHEDULE,
+                        "--fold=2", "--aux=va", "--export")  # main's body, in this process
+    stdout = capsys.readouterr().out
+    assert "skipped" in stdout and "validation" not in stdout, stdout
     assert os.path.getmtime(os.path.join(run_dir, "results.json")) == results_time
     after = checkpoint_weights(run_dir)
     assert all(np.array_equal(before[name], after[name]) for name in before)
