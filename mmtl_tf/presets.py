@@ -43,8 +43,8 @@ def available_presets() -> tuple:
 
 
 def with_preset(argv: list, flag_values=flags.FLAGS) -> list:
-    """Puts the preset's flagfile in front of every other flag, so the preset named is the one
-    loaded and every other flag (command line or flagfile) overrides it.
+    """Puts the preset's flags that this command defines in front of every other flag, so the
+    preset named is the one loaded and every other flag (command line or flagfile) overrides it.
 
     The preset is the one --preset names on the command line or in a flagfile (default: the
     flag's default, paper). Two different presets are refused, so a run's recorded preset is
