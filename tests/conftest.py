@@ -1,23 +1,40 @@
-"""Shared fixtures: a tiny synthetic corpus prepared once per test session."""
+"""Shared fixtures: a tiny synthetic corpus prepared once per test session.
+
+README's test command runs the suite on two pytest-xdist workers (`-n 2 --dist loadfile`):
+each module's tests stay on one worker, so a module-scoped fixture is built once.
+"""
 
 import os
 import sys
 
 import pytest
 
+# Two test workers may share one GPU: neither may take all its memory up front.
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE_FLAGS = os.path.join(REPO, "flags", "smoke.cfg")
+# The feature flags of flags/smoke.cfg (tests/test_cli_flags.py checks they agree): shards that
+# smoke runs read are prepared with these.
+SMOKE_FEATURES = dict(hop_ms=20.0, max_frames=150, num_bins=100)
+
+
+def smoke_features():
+    """The FeatureConfig of the smoke preset."""
+    from mmtl_tf import config  # pylint: disable=import-outside-toplevel
+    return config.FeatureConfig(**SMOKE_FEATURES)
 
 
 @pytest.fixture(scope="session")
 def synthetic_shards(tmp_path_factory):
-    """(tfrecord_dir, feature_config, manifest) of a small synthetic corpus (10 speakers)."""
-    from mmtl_tf import config, preparation
+    """(tfrecord_dir, feature_config, manifest) of a small synthetic corpus (10 speakers),
+    prepared with the smoke preset's features."""
+    from mmtl_tf import preparation
     from mmtl_tf.corpora import synthetic
 
     root = tmp_path_factory.mktemp("synthetic")
     listing = synthetic.read_synthetic(str(root / "corpus"), utterances_per_speaker=8, seed=0)
-    feature_config = config.FeatureConfig()
+    feature_config = smoke_features()
     manifest = preparation.prepare_corpus(listing, feature_config, str(root / "shards"),
                                           show_progress=False)
     return str(root / "shards"), feature_config, manifest
@@ -47,3 +64,4 @@ def run_main_in_process(*arguments):
     flag_values = flags.FlagValues()
     cli_app.parse(["main", f"--flagfile={SMOKE_FLAGS}", *arguments], main.COMMAND, flag_values)
     return cli_app.guard(lambda: main.run(flag_values), main.COMMAND, flag_values)
+

@@ -13,6 +13,7 @@ import subprocess
 import numpy as np
 import pytest
 
+import conftest
 from conftest import REPO, python_command
 from mmtl_tf import config as config_lib
 from mmtl_tf import episodes
@@ -91,12 +92,15 @@ def test_figure_records_survive_json():
 def test_presets_are_read_from_the_flagfiles():
     from mmtl_tf.bench import __main__ as bench_cli
 
-    demo, demo_segments = bench_cli.preset_sizes("demo")
+    demo, demo_segments, demo_features = bench_cli.preset_sizes("demo")
     assert demo == config_lib.ModelConfig(conv_filters=(8, 12, 16),
                                           conv_kernels=((6, 8), (4, 6), (3, 4)),
                                           lstm_units=32, fc_units=32)
-    assert demo_segments == 16
-    assert bench_cli.preset_sizes("paper") == (config_lib.ModelConfig(), 32)
+    assert (demo_segments, demo_features) == (16, config_lib.FeatureConfig())
+    assert bench_cli.preset_sizes("paper") == (config_lib.ModelConfig(), 32, config_lib.FeatureConfig())
+    smoke, _, smoke_features = bench_cli.preset_sizes("smoke")
+    assert smoke_features == conftest.smoke_features()
+    assert (smoke.num_frames, smoke.num_bins) == (smoke_features.max_frames, smoke_features.num_bins)
     with pytest.raises(Exception, match="--preset='tiny'"):
         bench_cli.preset_sizes("tiny")
 

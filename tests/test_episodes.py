@@ -66,7 +66,8 @@ def test_episodes_have_fixed_shapes_and_each_row_is_one_speaker(synthetic_shards
     segments = {s: episodes.speaker_segments(directory, manifest, s, feature_config)
                 for s in split.train}
     for episode in episode_list:
-        assert episode["spectrogram"].shape == (8, batch, 300, 200)
+        assert episode["spectrogram"].shape == (8, batch, feature_config.max_frames,
+                                                feature_config.num_bins)
         assert episode["labels"].shape == (8, batch, 4)
         assert episode["class_weights"].shape == (8, 4, 4)
         for row, speaker in enumerate(split.train):

@@ -207,7 +207,7 @@ def test_cli_prepare_killed_after_a_finished_speaker_resumes_to_identical_shards
     corpus_dir = os.path.join(os.path.dirname(reference_dir), "corpus")  # already generated
     tfrecord_dir = str(tmp_path / "shards")
     process = subprocess.Popen(
-        [sys.executable, "-m", "mmtl_tf.prepare", "--corpus=synthetic",
+        [sys.executable, "-m", "mmtl_tf.prepare", "--corpus=synthetic", "--preset=smoke",
          "--synthetic_utterances_per_speaker=8", f"--corpus_dir={corpus_dir}",
          f"--tfrecord_dir={tfrecord_dir}", "--noprogress"],
         cwd=REPOSITORY, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

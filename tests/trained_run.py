@@ -1,7 +1,7 @@
 """One tiny trained run and its export, shared by tests/test_export.py and tests/test_predict.py.
 
 Built once per test process (a module-level cache; conftest.py belongs to everyone): a seeded
-synthetic corpus of 4 utterances per speaker (at most 4 s), prepared with the default features,
+synthetic corpus of 4 utterances per speaker (at most 4 s), prepared with the smoke preset's features,
 then one epoch of MMTL on a model with 4-filter convolutions, 8 LSTM units and 8 FC units, then
 one export. About 30 s on two CPU cores. The temporary directory is removed at exit.
 """
@@ -13,11 +13,14 @@ import tempfile
 
 import numpy as np
 
+from conftest import smoke_features
 from mmtl_tf import config as config_lib
 
-FEATURE_CONFIG = config_lib.FeatureConfig()
+FEATURE_CONFIG = smoke_features()
 MODEL_CONFIG = config_lib.ModelConfig(conv_filters=(4, 4, 4), conv_kernels=((5, 5), (3, 3), (3, 3)),
-                                      lstm_units=8, fc_units=8)
+                                      lstm_units=8, fc_units=8,
+                                      num_frames=FEATURE_CONFIG.max_frames,
+                                      num_bins=FEATURE_CONFIG.num_bins)
 FLAGS_TEXT = "--fold=2\n--aux=vad\n--preset=test\n"
 _CACHE = {}
 

@@ -71,7 +71,7 @@ def preset_sizes(preset: str):
       preset: "paper", "demo" or "smoke".
 
     Returns:
-      (config.ModelConfig, segments_per_speaker).
+      (config.ModelConfig, segments_per_speaker, config.FeatureConfig).
 
     Raises:
       app.UsageError: an unknown preset or a missing flagfile, naming --preset.
@@ -82,21 +82,22 @@ def preset_sizes(preset: str):
         raise app.UsageError(f"--preset={preset!r}: choose one of {', '.join(PRESETS)}")
     values = flags.FlagValues()
     cli_app.parse([sys.argv[0], f"--preset={preset}"], cli_flags.MAIN, values)
-    return (flag_configs.model_config_from_flags(values), values["segments_per_speaker"].value)
+    return (flag_configs.model_config_from_flags(values), values["segments_per_speaker"].value,
+            flag_configs.feature_config_from_flags(values))
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     preset = "smoke" if FLAGS.quick and not FLAGS["preset"].present else FLAGS.preset
-    model_config, segments = preset_sizes(preset)
+    model_config, segments, features = preset_sizes(preset)
     if FLAGS["segments_per_speaker"].present:
         segments = FLAGS.segments_per_speaker
-    small_model_config, small_segments = preset_sizes("demo")
+    small_model_config, small_segments, small_features = preset_sizes("demo")
     try:
         scale_speakers = [int(count) for count in FLAGS.scale_speakers or ()]
         plan = plan_lib.make_plan(preset, model_config, segments, small_model_config,
-                                  small_segments, FLAGS.quick, FLAGS.speakers, FLAGS.rounds,
+                                  small_segments, features, small_features, FLAGS.quick, FLAGS.speakers, FLAGS.rounds,
                                   FLAGS.xla, scale_speakers)
     except ValueError as error:
         raise app.UsageError(f"--scale_speakers/--speakers/--rounds: {error}") from None

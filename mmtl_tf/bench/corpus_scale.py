@@ -57,7 +57,7 @@ def spread_listing(listing, num_speakers: int, num_utterances: int):
 
 
 def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, model_config,
-                 segments_per_speaker: int, steps: int) -> dict:
+                 segments_per_speaker: int, steps: int, feature_config) -> dict:
     """The corpus-size table: (a)-(d) of the module docstring at every size.
 
     Args:
@@ -68,6 +68,7 @@ def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, mo
       model_config, segments_per_speaker: the step's model and B; each random speaker has
         2 * B segments.
       steps: timed epochs (two outer steps each) per size, after one untimed epoch.
+      feature_config: the features (a) prepares and (b)-(d) read (the model's preset's).
 
     Returns:
       dict: `table`, one row per size: speakers, prepare_seconds_per_audio_second,
@@ -77,7 +78,8 @@ def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, mo
     audio_seconds = sum(info["num_frames"] / info["sample_rate"] for info in
                         (audio.inspect_wav(u.path) for u in listing.utterances[:num_utterances]))
     audio_seconds *= num_utterances / min(num_utterances, len(listing.utterances))
-    experiment = step_figures.experiment_config(model_config, segments_per_speaker)
+    experiment = step_figures.experiment_config(model_config, segments_per_speaker,
+                                                feature_config=feature_config)
     algorithm, optimizers, _, _ = training.build_training(experiment, plan_lib.NUM_CLASSES)
     step = training.make_train_step(algorithm, optimizers, SPEAKERS_PER_EPISODE)
     table = []

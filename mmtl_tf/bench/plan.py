@@ -40,6 +40,8 @@ class BenchPlan:
       segments_per_speaker: B of the step figures, the pipeline and the replicas.
       small_model_config, small_segments_per_speaker: the demo preset's model and B, for the
         long-run memory figure and the corpus-size figures (many steps).
+      features, small_features: the FeatureConfigs of those two presets (data figures prepare
+        and read these; the step figures feed random tensors of the model's shape).
       speakers: m of the step figures and the replicas.
       rounds: timed rounds of each alternated comparison.
       with_xla: also time the step with jit_compile=True.
@@ -68,6 +70,8 @@ class BenchPlan:
     segments_per_speaker: int
     small_model_config: config_lib.ModelConfig
     small_segments_per_speaker: int
+    features: config_lib.FeatureConfig
+    small_features: config_lib.FeatureConfig
     speakers: int = 2
     rounds: int = 3
     with_xla: bool = True
@@ -92,13 +96,13 @@ class BenchPlan:
 
     @property
     def feature_config(self) -> config_lib.FeatureConfig:
-        """The features every figure computes (the model's input shape, defaults otherwise)."""
-        return config_lib.FeatureConfig(max_frames=self.model_config.num_frames,
-                                        num_bins=self.model_config.num_bins)
+        """The features the data figures compute: the preset's own."""
+        return self.features
 
 
 def make_plan(preset: str, model_config, segments_per_speaker: int, small_model_config,
-              small_segments_per_speaker: int, quick: bool = False, speakers: int = None,
+              small_segments_per_speaker: int, features, small_features, quick: bool = False,
+              speakers: int = None,
               rounds: int = None, with_xla: bool = True, scale_speakers=None) -> BenchPlan:
     """The sizes of a full run, or of a `--quick` one (for CI: its numbers mean nothing).
 
@@ -111,6 +115,7 @@ def make_plan(preset: str, model_config, segments_per_speaker: int, small_model_
       preset: the preset name (recorded).
       model_config, segments_per_speaker: the preset's model and B.
       small_model_config, small_segments_per_speaker: the demo preset's.
+      features, small_features: the two presets' FeatureConfigs.
       quick: a CI-sized run.
       speakers: m of the step figures (default 2).
       rounds: timed rounds (default 3, 1 with `quick`).
@@ -121,9 +126,10 @@ def make_plan(preset: str, model_config, segments_per_speaker: int, small_model_
              "segments_per_speaker": segments_per_speaker,
              "small_model_config": small_model_config,
              "small_segments_per_speaker": small_segments_per_speaker,
+             "features": features, "small_features": small_features,
              "speakers": speakers or 2, "with_xla": with_xla}
     if quick:
-        sizes.update(small_model_config=model_config,
+        sizes.update(small_model_config=model_config, small_features=features,
                      small_segments_per_speaker=segments_per_speaker, rounds=1, with_xla=False,
                      profiles=False, overlap_replicas=True, scaling_speakers=(2, 4),
                      scaling_segments=(2, 4), scaling_rounds=1, prepare_rounds=1,

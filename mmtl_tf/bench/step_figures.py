@@ -40,6 +40,16 @@ def random_episode(speakers: int, segments_per_speaker: int, model_config, seed:
             "class_weights": tf.ones((speakers, 4, plan_lib.NUM_CLASSES), tf.float32)}
 
 
+def shape_features(model_config) -> config_lib.FeatureConfig:
+    """Features of the model's input shape, for steps fed random tensors (only the shape counts):
+    the defaults with the model's frames and bins, and a segment shortened to fit those frames."""
+    defaults = config_lib.FeatureConfig()
+    fitting_ms = (model_config.num_frames - 1) * defaults.hop_ms + defaults.window_ms
+    return config_lib.FeatureConfig(
+        max_frames=model_config.num_frames, num_bins=model_config.num_bins,
+        segment_seconds=min(defaults.segment_seconds, fitting_ms / 1000.0))
+
+
 def experiment_config(model_config, segments_per_speaker: int, run_dir: str = "",
                       feature_config=None, speakers_per_episode: int = 0):
     """The ExperimentConfig of the figures: MMTL with default settings.
@@ -48,13 +58,12 @@ def experiment_config(model_config, segments_per_speaker: int, run_dir: str = ""
       model_config: the meta learner's sizes.
       segments_per_speaker, speakers_per_episode: B and m (0: every training speaker).
       run_dir: the run directory, when one is written.
-      feature_config: default: the default features with the model's frames and bins.
+      feature_config: default: `shape_features(model_config)`.
 
     Returns:
       A `config.ExperimentConfig`.
     """
-    feature_config = feature_config or config_lib.FeatureConfig(
-        max_frames=model_config.num_frames, num_bins=model_config.num_bins)
+    feature_config = feature_config or shape_features(model_config)
     return config_lib.ExperimentConfig(
         features=feature_config, model=model_config,
         train=config_lib.TrainConfig(segments_per_speaker=segments_per_speaker,
