@@ -64,4 +64,3 @@ def run_main_in_process(*arguments):
     flag_values = flags.FlagValues()
     cli_app.parse(["main", f"--flagfile={SMOKE_FLAGS}", *arguments], main.COMMAND, flag_values)
     return cli_app.guard(lambda: main.run(flag_values), main.COMMAND, flag_values)
-

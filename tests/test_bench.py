@@ -97,10 +97,12 @@ def test_presets_are_read_from_the_flagfiles():
                                           conv_kernels=((6, 8), (4, 6), (3, 4)),
                                           lstm_units=32, fc_units=32)
     assert (demo_segments, demo_features) == (16, config_lib.FeatureConfig())
-    assert bench_cli.preset_sizes("paper") == (config_lib.ModelConfig(), 32, config_lib.FeatureConfig())
+    assert bench_cli.preset_sizes("paper") == (config_lib.ModelConfig(), 32,
+                                                config_lib.FeatureConfig())
     smoke, _, smoke_features = bench_cli.preset_sizes("smoke")
     assert smoke_features == conftest.smoke_features()
-    assert (smoke.num_frames, smoke.num_bins) == (smoke_features.max_frames, smoke_features.num_bins)
+    assert (smoke.num_frames, smoke.num_bins) == (smoke_features.max_frames,
+                                                  smoke_features.num_bins)
     with pytest.raises(Exception, match="--preset='tiny'"):
         bench_cli.preset_sizes("tiny")
 

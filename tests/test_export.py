@@ -105,7 +105,8 @@ def test_spectrogram_signature_gives_segment_posteriors():
     model = tf.saved_model.load(trained_run.version_dir())
     rng = np.random.default_rng(0)
     features = trained_run.FEATURE_CONFIG
-    spectrogram = rng.standard_normal((3, features.max_frames, features.num_bins)).astype(np.float32)
+    spectrogram = rng.standard_normal((3, features.max_frames, features.num_bins))
+    spectrogram = spectrogram.astype(np.float32)
     served = model.signatures["spectrogram"](spectrogram=tf.constant(spectrogram))["probabilities"]
     algorithm = trained_run.trained_algorithm()
     expected = tf.nn.softmax(algorithm.emotion_logits(

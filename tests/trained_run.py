@@ -1,9 +1,9 @@
 """One tiny trained run and its export, shared by tests/test_export.py and tests/test_predict.py.
 
 Built once per test process (a module-level cache; conftest.py belongs to everyone): a seeded
-synthetic corpus of 4 utterances per speaker (at most 4 s), prepared with the smoke preset's features,
-then one epoch of MMTL on a model with 4-filter convolutions, 8 LSTM units and 8 FC units, then
-one export. About 30 s on two CPU cores. The temporary directory is removed at exit.
+synthetic corpus of 4 utterances per speaker (at most 4 s), prepared with the smoke preset's
+features, then one epoch of MMTL on a model with 4-filter convolutions, 8 LSTM units and 8 FC
+units, then one export. About 30 s on two CPU cores. The temporary directory is removed at exit.
 """
 
 import atexit

@@ -97,8 +97,8 @@ def main(argv):
     try:
         scale_speakers = [int(count) for count in FLAGS.scale_speakers or ()]
         plan = plan_lib.make_plan(preset, model_config, segments, small_model_config,
-                                  small_segments, features, small_features, FLAGS.quick, FLAGS.speakers, FLAGS.rounds,
-                                  FLAGS.xla, scale_speakers)
+                                  small_segments, features, small_features, FLAGS.quick,
+                                  FLAGS.speakers, FLAGS.rounds, FLAGS.xla, scale_speakers)
     except ValueError as error:
         raise app.UsageError(f"--scale_speakers/--speakers/--rounds: {error}") from None
     if FLAGS.mixed_precision:

@@ -102,8 +102,8 @@ class BenchPlan:
 
 def make_plan(preset: str, model_config, segments_per_speaker: int, small_model_config,
               small_segments_per_speaker: int, features, small_features, quick: bool = False,
-              speakers: int = None,
-              rounds: int = None, with_xla: bool = True, scale_speakers=None) -> BenchPlan:
+              speakers: int = None, rounds: int = None, with_xla: bool = True,
+              scale_speakers=None) -> BenchPlan:
     """The sizes of a full run, or of a `--quick` one (for CI: its numbers mean nothing).
 
     --quick: the small model is the preset's own, one round, no XLA and no profiles, memory
