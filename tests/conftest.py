@@ -14,15 +14,16 @@ os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE_FLAGS = os.path.join(REPO, "flags", "smoke.cfg")
-# The feature flags of flags/smoke.cfg (tests/test_cli_flags.py checks they agree): shards that
-# smoke runs read are prepared with these.
-SMOKE_FEATURES = dict(hop_ms=20.0, max_frames=150, num_bins=100)
 
 
 def smoke_features():
-    """The FeatureConfig of the smoke preset."""
-    from mmtl_tf import config  # pylint: disable=import-outside-toplevel
-    return config.FeatureConfig(**SMOKE_FEATURES)
+    """The FeatureConfig of the smoke preset, read from flags/smoke.cfg as `main` reads it."""
+    from absl import flags  # pylint: disable=import-outside-toplevel
+
+    from mmtl_tf import cli_app, cli_flags, flag_configs  # pylint: disable=import-outside-toplevel
+    flag_values = flags.FlagValues()
+    cli_app.parse(["main", f"--flagfile={SMOKE_FLAGS}"], cli_flags.MAIN, flag_values)
+    return flag_configs.feature_config_from_flags(flag_values)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 from absl import app
 from absl import flags
 
-from conftest import REPO, smoke_features
+from conftest import REPO
 from mmtl_tf import cli_app, cli_flags, config, flag_configs, presets
 
 
@@ -115,11 +115,6 @@ def test_preset_flag_loads_its_flagfile(name):
     for flag, text in _preset_values(name).items():
         assert flag_values[flag].value == flag_values[flag].parser.parse(text), flag
     assert flag_values.preset == name
-
-
-def test_the_tests_smoke_features_are_the_smoke_presets():
-    flag_values = parse(cli_flags.MAIN, "--preset=smoke")
-    assert flag_configs.feature_config_from_flags(flag_values) == smoke_features()
 
 
 def test_other_flags_override_the_preset_wherever_they_stand():
