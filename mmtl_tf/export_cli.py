@@ -17,15 +17,21 @@ COMMAND = cli_flags.define_command(cli_flags.EXPORT)
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-    """Exports --run_dir; prints the version directory."""
-    del argv  # export takes flags only
-    if not FLAGS.run_dir:
+def run(flag_values=FLAGS) -> str:
+    """Exports --run_dir as a new version; prints and returns the version directory."""
+    if not flag_values.run_dir:
         raise app.UsageError("--run_dir is required (the directory of a trained run)")
     from mmtl_tf import export  # pylint: disable=import-outside-toplevel (TensorFlow)
-    path = export.export_run(FLAGS.run_dir, export_dir=FLAGS.export_dir, version=FLAGS.version,
-                             overwrite=FLAGS.overwrite)
-    print(f"exported {FLAGS.run_dir} -> {path}")
+    path = export.export_run(flag_values.run_dir, export_dir=flag_values.export_dir,
+                             version=flag_values.version, overwrite=flag_values.overwrite)
+    print(f"exported {flag_values.run_dir} -> {path}")
+    return path
+
+
+def main(argv):
+    """Runs `run` (the flags are parsed and checked by `cli_app.run`)."""
+    del argv  # export takes flags only
+    run(FLAGS)
 
 
 def run_main():

@@ -5,12 +5,32 @@ each module's tests stay on one worker, so a module-scoped fixture is built once
 """
 
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
 # Two test workers may share one GPU: neither may take all its memory up front.
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+
+# Work the pytest-xdist workers share (tests/trained_run.py): a folder the main pytest process
+# makes before the workers start (they inherit the variable) and removes after they finish.
+SHARED_DIR_VARIABLE = "MMTL_TESTS_SHARED_DIR"
+
+
+def pytest_configure(config):
+    """In the main pytest process: makes the shared folder and names it in the environment."""
+    if not hasattr(config, "workerinput"):
+        config.mmtl_shared_dir = tempfile.mkdtemp(prefix="mmtl_tests_")
+        os.environ[SHARED_DIR_VARIABLE] = config.mmtl_shared_dir
+
+
+def pytest_unconfigure(config):
+    """In the main pytest process: removes the shared folder."""
+    if hasattr(config, "mmtl_shared_dir"):
+        shutil.rmtree(config.mmtl_shared_dir, ignore_errors=True)
+        os.environ.pop(SHARED_DIR_VARIABLE, None)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE_FLAGS = os.path.join(REPO, "flags", "smoke.cfg")
@@ -46,22 +66,33 @@ def python_command(*module_and_args):
     return [sys.executable, "-m", *module_and_args]
 
 
-def run_main_in_process(*arguments):
-    """`python -m mmtl_tf.main --flagfile=flags/smoke.cfg arguments`, in this process.
+def run_command_in_process(module, *arguments):
+    """`python -m mmtl_tf.<module> arguments`, in this process.
 
-    The flags are parsed into a fresh FlagValues and `main.run` runs inside `cli_app.guard`, as
-    the command does (its end-to-end subprocess run is tests/test_main_end_to_end.py's
-    `smoke_run`). Output goes to this process's stdout and stderr (read them with capsys).
+    The flags are parsed into a fresh FlagValues and the command's `run` runs inside
+    `cli_app.guard`, as the command does. Output goes to this process's stdout and stderr (read
+    them with capsys). A test that needs the process boundary itself (start-up, a kill) starts
+    the command in a subprocess instead.
 
     Returns:
-      What `main.run` returns.
+      What the command's `run` returns.
 
     Raises:
       SystemExit: status 1 after the command's `error:` lines, for a fault the user can fix.
     """
+    import importlib  # pylint: disable=import-outside-toplevel
+
     from absl import flags  # pylint: disable=import-outside-toplevel
 
-    from mmtl_tf import cli_app, main  # pylint: disable=import-outside-toplevel
+    from mmtl_tf import cli_app  # pylint: disable=import-outside-toplevel
+    command = importlib.import_module(f"mmtl_tf.{module}")
     flag_values = flags.FlagValues()
-    cli_app.parse(["main", f"--flagfile={SMOKE_FLAGS}", *arguments], main.COMMAND, flag_values)
-    return cli_app.guard(lambda: main.run(flag_values), main.COMMAND, flag_values)
+    cli_app.parse([module, *arguments], command.COMMAND, flag_values)
+    return cli_app.guard(lambda: command.run(flag_values), command.COMMAND, flag_values)
+
+
+def run_main_in_process(*arguments):
+    """`python -m mmtl_tf.main --flagfile=flags/smoke.cfg arguments`, in this process
+    (`run_command_in_process`; main's end-to-end subprocess run is
+    tests/test_main_end_to_end.py's `smoke_run`)."""
+    return run_command_in_process("main", f"--flagfile={SMOKE_FLAGS}", *arguments)

@@ -39,6 +39,8 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
                        f"--work_dir={tmp_path / 'work'}", "--scale_speakers=2,4"),
         cwd=REPO, capture_output=True, text=True, timeout=3000, env=environment)
     assert completed.returncode == 0, completed.stderr[-3000:]
+    for noise in ("INFO:tensorflow", "functional_saver.py", "builder_impl.py"):  # a quiet command
+        assert noise not in completed.stderr, completed.stderr[-3000:]
     results = json.loads(output.read_text())
     figures = results["figures"]
     assert tuple(figures) == FIGURES

@@ -1,7 +1,9 @@
 """Experiments: every model in the one loop, `--fold=all` with its summary, resuming, the sweep."""
 
+import contextlib
 import dataclasses
 import glob
+import io
 import json
 import os
 import re
@@ -80,12 +82,18 @@ def test_clear_run_removes_outputs_and_keeps_flags(tmp_path):
 
 @pytest.fixture(scope="module")
 def all_folds(synthetic_shards, tmp_path_factory):
-    """`main --fold=all` (cnn_lstm, 2 steps a fold, default run_dir under a scratch cwd)."""
+    """`main --fold=all` (cnn_lstm, 2 steps a fold, default run_dir under a scratch cwd): main's
+    body in this process (the command runs end to end in tests/test_main_end_to_end.py)."""
     cwd = tmp_path_factory.mktemp("all_folds")
-    process = run_cli("mmtl_tf.main", f"--tfrecord_dir={synthetic_shards[0]}", "--fold=all",
-                      "--train_steps=2", "--model=cnn_lstm", "--aux=va", cwd=cwd)
-    code, stdout, stderr = finish(process)
-    assert code == 0, f"{stdout[-3000:]}\n{stderr[-3000:]}"
+    output, previous = io.StringIO(), os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(output):
+            run_main_in_process(f"--tfrecord_dir={synthetic_shards[0]}", "--fold=all",
+                                "--train_steps=2", "--model=cnn_lstm", "--aux=va")
+    finally:
+        os.chdir(previous)
+    stdout = output.getvalue()
     run_dirs = glob.glob(str(cwd / "runs" / "*"))
     assert len(run_dirs) == 1
     return run_dirs[0], stdout

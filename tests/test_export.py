@@ -24,6 +24,7 @@ import pytest
 import tensorflow as tf
 
 import trained_run
+from conftest import run_command_in_process
 from mmtl_tf import export, run_dir as run_dir_lib
 
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
@@ -72,8 +73,6 @@ def children(tmp_path_factory):
                   str(folder / "waveform.npy"), str(folder / "num_samples.npy")],
         "cli": [sys.executable, "-m", "mmtl_tf.export", f"--run_dir={trained_run.run_dir()}",
                 f"--export_dir={folder / 'served'}", "--version=7"],
-        "cli_bad_run_dir": [sys.executable, "-m", "mmtl_tf.export",
-                            f"--run_dir={folder / 'no_such_run'}"],
     }
     return trained_run.run_in_parallel(commands, str(folder)), folder
 
@@ -213,19 +212,22 @@ def test_failed_export_leaves_no_version(tmp_path, monkeypatch):
         export.export_run(trained_run.run_dir(), export_dir=str(tmp_path), version=0)
 
 
-def test_cli_exports_and_reports_a_bad_run_dir_in_one_line(children):
+def test_cli_exports_and_reports_a_bad_run_dir_in_one_line(children, tmp_path, capsys):
     results, folder = children
     completed = results["cli"]
     assert completed.returncode == 0, completed.stderr
     assert str(folder / "served" / "7") in completed.stdout
     assert os.path.isfile(folder / "served" / "7" / "saved_model.pb")
 
-    completed = results["cli_bad_run_dir"]
-    assert completed.returncode != 0
-    assert "Traceback" not in completed.stderr
-    errors = [line for line in completed.stderr.splitlines() if line.startswith("error:")]
+    capsys.readouterr()  # the bad run directory: the command's body, in this process
+    with pytest.raises(SystemExit) as exit_info:
+        run_command_in_process("export_cli", f"--run_dir={tmp_path / 'no_such_run'}")
+    assert exit_info.value.code == 1
+    stderr = capsys.readouterr().err
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
-    assert str(folder / "no_such_run") in errors[0] and "not a run directory" in errors[0]
+    assert str(tmp_path / "no_such_run") in errors[0] and "not a run directory" in errors[0]
 
 
 def test_a_bad_run_dir_is_a_run_dir_error_and_export_errors_are_value_errors(tmp_path):

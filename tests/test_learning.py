@@ -1,24 +1,24 @@
 """A short smoke-network run of `main` learns the synthetic task: held-out UA beats chance.
 
-The run: 24 outer steps (3 epochs of 8 steps at B = 8), the cheapest length measured that passes
-with margin. The margin: any constant predictor scores UA = 0.25 exactly (one class recalled fully,
-the others not at all), which is what a run that learned nothing converges to. Random guessing over
-the 48 utterances of session 2's two held-out speakers has a standard deviation of about 0.075 in
-UA. Measured pooled UA (one 2-core development machine; runs are bit-deterministic on a machine, so
-these are not luck of the draw): 0.392 after 24 steps, 0.365 after 32, 0.434 after 48 (the former 6
-epochs; 0.385 on another machine), and 0.250, a collapse, after 24 or 36 steps at B = 4. The test
-asserts > 0.30, which a collapse to a constant or chance-level predictor fails, and leaves 0.092
-for the numeric differences between machines (other CPUs take other oneDNN code paths).
+The run (main's body, in this process): 24 outer steps (3 epochs of 8 steps at B = 8), the
+cheapest length measured that passes with margin. The margin: any constant predictor scores
+UA = 0.25 exactly (one class recalled fully, the others not at all), which is what a run that
+learned nothing converges to. Random guessing over the 48 utterances of session 2's two held-out
+speakers has a standard deviation of about 0.075 in UA. Measured pooled UA (one 2-core
+development machine; runs are bit-deterministic on a machine, so these are not luck of the
+draw): 0.392 after 24 steps, 0.365 after 32, 0.434 after 48 (the former 6 epochs; 0.385 on
+another machine), and 0.250, a collapse, after 24 or 36 steps at B = 4. The test asserts > 0.30,
+which a collapse to a constant or chance-level predictor fails, and leaves 0.092 for the numeric
+differences between machines (other CPUs take other oneDNN code paths).
 """
 
 import json
 import os
-import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import REPO, SMOKE_FLAGS, python_command
+from conftest import run_main_in_process
 
 
 # The paper's features, not the smoke preset's smaller ones: with 150 x 100 spectrograms the same
@@ -41,11 +41,8 @@ def test_smoke_run_beats_chance_on_held_out_speakers(larger_shards, tmp_path):
     from mmtl_tf import episodes, evaluation, run_dir as run_dir_lib, tfrecords, trained_model
 
     run_dir = str(tmp_path / "run")
-    command = python_command("mmtl_tf.main", f"--flagfile={SMOKE_FLAGS}", f"--tfrecord_dir={larger_shards}",
-                             f"--run_dir={run_dir}", "--fold=2", "--aux=vad", "--train_steps=24",
-                             "--segments_per_speaker=8", *PAPER_FEATURES)
-    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    run_main_in_process(f"--tfrecord_dir={larger_shards}", f"--run_dir={run_dir}", "--fold=2",
+                        "--aux=vad", "--train_steps=24", "--segments_per_speaker=8", *PAPER_FEATURES)
     results = json.load(open(os.path.join(run_dir, "results.json")))
 
     algorithm, record = trained_model.load_trained(run_dir)

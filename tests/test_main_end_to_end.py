@@ -112,13 +112,15 @@ def _hparams_written(run_dir) -> bool:
     return False
 
 
-def test_kill_and_resume_gives_the_uninterrupted_weights(synthetic_shards, tmp_path):
+def test_kill_and_resume_gives_the_uninterrupted_weights(synthetic_shards, tmp_path, capsys):
     # Validations (and checkpoints) every 4 steps fall inside epochs of 6 steps, so a resumed
     # run restarts mid-epoch; patience and smoothing must select the same step after resuming.
+    # Only the killed runs need a process of their own; the clean run and the resuming run are
+    # main's body in this process (the command itself runs end to end in `smoke_run`).
     schedule = ("--train_steps=16", "--eval_every=4", "--patience=2", "--selection_smoothing=2")
     tfrecord_dir = synthetic_shards[0]
     clean = str(tmp_path / "clean")
-    run_main(tfrecord_dir, clean, *schedule)
+    run_main_in_process(f"--tfrecord_dir={tfrecord_dir}", f"--run_dir={clean}", *schedule)
     killed = str(tmp_path / "killed")
     rng = np.random.default_rng(7)
     for attempt in range(2):  # kill at a random moment after some epoch finished, twice
@@ -134,7 +136,9 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(synthetic_shards, tmp_p
         process.wait()
         assert not os.path.exists(os.path.join(killed, "results.json")) or attempt > 0
         assert _hparams_written(killed)  # an unfinished run is in TensorBoard's HParams table
-    run_main(tfrecord_dir, killed, *schedule)
+    capsys.readouterr()
+    run_main_in_process(f"--tfrecord_dir={tfrecord_dir}", f"--run_dir={killed}", *schedule)
+    assert "resum" in capsys.readouterr().out  # it said it resumed, not started afresh
     expected, actual = checkpoint_weights(clean), checkpoint_weights(killed)
     assert expected.keys() == actual.keys() and expected
     for name in expected:

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import handmade_corpus
+from conftest import run_command_in_process
 from handmade_corpus import DURATIONS
 from mmtl_tf import audio
 from mmtl_tf import config as config_lib
@@ -266,12 +267,18 @@ def test_csv_corpus_with_44k_stereo_wav_goes_end_to_end_through_the_cli(tmp_path
     assert [segment["num_frames"] for segment in segments] == [197, 197]
 
 
-def test_cli_reports_a_bad_wav_as_one_error_line(tmp_path):
+def test_cli_reports_a_bad_wav_as_one_error_line(tmp_path, monkeypatch, capsys):
+    """The command's body in this process (its start-up is checked by the CSV run above)."""
     pytest.importorskip("mmtl_tf.corpora.csv_manifest")
     (tmp_path / "broken.wav").write_bytes(b"RIFF not really a wav")
     (tmp_path / "corpus.csv").write_text("path,speaker,session,emotion\nbroken.wav,s1,1,sad\n")
-    result = _run_prepare(["--corpus=csv", "--csv=corpus.csv", "--tfrecord_dir=out",
-                           "--noprogress"], tmp_path)
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
-    assert "broken.wav" in result.stderr and "Traceback" not in result.stderr
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        run_command_in_process("prepare", "--corpus=csv", "--csv=corpus.csv", "--tfrecord_dir=out",
+                               "--noprogress")
+    assert exit_info.value.code == 1
+    stderr = capsys.readouterr().err
+    assert stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "broken.wav" in stderr and "Traceback" not in stderr
+    assert not os.path.exists(tmp_path / "out" / "manifest.json")

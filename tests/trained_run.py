@@ -1,19 +1,26 @@
-"""One tiny trained run and its export, shared by tests/test_export.py and tests/test_predict.py.
+"""One tiny trained run and its export, shared by tests/test_export.py, tests/test_predict.py,
+tests/test_evaluation.py and tests/test_bench.py.
 
-Built once per test process (a module-level cache; conftest.py belongs to everyone): a seeded
-synthetic corpus of 4 utterances per speaker (at most 4 s), prepared with the smoke preset's
-features, then one epoch of MMTL on a model with 4-filter convolutions, 8 LSTM units and 8 FC
-units, then one export. About 30 s on two CPU cores. The temporary directory is removed at exit.
+Built once per test session: a seeded synthetic corpus of 4 utterances per speaker (at most 4 s),
+prepared with the smoke preset's features, then one epoch of MMTL on a model with 4-filter
+convolutions, 8 LSTM units and 8 FC units, then one export. About 30 s on two CPU cores. The
+pytest-xdist workers share it through the folder conftest.py names in SHARED_DIR_VARIABLE: the
+first worker to need it builds it under a file lock and marks it done; the others wait for the
+lock and reuse it (without that variable, as when this module is imported outside pytest, the
+run lives in a temporary folder of this process, removed at exit). Tests only read the run and
+its export; they export again only into folders of their own.
 """
 
 import atexit
+import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
 
 import numpy as np
 
-from conftest import smoke_features
+from conftest import SHARED_DIR_VARIABLE, smoke_features
 from mmtl_tf import config as config_lib
 
 FEATURE_CONFIG = smoke_features()
@@ -27,30 +34,58 @@ _CACHE = {}
 
 def _root() -> str:
     if "root" not in _CACHE:
-        _CACHE["root"] = tempfile.mkdtemp(prefix="mmtl_trained_run_")
-        atexit.register(shutil.rmtree, _CACHE["root"], True)
+        shared = os.environ.get(SHARED_DIR_VARIABLE)
+        if shared:
+            _CACHE["root"] = os.path.join(shared, "trained_run")
+            os.makedirs(_CACHE["root"], exist_ok=True)
+        else:
+            _CACHE["root"] = tempfile.mkdtemp(prefix="mmtl_trained_run_")
+            atexit.register(shutil.rmtree, _CACHE["root"], True)
     return _CACHE["root"]
+
+
+@contextlib.contextmanager
+def _locked():
+    """Holds the run's file lock: one process builds, the others wait and then reuse."""
+    with open(os.path.join(_root(), "lock"), "w", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_run(root: str) -> str:
+    from mmtl_tf import preparation, training  # pylint: disable=import-outside-toplevel
+    from mmtl_tf.corpora import synthetic  # pylint: disable=import-outside-toplevel
+
+    listing = synthetic.read_synthetic(os.path.join(root, "corpus"), utterances_per_speaker=4,
+                                       max_seconds=4.0)
+    tfrecord_dir = os.path.join(root, "tfrecords")
+    preparation.prepare_corpus(listing, FEATURE_CONFIG, tfrecord_dir, show_progress=False)
+    experiment = config_lib.ExperimentConfig(
+        features=FEATURE_CONFIG, model=MODEL_CONFIG,
+        train=config_lib.TrainConfig(epochs=1, segments_per_speaker=4, test_adapt_steps=1),
+        tfrecord_dir=tfrecord_dir, run_dir=os.path.join(root, "run"), export=False)
+    training.train_and_evaluate(experiment)
+    with open(os.path.join(experiment.run_dir, "flags.txt"), "w", encoding="utf-8") as handle:
+        handle.write(FLAGS_TEXT)  # as the CLI writes it
+    return experiment.run_dir
 
 
 def run_dir() -> str:
     """A finished run directory (config.json, checkpoints, results.json, a flags.txt)."""
     if "run_dir" not in _CACHE:
-        from mmtl_tf import preparation, training  # pylint: disable=import-outside-toplevel
-        from mmtl_tf.corpora import synthetic  # pylint: disable=import-outside-toplevel
-
         root = _root()
-        listing = synthetic.read_synthetic(os.path.join(root, "corpus"), utterances_per_speaker=4,
-                                           max_seconds=4.0)
-        tfrecord_dir = os.path.join(root, "tfrecords")
-        preparation.prepare_corpus(listing, FEATURE_CONFIG, tfrecord_dir, show_progress=False)
-        experiment = config_lib.ExperimentConfig(
-            features=FEATURE_CONFIG, model=MODEL_CONFIG,
-            train=config_lib.TrainConfig(epochs=1, segments_per_speaker=4, test_adapt_steps=1),
-            tfrecord_dir=tfrecord_dir, run_dir=os.path.join(root, "run"), export=False)
-        training.train_and_evaluate(experiment)
-        with open(os.path.join(experiment.run_dir, "flags.txt"), "w", encoding="utf-8") as handle:
-            handle.write(FLAGS_TEXT)  # as the CLI writes it
-        _CACHE["run_dir"] = experiment.run_dir
+        done = os.path.join(root, "run.done")
+        with _locked():
+            if not os.path.exists(done):
+                shutil.rmtree(os.path.join(root, "run"), ignore_errors=True)  # a killed build's
+                shutil.rmtree(os.path.join(root, "tfrecords"), ignore_errors=True)
+                _build_run(root)
+                with open(done, "w", encoding="utf-8"):
+                    pass
+        _CACHE["run_dir"] = os.path.join(root, "run")
     return _CACHE["run_dir"]
 
 
@@ -60,7 +95,11 @@ def version_dir() -> str:
         from mmtl_tf import export  # pylint: disable=import-outside-toplevel
 
         trained = run_dir()
-        _CACHE["version_dir"] = export.export_run(trained)
+        exported = os.path.join(trained, "export", "1")
+        with _locked():
+            if not os.path.exists(os.path.join(exported, "saved_model.pb")):
+                assert export.export_run(trained) == exported
+        _CACHE["version_dir"] = exported
     return _CACHE["version_dir"]
 
 

@@ -19,6 +19,7 @@ import tempfile
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from mmtl_tf import atomic_files
 from mmtl_tf import cli_flags
@@ -89,6 +90,8 @@ def preset_sizes(preset: str):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.verbosity < 1:  # as in every command: TensorFlow's INFO lines drown the figures
+        logging.set_verbosity(logging.WARNING)
     preset = "smoke" if FLAGS.quick and not FLAGS["preset"].present else FLAGS.preset
     model_config, segments, features = preset_sizes(preset)
     if FLAGS["segments_per_speaker"].present:
