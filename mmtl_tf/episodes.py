@@ -33,6 +33,10 @@ from mmtl_tf import tfrecords
 
 DamagedShardError = tfrecords.DamagedShardError  # re-exported: callers catch it from here
 _SEED_MASK = 2**63 - 1
+# Episodes read at once (a module constant so the memory figure can try a fixed count; issue
+# 17.2, BUILD.md "Memory over a long run": autotuning may raise it during a run, and each
+# episode more in flight, ~15 MB in the demo preset, raises the peak memory).
+READ_PARALLELISM = tf.data.AUTOTUNE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,7 +246,7 @@ def _read_episodes(planned: tf.data.Dataset, paths, width: int, segments_per_spe
                 "labels": tf.reshape(_labels(parsed), shape + [len(labels.TASKS)]),
                 "class_weights": tf.gather(weights, step_rows)}
 
-    return planned.map(read, num_parallel_calls=tf.data.AUTOTUNE,
+    return planned.map(read, num_parallel_calls=READ_PARALLELISM,
                        deterministic=True).prefetch(2)
 
 
