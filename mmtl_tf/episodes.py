@@ -33,6 +33,10 @@ from mmtl_tf import tfrecords
 
 DamagedShardError = tfrecords.DamagedShardError  # re-exported: callers catch it from here
 _SEED_MASK = 2**63 - 1
+# Episodes read at once (a module constant so the memory figure can try a fixed count; issue
+# 17.2, BUILD.md "Memory over a long run": autotuning may raise it during a run, and each
+# episode more in flight, ~15 MB in the demo preset, raises the peak memory).
+READ_PARALLELISM = tf.data.AUTOTUNE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,6 +195,61 @@ def epoch_plan(sizes, steps: int, segments_per_speaker: int, speakers_per_episod
     return rows, segments
 
 
+def _record_table(directory: str, manifest: dict, speakers):
+    """(shard paths, [int64 [N_i, 2] (path index, offset) of each speaker's segments]).
+
+    Raises:
+      DamagedShardError: a speaker's shards hold another count than the manifest's.
+    """
+    paths, records = [], []  # records[row]: (path index, offset) per segment of that speaker
+    for speaker in speakers:
+        table = []
+        for path in tfrecords.speaker_shard_paths(directory, manifest, speaker):
+            table += [(len(paths), offset) for offset in tfrecords.record_offsets(path, directory)]
+            paths.append(path)
+        _check_segment_count(directory, manifest, speaker, len(table))
+        records.append(np.array(table, np.int64).reshape(-1, 2))
+    return paths, records
+
+
+def _planned_records(records, steps: int, segments_per_speaker: int,
+                     speakers_per_episode: int, seed: int, epoch: int):
+    """An epoch's `epoch_plan` as records to read.
+
+    Returns:
+      (rows int64 [steps, m], path indices int64 [steps, m*B], offsets int64 [steps, m*B]).
+    """
+    rows, segments = epoch_plan([len(table) for table in records], steps, segments_per_speaker,
+                                speakers_per_episode, seed, epoch)
+    chosen = np.stack([np.stack([records[row][segments[step, slot]] for slot, row in
+                                 enumerate(rows[step])]) for step in range(steps)])
+    return rows, chosen[..., 0].reshape(steps, -1), chosen[..., 1].reshape(steps, -1)
+
+
+def _episode_width(speakers, speakers_per_episode: int) -> int:
+    """m of an episode: `speakers_per_episode`, or every speaker when 0 or >= their number."""
+    return speakers_per_episode if 0 < speakers_per_episode < len(speakers) else len(speakers)
+
+
+def _read_episodes(planned: tf.data.Dataset, paths, width: int, segments_per_speaker: int,
+                   feature_config, weights: np.ndarray) -> tf.data.Dataset:
+    """Maps (rows, path indices, offsets) elements to episode dicts, in order, prefetched."""
+    weights = tf.constant(weights)
+
+    def read(step_rows, path_indices, offsets):
+        serialized = tfrecords.read_records_op(paths, path_indices, offsets)
+        parsed = tfrecords.parse_segments(
+            tf.ensure_shape(serialized, [width * segments_per_speaker]), feature_config)
+        shape = [width, segments_per_speaker]
+        return {"spectrogram": tf.reshape(parsed["spectrogram"], shape + [
+                    feature_config.max_frames, feature_config.num_bins]),
+                "labels": tf.reshape(_labels(parsed), shape + [len(labels.TASKS)]),
+                "class_weights": tf.gather(weights, step_rows)}
+
+    return planned.map(read, num_parallel_calls=READ_PARALLELISM,
+                       deterministic=True).prefetch(2)
+
+
 def episode_dataset(directory: str, manifest: dict, speakers, segments_per_speaker: int,
                     feature_config, num_classes: int, seed: int, epoch: int,
                     speakers_per_episode: int = 0) -> tf.data.Dataset:
@@ -208,41 +267,66 @@ def episode_dataset(directory: str, manifest: dict, speakers, segments_per_speak
 
     Returns:
       A finite dataset of episode dicts (see the module docstring), `steps_per_epoch` long.
+      Training reads `run_episode_dataset` instead, which gives the same episodes epoch after
+      epoch from one pipeline.
 
     Raises:
       DamagedShardError: a shard is truncated or of another size than prepare wrote (named).
     """
     speakers = list(speakers)
     steps = steps_per_epoch(manifest, speakers, segments_per_speaker)
-    paths, records = [], []  # records[row]: (path index, offset) per segment of that speaker
-    for speaker in speakers:
-        table = []
-        for path in tfrecords.speaker_shard_paths(directory, manifest, speaker):
-            table += [(len(paths), offset) for offset in tfrecords.record_offsets(path, directory)]
-            paths.append(path)
-        _check_segment_count(directory, manifest, speaker, len(table))
-        records.append(np.array(table, np.int64).reshape(-1, 2))
-    rows, segments = epoch_plan([len(table) for table in records], steps, segments_per_speaker,
-                                speakers_per_episode, seed, epoch)
-    chosen = np.stack([np.stack([records[row][segments[step, slot]] for slot, row in
-                                 enumerate(rows[step])]) for step in range(steps)])
-    width = rows.shape[1]
-    weights = tf.constant(class_weights(manifest, speakers, num_classes))
+    paths, records = _record_table(directory, manifest, speakers)
+    planned = _planned_records(records, steps, segments_per_speaker, speakers_per_episode,
+                               seed, epoch)
+    return _read_episodes(tf.data.Dataset.from_tensor_slices(planned), paths,
+                          _episode_width(speakers, speakers_per_episode), segments_per_speaker,
+                          feature_config, class_weights(manifest, speakers, num_classes))
 
-    def read(step_rows, path_indices, offsets):
-        serialized = tfrecords.read_records_op(paths, path_indices, offsets)
-        parsed = tfrecords.parse_segments(
-            tf.ensure_shape(serialized, [width * segments_per_speaker]), feature_config)
-        shape = [width, segments_per_speaker]
-        return {"spectrogram": tf.reshape(parsed["spectrogram"], shape + [
-                    feature_config.max_frames, feature_config.num_bins]),
-                "labels": tf.reshape(_labels(parsed), shape + [len(labels.TASKS)]),
-                "class_weights": tf.gather(weights, step_rows)}
 
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (rows, chosen[..., 0].reshape(steps, -1), chosen[..., 1].reshape(steps, -1)))
-    return dataset.map(read, num_parallel_calls=tf.data.AUTOTUNE,
-                       deterministic=True).prefetch(2)
+def run_episode_dataset(directory: str, manifest: dict, speakers, segments_per_speaker: int,
+                        feature_config, num_classes: int, seed: int, start_epoch: int,
+                        speakers_per_episode: int = 0, start_index: int = 0,
+                        num_epochs: int = None) -> tf.data.Dataset:
+    """The episodes of epochs `start_epoch`, `start_epoch + 1`, ... as one dataset (issue 17.2).
+
+    Element k of epoch e is exactly element k of `episode_dataset(..., seed, e)`: the epoch is
+    data of the pipeline (a counter), each epoch's plan is the same numpy `epoch_plan`, computed
+    when the pipeline reaches that epoch, and one map and one prefetch read every epoch. So a
+    run builds one pipeline and one iterator, not a fresh set of buffers per epoch.
+
+    Args:
+      directory, manifest, speakers, segments_per_speaker, feature_config, num_classes, seed,
+        speakers_per_episode: as `episode_dataset`.
+      start_epoch: the first epoch.
+      start_index: episodes of `start_epoch` to skip (a resumed run's position); skipped
+        episodes are planned but not read.
+      num_epochs: epochs from `start_epoch` (the skipped part included); None: without end.
+
+    Returns:
+      A dataset of episode dicts, `steps_per_epoch` per epoch.
+
+    Raises:
+      DamagedShardError: a shard is truncated or of another size than prepare wrote (named).
+    """
+    speakers = list(speakers)
+    steps = steps_per_epoch(manifest, speakers, segments_per_speaker)
+    paths, records = _record_table(directory, manifest, speakers)
+    width = _episode_width(speakers, speakers_per_episode)
+
+    def plan(epoch):
+        planned = tf.numpy_function(
+            lambda value: _planned_records(records, steps, segments_per_speaker,
+                                           speakers_per_episode, seed, int(value)),
+            [epoch], [tf.int64] * 3, stateful=False)
+        return tuple(tf.ensure_shape(part, [steps, size]) for part, size in
+                     zip(planned, (width, width * segments_per_speaker,
+                                   width * segments_per_speaker)))
+
+    epochs = (tf.data.Dataset.counter(start_epoch) if num_epochs is None
+              else tf.data.Dataset.range(start_epoch, start_epoch + num_epochs))
+    planned = epochs.map(plan).unbatch().skip(start_index)
+    return _read_episodes(planned, paths, width, segments_per_speaker, feature_config,
+                          class_weights(manifest, speakers, num_classes))
 
 
 def _open_shards() -> int:

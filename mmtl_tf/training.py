@@ -148,22 +148,22 @@ def _episode_stream(experiment, manifest, split, num_classes, schedule, start_st
 
     Step s is episode `s % steps_per_epoch` of epoch `s // steps_per_epoch`, so a resumed run
     skips into the epoch it stopped in and sees exactly the episodes an uninterrupted run sees.
+    One `episodes.run_episode_dataset` and one iterator serve the whole run (issue 17.2: a
+    fresh pipeline per epoch made the peak resident memory creep up).
     """
     train = experiment.train
     epoch, index = schedule.epoch_and_index(start_step)
+    iterator = iter(episodes.run_episode_dataset(
+        experiment.tfrecord_dir, manifest, split.train, train.segments_per_speaker,
+        experiment.features, num_classes, train.seed, epoch, train.speakers_per_episode,
+        start_index=index))
     while True:
-        dataset = episodes.episode_dataset(
-            experiment.tfrecord_dir, manifest, split.train, train.segments_per_speaker,
-            experiment.features, num_classes, train.seed, epoch, train.speakers_per_episode)
-        iterator = iter(dataset.skip(index) if index else dataset)
-        for _ in range(schedule.steps_per_epoch - index):
-            try:
-                episode = next(iterator)
-            except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
-                raise episodes.damaged_shard_error(experiment.tfrecord_dir, manifest, split.train,
-                                                   experiment.features, error) from None
-            yield episode
-        epoch, index = epoch + 1, 0
+        try:
+            episode = next(iterator)
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+            raise episodes.damaged_shard_error(experiment.tfrecord_dir, manifest, split.train,
+                                               experiment.features, error) from None
+        yield episode
 
 
 def _nonfinite_step(experiment, split, losses, step, schedule):

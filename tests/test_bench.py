@@ -58,7 +58,7 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
     assert results["plan"]["preset"] == "smoke"
     memory = figures["rss_growth"]
     assert sorted(memory["kilobytes"], key=int) == ["2", "5", "10"]
-    assert memory["traces"] == 1  # 10 steps over fresh datasets, one trace
+    assert memory["traces"] == 1  # 10 steps over one run-long dataset, one trace
     scale = figures["scale_step"]
     assert [row["speakers"] for row in scale["table"]] == [2, 4]
     for row in scale["table"]:

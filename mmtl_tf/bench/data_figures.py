@@ -54,7 +54,8 @@ def input_headroom(tfrecord_dir: str, manifest: dict, feature_config, segments_p
     """input_headroom: segments/s the episode pipeline delivers alone / segments/s the step uses.
 
     The pipeline serves every training speaker of `fold` (m = all, as the paper preset), one
-    fresh `episode_dataset` per epoch as training makes them; epoch 0 is an untimed warm-up. The
+    fresh `episode_dataset` per epoch (training reads one `run_episode_dataset` per run since
+    issue 17.2; a fresh one times each epoch's start); epoch 0 is an untimed warm-up. The
     value is the steady rate (from each epoch's first episode to its end); the details add the
     wait for an epoch's first episode and the rate with those waits included.
 

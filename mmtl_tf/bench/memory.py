@@ -1,9 +1,11 @@
 """The long-run memory figure: peak resident memory of the training loop over many outer steps.
 
-The loop is the training loop's per-step work, built from the same public pieces: a fresh
-`episodes.episode_dataset` per epoch (a new iterator each time), the `training.make_train_step`
-step, and a TensorBoard scalar per loss and step. What could leak in a long run (iterators,
-retracing, summary writers, Python-side lists) runs here as often as in training.
+The loop is the training loop's per-step work, built from the same public pieces: one
+`episodes.run_episode_dataset` for the whole run and one iterator over it, as
+`training._episode_stream` reads it (issue 17.2: before, a fresh `episode_dataset` per epoch),
+the `training.make_train_step` step, and a TensorBoard scalar per loss and step. What could
+leak in a long run (the pipeline's buffers, retracing, summary writers, Python-side lists) runs
+here as often as in training.
 """
 
 import os
@@ -31,7 +33,8 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
     Returns:
       dict: `value` (VmHWM at the last checkpoint / at the first - 1), `kilobytes` (VmHWM and
       VmRSS at each checkpoint), `later_growth` (the same from the middle checkpoint), `epochs`
-      (fresh datasets made), `traces` (of the step function: 1 means no retracing), m and B.
+      (epochs the steps reached into), `datasets` (episode datasets built: 1, as training
+      builds one per run), `traces` (of the step function: 1 means no retracing), m and B.
     """
     feature_config = step_figures.experiment_config(model_config, segments_per_speaker).features
     experiment = step_figures.experiment_config(model_config, segments_per_speaker,
@@ -41,30 +44,31 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
     speakers = sorted(manifest["speakers"])
     writer = tf.summary.create_file_writer(os.path.join(tfrecord_dir, "tensorboard"))
     checkpoints = sorted(checkpoints)
-    readings, done, epoch = {}, 0, 0
-    while done < checkpoints[-1]:
-        dataset = episodes.episode_dataset(tfrecord_dir, manifest, speakers, segments_per_speaker,
+    readings, done = {}, 0
+    per_epoch = episodes.steps_per_epoch(manifest, speakers, segments_per_speaker)
+    dataset = episodes.run_episode_dataset(tfrecord_dir, manifest, speakers, segments_per_speaker,
                                            feature_config, plan_lib.NUM_CLASSES, seed=0,
-                                           epoch=epoch, speakers_per_episode=speakers_per_episode)
-        for episode in dataset:
-            losses, finite = step(episode)
-            if not bool(finite):
-                raise RuntimeError(f"rss_growth: non-finite outer step {done + 1}")
-            done += 1
-            with writer.as_default(step=done):
-                for name, value in losses.items():
-                    tf.summary.scalar(f"train_step/{name}", float(np.mean(value)))
-            if done in checkpoints:
-                readings[str(done)] = timing.memory_kilobytes()
-            if done == checkpoints[-1]:
-                break
-        epoch += 1
+                                           start_epoch=0,
+                                           speakers_per_episode=speakers_per_episode)
+    for episode in dataset:
+        losses, finite = step(episode)
+        if not bool(finite):
+            raise RuntimeError(f"rss_growth: non-finite outer step {done + 1}")
+        done += 1
+        with writer.as_default(step=done):
+            for name, value in losses.items():
+                tf.summary.scalar(f"train_step/{name}", float(np.mean(value)))
+        if done in checkpoints:
+            readings[str(done)] = timing.memory_kilobytes()
+        if done == checkpoints[-1]:
+            break
     writer.close()
     first, middle, last = (readings[str(step_count)]
                            for step_count in (checkpoints[0], checkpoints[len(checkpoints) // 2],
                                               checkpoints[-1]))
     return {"value": last["VmHWM"] / first["VmHWM"] - 1.0, "kilobytes": readings,
             "later_growth": last["VmHWM"] / middle["VmHWM"] - 1.0,
-            "epochs": epoch + 1, "traces": step.traced_function.experimental_get_tracing_count(),
+            "epochs": -(-done // per_epoch), "datasets": 1,
+            "traces": step.traced_function.experimental_get_tracing_count(),
             "speakers_per_episode": speakers_per_episode,
             "segments_per_speaker": segments_per_speaker}
