@@ -12,7 +12,7 @@ segment repeats. An epoch ends when the largest speaker has been seen once, as i
 code, so smaller speakers wrap around within an epoch. Then tf.data reads exactly the planned
 records, by file offset (`tfrecords.record_offsets`, `tfrecords.read_records`), and parses them.
 So an episode reads only the speakers it uses: open files, memory and start-up stay bounded by
-m x B however many speakers the corpus has (`pipeline_footprint` measures them).
+m x B however many speakers the corpus has (`bench.corpus_scale` measures them).
 
 Folds (paper section 3.1.2): fold f holds out session f; one of its speakers validates (model
 selection) and the other is tested; every other session trains.
@@ -20,9 +20,6 @@ selection) and the other is tested; every other session trains.
 
 import dataclasses
 import math
-import os
-import resource
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -327,52 +324,6 @@ def run_episode_dataset(directory: str, manifest: dict, speakers, segments_per_s
     planned = epochs.map(plan).unbatch().skip(start_index)
     return _read_episodes(planned, paths, width, segments_per_speaker, feature_config,
                           class_weights(manifest, speakers, num_classes))
-
-
-def _open_shards() -> int:
-    """TFRecord files this process has open now (None where /proc is not available)."""
-    try:
-        descriptors = os.listdir("/proc/self/fd")
-    except OSError:
-        return None
-    count = 0
-    for descriptor in descriptors:
-        try:
-            count += os.readlink(f"/proc/self/fd/{descriptor}").endswith(".tfrecord")
-        except OSError:  # closed since the listing
-            pass
-    return count
-
-
-def pipeline_footprint(directory: str, manifest: dict, speakers, segments_per_speaker: int,
-                       feature_config, num_classes: int, speakers_per_episode: int,
-                       steps: int = 5, seed: int = 0) -> dict:
-    """What the episode pipeline costs to start and to run, for the benchmark.
-
-    Builds epoch 0's `episode_dataset` and reads `steps` episodes from it.
-
-    Returns:
-      {"startup_seconds": from the call to the first episode, "open_shards_peak": most shard
-      files open after an episode (None without /proc), "peak_rss_growth_bytes": growth of the
-      process's peak resident memory, "steps": episodes read}.
-    """
-    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
-    start = time.perf_counter()
-    dataset = episode_dataset(directory, manifest, speakers, segments_per_speaker,
-                              feature_config, num_classes, seed, 0, speakers_per_episode)
-    iterator = iter(dataset)
-    next(iterator)
-    startup = time.perf_counter() - start
-    open_counts, read = [_open_shards()], 1
-    for _ in range(steps - 1):
-        if next(iterator, None) is None:
-            break
-        open_counts.append(_open_shards())
-        read += 1
-    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"startup_seconds": startup,
-            "open_shards_peak": None if None in open_counts else max(open_counts),
-            "peak_rss_growth_bytes": peak_after - peak_before, "steps": read}
 
 
 def speaker_segments(directory: str, manifest: dict, speaker: str, feature_config) -> dict:

@@ -14,6 +14,7 @@ from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
 from mmtl_tf import episodes
 from mmtl_tf import tfrecords
+from mmtl_tf.bench import corpus_scale
 
 # A feature shape small enough to write shards for many speakers in a moment: 9 frames x 8 bins.
 TINY_FEATURES = config_lib.FeatureConfig(segment_seconds=0.05, window_ms=10.0, hop_ms=5.0,
@@ -192,8 +193,8 @@ def test_sampled_episodes_hold_the_planned_speakers_and_read_only_them(tmp_path)
             assert set(episode["labels"][slot, :, 0].numpy()) == {row % 4}
         np.testing.assert_array_equal(episode["class_weights"], weights[rows[step]])
 
-    footprint = episodes.pipeline_footprint(str(tmp_path), manifest, speakers, 2, TINY_FEATURES,
-                                            4, speakers_per_episode=4, steps=2)
+    footprint = corpus_scale.pipeline_footprint(str(tmp_path), manifest, speakers, 2,
+                                                TINY_FEATURES, 4, speakers_per_episode=4, steps=2)
     assert footprint["steps"] == 2 and footprint["startup_seconds"] > 0
     if footprint["open_shards_peak"] is not None:  # /proc exists: never one file per speaker
         assert footprint["open_shards_peak"] <= max(4, os.cpu_count())

@@ -16,6 +16,7 @@ import dataclasses
 import gc
 import io
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -157,3 +158,50 @@ def _step_seconds(step, shards, manifest, feature_config, segments_per_speaker, 
             started = finished
     return {"step_seconds": statistics.median(steady),
             "step_seconds_with_epoch_start": statistics.mean(every)}
+
+
+def open_shards() -> int:
+    """TFRecord files this process has open now (None where /proc is not available)."""
+    try:
+        descriptors = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    count = 0
+    for descriptor in descriptors:
+        try:
+            count += os.readlink(f"/proc/self/fd/{descriptor}").endswith(".tfrecord")
+        except OSError:  # closed since the listing
+            pass
+    return count
+
+
+def pipeline_footprint(directory: str, manifest: dict, speakers, segments_per_speaker: int,
+                       feature_config, num_classes: int, speakers_per_episode: int,
+                       steps: int = 5, seed: int = 0) -> dict:
+    """What the episode pipeline costs to start and to run (tests/test_episodes.py bounds it).
+
+    Builds epoch 0's `episodes.episode_dataset` and reads `steps` episodes from it.
+
+    Returns:
+      {"startup_seconds": from the call to the first episode, "open_shards_peak": most shard
+      files open after an episode (None without /proc), "peak_rss_growth_bytes": growth of the
+      process's peak resident memory, "steps": episodes read}.
+    """
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
+    start = time.perf_counter()
+    dataset = episodes.episode_dataset(directory, manifest, speakers, segments_per_speaker,
+                                       feature_config, num_classes, seed, 0,
+                                       speakers_per_episode)
+    iterator = iter(dataset)
+    next(iterator)
+    startup = time.perf_counter() - start
+    open_counts, read = [open_shards()], 1
+    for _ in range(steps - 1):
+        if next(iterator, None) is None:
+            break
+        open_counts.append(open_shards())
+        read += 1
+    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"startup_seconds": startup,
+            "open_shards_peak": None if None in open_counts else max(open_counts),
+            "peak_rss_growth_bytes": peak_after - peak_before, "steps": read}
