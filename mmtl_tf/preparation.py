@@ -85,18 +85,20 @@ def _speaker_hash(listing, utterances, lengths, feature_config, segments_per_sha
 
 
 def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.FeatureConfig,
-                   utterances_per_call: int = 8):
+                   utterances_per_call: int = 4, calls_in_flight: int = 4):
     """Yields (utterance, features as numpy) in order; loading and features run in tf.data.
 
     Wavs are read in parallel (`audio.read_wav`); each call of the one feature function,
-    `features.concatenated_features`, takes `utterances_per_call` of them at once, and two calls
-    run at a time, so both cores stay busy while the consumer writes.
+    `features.concatenated_features`, takes `utterances_per_call` of them at once, and
+    `calls_in_flight` calls run at a time, each on one thread (no intra-op thread pool, whose
+    spinning cost CPU without saving time), so the cores stay busy while the consumer writes.
 
     Args:
       utterances: the utterances, in the order to yield them.
       lengths: utterance id -> samples `audio.read_wav` returns (`expected_samples`).
       feature_config: the analysis parameters.
       utterances_per_call: utterances per feature call (the results do not depend on it).
+      calls_in_flight: feature calls run in parallel.
 
     Yields:
       (utterance, dict) with `spectrogram` float16 [segments, max_frames, num_bins] (the
@@ -135,7 +137,10 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
     dataset = tf.data.Dataset.range(len(utterances)).map(
         load_in_graph, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.ragged_batch(utterances_per_call).map(
-        compute, num_parallel_calls=2, deterministic=True).prefetch(1)
+        compute, num_parallel_calls=calls_in_flight, deterministic=True).prefetch(1)
+    options = tf.data.Options()
+    options.threading.max_intra_op_parallelism = 1
+    dataset = dataset.with_options(options)
     position = 0
     for computed in dataset:
         computed = {name: value.numpy() for name, value in computed.items()}
