@@ -13,8 +13,9 @@ what it writes. It is idempotent, checked and transactional, like SpeechBrain's 
    have their recorded sizes, is reused: from the staging folder of an unfinished prepare, or
    hard-linked from the committed generation. The others are recomputed into staging.
 4. One tf.data pipeline over the remaining utterances (speaker by speaker, order preserved)
-   loads audio with `audio.read_wav` and runs the one feature function,
-   `features.waveform_features`, on each utterance (a batch of one); both maps run in parallel.
+   loads audio with `audio.read_wav` and runs the one feature function
+   (`features.concatenated_features`) on a few utterances per call, several calls in parallel,
+   and casts the spectrograms to the shards' float16 in the same graph (`feature_stream`).
 5. Each speaker's segments go to temporary shard files renamed into place when the speaker is
    complete, then its done-file is written. When every speaker is staged,
    `tfrecord_dir.commit` swaps the new generation in with one atomic write of manifest.json.
