@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import handmade_corpus
 from conftest import run_command_in_process
@@ -85,6 +86,23 @@ def test_shards_hold_the_feature_function_output(prepared):
             np.testing.assert_allclose(np.stack([s["spectrogram"] for s in stored]),
                                        expected["spectrogram"].numpy(), rtol=2e-3, atol=2e-3)
             assert all(s["emotion"] == by_id[utterance_id].emotion for s in stored)
+
+
+def test_shards_are_byte_identical_to_records_made_one_utterance_at_a_time(prepared):
+    # The reference: the feature function on one utterance, its float32 values converted to
+    # float16 by numpy inside serialize_segment, records written in listing order.
+    listing, output_dir, manifest = prepared
+    for speaker in ("1F", "1M"):
+        expected = []
+        for utterance in (u for u in listing.utterances if u.speaker == speaker):
+            waveform = audio.read_wav(utterance.path, FEATURE_CONFIG.sample_rate)
+            alone = features.waveform_features(waveform[np.newaxis], [waveform.shape[0]],
+                                               FEATURE_CONFIG)
+            expected += [tfrecords.serialize_segment(utterance, index, spectrogram, frames)
+                         for index, (spectrogram, frames) in enumerate(zip(
+                             alone["spectrogram"].numpy(), alone["num_frames"].numpy()))]
+        paths = tfrecords.speaker_shard_paths(output_dir, manifest, speaker)
+        assert list(tf.data.TFRecordDataset(paths).as_numpy_iterator()) == expected
 
 
 def test_rerun_with_same_settings_skips_finished_speakers(prepared, tmp_path, capsys):
