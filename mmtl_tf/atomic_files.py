@@ -14,14 +14,23 @@ def temporary_path(path: str) -> str:
     return f"{path}.tmp-{os.getpid()}"
 
 
-def write_bytes(path: str, data: bytes) -> None:
-    """Writes `data` to `path` atomically (temporary file, fsync, rename)."""
+def write_bytes(path: str, data: bytes, durable: bool = True) -> None:
+    """Writes `data` to `path` atomically (temporary file, fsync, rename).
+
+    Args:
+      path: the final name.
+      data: the bytes.
+      durable: fsync before the rename, so a power loss cannot leave the new name over
+        unwritten data. False skips it (the rename alone is atomic for a killed process) for
+        files a later sync covers, such as preparation's done-records (`tfrecord_dir.commit`).
+    """
     temporary = temporary_path(path)
     try:
         with open(temporary, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -29,14 +38,15 @@ def write_bytes(path: str, data: bytes) -> None:
         raise
 
 
-def write_text(path: str, text: str) -> None:
-    """Writes UTF-8 `text` to `path` atomically."""
-    write_bytes(path, text.encode("utf-8"))
+def write_text(path: str, text: str, durable: bool = True) -> None:
+    """Writes UTF-8 `text` to `path` atomically (`durable` as in `write_bytes`)."""
+    write_bytes(path, text.encode("utf-8"), durable)
 
 
-def write_json(path: str, value) -> None:
-    """Writes `value` as indented, key-sorted JSON (with a final newline) to `path` atomically."""
-    write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+def write_json(path: str, value, durable: bool = True) -> None:
+    """Writes `value` as indented, key-sorted JSON (with a final newline) to `path` atomically
+    (`durable` as in `write_bytes`)."""
+    write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n", durable)
 
 
 def read_json(path: str):

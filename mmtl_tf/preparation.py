@@ -162,7 +162,6 @@ def _write_speaker(folder, speaker, stream, num_segments, segments_per_shard, nu
     Returns:
       The speaker's manifest entry (with `shard_bytes`).
     """
-    tfrecord_dir.remove_speaker_files(folder, speaker)
     count = max(1, math.ceil(num_segments / segments_per_shard))
     names = [tfrecords.shard_name(speaker, index, count) for index in range(count)]
     histograms = {"emotion": [0] * num_classes}
@@ -368,6 +367,9 @@ def _compute_speakers(folder, todo, lengths, feature_config, segments_per_shard,
         segments[utterance.speaker] += -(-lengths[utterance.utterance_id]
                                          // feature_config.segment_samples)
     entries = {}
+    # What a killed run left of these speakers goes before any of them is written, so no old
+    # done-record can vouch for a half-written speaker.
+    tfrecord_dir.remove_speakers_files(folder, segments)
     stream = feature_stream(todo, lengths, feature_config)
     for speaker, items in itertools.groupby(stream, key=lambda item: item[0].speaker):
         if progress is not None:

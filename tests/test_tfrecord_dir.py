@@ -217,3 +217,20 @@ def test_a_flat_layout_of_an_older_version_is_read_and_migrated_without_recomput
     assert sorted(os.listdir(directory)) == ["generation-0001", "manifest.json"]
     assert handmade_corpus.shard_bytes(directory, migrated) == handmade_corpus.shard_bytes(
         committed[1], committed[2])
+
+
+def test_removing_speakers_files_takes_exactly_their_shards_records_and_temporaries(tmp_path):
+    # Speaker ids that look like parts of file names must not catch each other's files.
+    speakers = {"a": ["a-00000-of-00001.tfrecord", "a.done.json", "a.done.json.tmp-41",
+                      "a-00001-of-00002.tfrecord.tmp-7"],
+                "a-00000-of-00001": ["a-00000-of-00001-00000-of-00001.tfrecord",
+                                     "a-00000-of-00001.done.json"],
+                "b.done": ["b.done-00000-of-00003.tfrecord", "b.done.done.json"]}
+    unrelated = ["prepare_flags.txt", "manifest.json.tmp-3", "ab.done.json", "a-0-of-1.tfrecord"]
+    for name in [*unrelated, *(name for names in speakers.values() for name in names)]:
+        (tmp_path / name).write_text("x")
+    tfrecord_dir.remove_speakers_files(str(tmp_path), ["a", "b.done"])
+    expected = sorted(unrelated + speakers["a-00000-of-00001"])
+    assert sorted(os.listdir(tmp_path)) == expected
+    tfrecord_dir.remove_speakers_files(str(tmp_path), ["a-00000-of-00001", "nobody"])
+    assert sorted(os.listdir(tmp_path)) == sorted(unrelated)
