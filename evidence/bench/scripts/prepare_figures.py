@@ -1,0 +1,29 @@
+"""prepare_speedup and prepare_speedup_one_core alone, as mmtl_tf.bench runs them (paper preset).
+
+Usage (2026-11-30, third session; the JSON outputs are in ../2026-11-30-third-session/):
+  /work/exp/quiet_run.sh nice -n -10 python evidence/bench/scripts/prepare_figures.py 5 profile
+  (PYTHONPATH chose the code: the tree before and after the change, alternated.)
+"""
+import json, sys, tempfile, time
+import mmtl_tf
+from mmtl_tf.bench import __main__ as bench_main
+from mmtl_tf.bench import data_figures, plan as plan_lib, timing
+
+def main():
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    profile = len(sys.argv) > 2 and sys.argv[2] == "profile"
+    print("code:", mmtl_tf.__file__, file=sys.stderr)
+    model_config, segments, features = bench_main.preset_sizes("paper")
+    defaults = plan_lib.BenchPlan.__dataclass_fields__
+    utterances = defaults["corpus_utterances"].default
+    max_seconds = defaults["corpus_max_seconds"].default
+    work_dir = tempfile.mkdtemp(prefix="prep_bench_")
+    started = time.perf_counter()
+    listing, _, _ = data_figures.synthetic_corpus(work_dir, utterances, max_seconds, features)
+    record = data_figures.prepare_speedup(listing, features, work_dir, rounds, profile)
+    record["total_seconds"] = time.perf_counter() - started
+    print(json.dumps(timing.rounded(record), indent=1))
+    print(f"prepare_speedup {record['value']:.3f}  prepare_speedup_one_core {record['one_core']['value']:.3f}")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""rss_growth alone (mmtl_tf.bench.memory), as mmtl_tf.bench runs it for the demo preset, printing
+VmHWM/VmRSS every 25 steps so a cut run still reports.
+
+Usage (2026-11-30, third session; output in ../2026-11-30-third-session/rss_growth_quiet_ab.txt):
+  python evidence/bench/scripts/rss_growth_alone.py            # steps 25,100,200
+  MALLOC_ARENA_MAX=2 python evidence/bench/scripts/rss_growth_alone.py
+"""
+import json, os, sys, tempfile, time
+import mmtl_tf
+from mmtl_tf import training, episodes
+from mmtl_tf.bench import __main__ as bench_main, memory, random_shards, step_figures, run, timing
+print("mmtl_tf from", mmtl_tf.__file__, flush=True)
+if os.environ.get("READ_PARALLELISM"):
+    episodes.READ_PARALLELISM = int(os.environ["READ_PARALLELISM"])
+print("READ_PARALLELISM", episodes.READ_PARALLELISM, flush=True)
+model, b, features = bench_main.preset_sizes("demo")
+steps = tuple(int(s) for s in (sys.argv[1].split(",") if len(sys.argv) > 1 else (25, 100, 200)))
+work = tempfile.mkdtemp(prefix="rss_")
+d = os.path.join(work, "memory-shards")
+manifest = random_shards.write_random_shards(d, run.MEMORY_SPEAKERS, 4 * b,
+                                             step_figures.experiment_config(model, b).features)
+t = time.perf_counter()
+make = training.make_train_step
+def counted(*args, **kwargs):
+    inner = make(*args, **kwargs)
+    count = [0]
+    def step(episode):
+        out = inner(episode)
+        count[0] += 1
+        if count[0] % 25 == 0 or count[0] in (1, 5, 10):
+            print(f"step {count[0]} {time.perf_counter() - t:.0f}s {timing.memory_kilobytes()}", flush=True)
+        return out
+    step.traced_function = inner.traced_function
+    return step
+training.make_train_step = counted
+rec = memory.rss_growth(d, manifest, model, b, 2, steps)
+rec["wall_seconds"] = time.perf_counter() - t
+print(json.dumps(timing.rounded(rec), indent=1), flush=True)
