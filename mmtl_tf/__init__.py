@@ -9,6 +9,8 @@ from mmtl_tf import quiet_start as _quiet_start
 
 __version__ = "0.1.0"
 
-# `python -m mmtl_tf.<command>` starts without TensorFlow's C++ start-up lines (a library user's
-# process is left alone); this must run before anything imports TensorFlow.
+# `python -m mmtl_tf.<command>` starts without TensorFlow's C++ start-up lines and with its BFC
+# host allocator (a library user's process is left alone); this must run before anything imports
+# TensorFlow.
 _quiet_start.quiet_command()
+_quiet_start.command_allocator()

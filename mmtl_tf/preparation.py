@@ -124,13 +124,8 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
             return np.zeros([feature_config.window_samples], np.float32)  # never written
 
     def compute(waveforms):
-        computed = features.concatenated_features(waveforms.flat_values, waveforms.row_lengths(),
-                                                  feature_config)
-        # The shards store float16: cast here, in TensorFlow's threads, not on the Python thread
-        # (numpy's conversion took ~1.3 ms a segment; the bits are the same, round to nearest).
-        computed["spectrogram"] = tf.cast(computed["spectrogram"], tf.float16)
-        return {name: computed[name] for name in ("spectrogram", "num_frames", "segment_index",
-                                                   "utterance_index")}
+        return features.shard_features(feature_config)(waveforms.flat_values,
+                                                       waveforms.row_lengths())
 
     def load_in_graph(index):  # stateless, so it stays parallel under op determinism
         return tf.ensure_shape(tf.numpy_function(load, [index], tf.float32, stateful=False), [None])

@@ -14,6 +14,10 @@ before anything imports TensorFlow:
 A program that imports mmtl_tf as a library keeps TensorFlow's behaviour. A user's own
 TF_CPP_MIN_LOG_LEVEL is respected, and `--verbosity=N` (or `-v N`) with N >= 1 on the command
 line shows every line, as TensorFlow prints them.
+
+The same start selects TensorFlow's BFC allocator for host memory (`command_allocator`): a
+command's tensors then come from TensorFlow's own pool instead of malloc, whose fragmentation
+made a long training run's peak memory creep (BUILD.md, "Memory over a long run").
 """
 
 import contextlib
@@ -24,6 +28,7 @@ import re
 import sys
 
 PACKAGE = "mmtl_tf"
+ALLOCATOR_VARIABLE = "TF_CPU_ALLOCATOR_USE_BFC"
 _VERBOSITY = re.compile(r"^--?(?:verbosity|v)(?:=(.*))?$")
 
 
@@ -117,4 +122,21 @@ def quiet_command(orig_argv=None, environ=None) -> bool:
     environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     if "tensorflow" not in sys.modules:
         sys.meta_path.insert(0, _SilentTensorFlowImport())
+    return True
+
+
+def command_allocator(orig_argv=None, environ=None) -> bool:
+    """Selects TensorFlow's BFC allocator for host memory in an mmtl_tf command; returns whether.
+
+    Measured on the training loop (BUILD.md, "Memory over a long run"): from step 25 to step 200
+    the peak resident memory rose 4.0-4.2% with malloc and 1.4-2.9% with the BFC pool, and the
+    outer step was 4-15% faster with the pool. A user's own TF_CPU_ALLOCATOR_USE_BFC is
+    kept, and a process that imports mmtl_tf as a library is left alone. Must run before
+    TensorFlow's first op (mmtl_tf/__init__.py calls it).
+    """
+    orig_argv = getattr(sys, "orig_argv", sys.argv) if orig_argv is None else orig_argv
+    environ = os.environ if environ is None else environ
+    if command_arguments(orig_argv) is None or ALLOCATOR_VARIABLE in environ:
+        return False
+    environ[ALLOCATOR_VARIABLE] = "true"
     return True

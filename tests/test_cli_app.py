@@ -4,6 +4,8 @@ guard for every CLI, nothing written before the settings are accepted, a quiet s
 import errno
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from absl import app
@@ -130,6 +132,30 @@ def test_default_run_dir_names_corpus_fold_aux_and_model(synthetic_shards, tmp_p
     named = experiment_setup.build_experiment(sweep, "unused", "synthetic", name="sweep")
     assert os.path.basename(named.run_dir).startswith("synthetic-sweep-mmtl-") and named.fold == 3
     assert named.features == flag_configs.feature_config_from_flags(sweep)
+
+
+@pytest.mark.parametrize("orig_argv, environ, chosen", [
+    (["python", "-m", "mmtl_tf.main", "--fold=2"], {}, "true"),
+    (["python", "-m", "mmtl_tf.bench", "--verbosity=1"], {}, "true"),
+    (["python", "-m", "mmtl_tf.main"], {"TF_CPU_ALLOCATOR_USE_BFC": "false"}, "false"),
+    (["python", "-m", "pytest", "-q"], {}, None),
+    (["python", "-c", "import mmtl_tf"], {}, None),
+])
+def test_a_command_gets_the_bfc_host_allocator_unless_the_user_chose(orig_argv, environ, chosen):
+    environment = dict(environ)
+    changed = quiet_start.command_allocator(orig_argv, environment)
+    assert changed is (chosen is not None and not environ)
+    assert environment.get("TF_CPU_ALLOCATOR_USE_BFC") == chosen
+
+
+def test_importing_mmtl_tf_sets_the_allocator_for_a_command_only():
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPU_ALLOCATOR_USE_BFC"}
+    report = "import mmtl_tf, os; print(os.environ.get('TF_CPU_ALLOCATOR_USE_BFC'))"
+    as_command = "import sys; sys.orig_argv = ['python', '-m', 'mmtl_tf.main']; " + report
+    seen = [subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                           env=environment, check=True).stdout.strip()
+            for program in (report, as_command)]
+    assert seen == ["None", "true"]
 
 
 @pytest.mark.parametrize("orig_argv, environ, quiet", [

@@ -83,7 +83,7 @@ def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, mo
                                                 feature_config=feature_config)
     algorithm, optimizers, _, _ = training.build_training(experiment, plan_lib.NUM_CLASSES)
     step = training.make_train_step(algorithm, optimizers, SPEAKERS_PER_EPISODE)
-    table = []
+    table, shards_of = [], {}
     for count in speaker_counts:
         row = {"speakers": count}
         spread = spread_listing(listing, count, num_utterances)
@@ -101,12 +101,15 @@ def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, mo
         manifest = random_shards.write_random_shards(shards, count, 2 * segments_per_speaker,
                                                      experiment.features)
         row.update(_pipeline_cost(shards, manifest, experiment.features, segments_per_speaker))
-        row.update(_step_seconds(step, shards, manifest, experiment.features,
-                                 segments_per_speaker, steps))
-        shutil.rmtree(shards)
+        shards_of[count] = (shards, manifest)
         table.append(row)
-        print(f"[bench] corpus_scale at {count} speakers: {timing.rounded(row)}", file=sys.stderr,
-              flush=True)  # the whole table comes only at the end of a long figure
+    timed = _interleaved_step_seconds(step, shards_of, experiment.features,
+                                      segments_per_speaker, steps)
+    for row in table:
+        row.update(timed[row["speakers"]])
+        shutil.rmtree(shards_of[row["speakers"]][0])
+        print(f"[bench] corpus_scale at {row['speakers']} speakers: {timing.rounded(row)}",
+              file=sys.stderr, flush=True)  # the whole table comes only at the end
     return {"table": table, "speakers_per_episode": SPEAKERS_PER_EPISODE,
             "segments_per_speaker": segments_per_speaker, "utterances_prepared": num_utterances,
             "audio_seconds_prepared": audio_seconds}
@@ -136,28 +139,44 @@ def _pipeline_cost(shards, manifest, feature_config, segments_per_speaker):
     return cost
 
 
-def _step_seconds(step, shards, manifest, feature_config, segments_per_speaker, epochs) -> dict:
-    """(b): seconds of an outer step plus the wait for its episode, over `epochs` fresh epochs.
+def _interleaved_step_seconds(step, shards_of: dict, feature_config, segments_per_speaker,
+                              epochs) -> dict:
+    """(b) at every size: seconds of an outer step plus the wait for its episode.
 
     Every random speaker has 2B segments, so an epoch is two steps: the first includes the
-    epoch's start, the second is the steady cost (the figure). One untimed epoch comes first.
+    epoch's start, the second is the steady cost (the figure). After one untimed epoch per size,
+    the sizes take turns epoch by epoch, in an order rotated every round, so a slow spell of a
+    shared machine falls on every size alike rather than on whichever ran last.
+
+    Args:
+      step: the built training step (m = SPEAKERS_PER_EPISODE).
+      shards_of: {speakers: (shard directory, manifest)}.
+      feature_config, segments_per_speaker: the shards' features and B.
+      epochs: timed epochs per size.
+
+    Returns:
+      {speakers: {"step_seconds": median steady step, "step_seconds_with_epoch_start": mean
+      over every timed step}}.
     """
-    steady, every = [], []
+    sizes = sorted(shards_of)
+    steady, every = ({count: [] for count in sizes} for _ in range(2))
     for epoch in range(epochs + 1):
-        iterator = iter(_dataset(shards, manifest, feature_config, segments_per_speaker, epoch))
-        started = time.perf_counter()
-        for index, episode in enumerate(iterator):
-            if not bool(step(episode)[1]):
-                raise RuntimeError(f"corpus_scale: non-finite outer step at "
-                                   f"{len(manifest['speakers'])} speakers")
-            finished = time.perf_counter()
-            if epoch:
-                every.append(finished - started)
-                if index:
-                    steady.append(finished - started)
-            started = finished
-    return {"step_seconds": statistics.median(steady),
-            "step_seconds_with_epoch_start": statistics.mean(every)}
+        for count in sizes[epoch % len(sizes):] + sizes[:epoch % len(sizes)]:
+            shards, manifest = shards_of[count]
+            started = time.perf_counter()
+            for index, episode in enumerate(_dataset(shards, manifest, feature_config,
+                                                     segments_per_speaker, epoch)):
+                if not bool(step(episode)[1]):
+                    raise RuntimeError(f"corpus_scale: non-finite outer step at {count} speakers")
+                finished = time.perf_counter()
+                if epoch:
+                    every[count].append(finished - started)
+                    if index:
+                        steady[count].append(finished - started)
+                started = finished
+    return {count: {"step_seconds": statistics.median(steady[count]),
+                    "step_seconds_with_epoch_start": statistics.mean(every[count])}
+            for count in sizes}
 
 
 def open_shards() -> int:

@@ -60,7 +60,7 @@ class BenchPlan:
       scale_speakers: corpus sizes (speakers) of the corpus-size figures.
       scale_utterances: utterances prepared at every corpus size (the same audio, spread over
         the speakers).
-      scale_steps: timed epochs (two outer steps each) per corpus size.
+      scale_steps: timed epochs (two outer steps each) per corpus size, the sizes taking turns.
       scale_segments_per_speaker: B of the corpus-size figures (small: the episode pipeline
         may hold every speaker's batch at once, 1,000 of them).
     """
@@ -91,7 +91,7 @@ class BenchPlan:
     serving_seconds: float = 3.0
     scale_speakers: tuple = (10, 100, 1000)
     scale_utterances: int = 1000
-    scale_steps: int = 3
+    scale_steps: int = 7
     scale_segments_per_speaker: int = 4
 
     @property

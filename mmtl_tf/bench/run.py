@@ -149,6 +149,9 @@ def run_benchmark(plan: plan_lib.BenchPlan, work_dir: str, preset_of_replicas: s
             "plan": config_lib.json_ready(dataclasses.asdict(plan)),
             "environment": {"tensorflow": tf.__version__, "keras": keras.__version__,
                             "cpu_count": os.cpu_count(),
+                            "cpu_allocator": ("bfc" if os.environ.get(
+                                "TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("true", "1")
+                                              else "malloc"),
                             "load_average": [round(x, 2) for x in os.getloadavg()],
                             "python": sys.version.split()[0]},
             "total_seconds": round(time.perf_counter() - started, 1)}
