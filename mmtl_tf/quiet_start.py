@@ -140,3 +140,9 @@ def command_allocator(orig_argv=None, environ=None) -> bool:
         return False
     environ[ALLOCATOR_VARIABLE] = "true"
     return True
+
+
+def host_allocator(environ=None) -> str:
+    """The host allocator TensorFlow uses in this process: "bfc" or "malloc" (for records)."""
+    environ = os.environ if environ is None else environ
+    return "bfc" if environ.get(ALLOCATOR_VARIABLE, "").lower() in ("true", "1") else "malloc"

@@ -146,6 +146,7 @@ def test_a_command_gets_the_bfc_host_allocator_unless_the_user_chose(orig_argv, 
     changed = quiet_start.command_allocator(orig_argv, environment)
     assert changed is (chosen is not None and not environ)
     assert environment.get("TF_CPU_ALLOCATOR_USE_BFC") == chosen
+    assert quiet_start.host_allocator(environment) == ("bfc" if chosen == "true" else "malloc")
 
 
 def test_importing_mmtl_tf_sets_the_allocator_for_a_command_only():

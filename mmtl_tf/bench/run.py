@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from mmtl_tf import config as config_lib
+from mmtl_tf import quiet_start
 from mmtl_tf.bench import corpus_scale
 from mmtl_tf.bench import data_figures
 from mmtl_tf.bench import memory
@@ -149,9 +150,7 @@ def run_benchmark(plan: plan_lib.BenchPlan, work_dir: str, preset_of_replicas: s
             "plan": config_lib.json_ready(dataclasses.asdict(plan)),
             "environment": {"tensorflow": tf.__version__, "keras": keras.__version__,
                             "cpu_count": os.cpu_count(),
-                            "cpu_allocator": ("bfc" if os.environ.get(
-                                "TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("true", "1")
-                                              else "malloc"),
+                            "cpu_allocator": quiet_start.host_allocator(),
                             "load_average": [round(x, 2) for x in os.getloadavg()],
                             "python": sys.version.split()[0]},
             "total_seconds": round(time.perf_counter() - started, 1)}
