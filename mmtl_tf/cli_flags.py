@@ -256,7 +256,7 @@ GROUPS = {
            _at_least(0)))),
     "preparation": ("Preparation", (
         _S(flags.DEFINE_integer, "segments_per_shard", 2000, "Maximum segments per TFRecord "
-           "shard.", _at_least(1)),
+           "shard; speakers with fewer share shards.", _at_least(1)),
         _S(flags.DEFINE_boolean, "progress", True, "Show a progress bar."),
         _OVERWRITE)),
     "devices": ("Devices", (

@@ -147,7 +147,7 @@ def _check_segment_count(directory: str, manifest: dict, speaker: str, found: in
         raise DamagedShardError(
             f"{shards}: {found} segments, manifest.json says {expected} (a truncated or "
             f"replaced shard). Delete them and re-run `python -m mmtl_tf.prepare "
-            f"--tfrecord_dir={directory}` with the same flags: that speaker is recomputed.")
+            f"--tfrecord_dir={directory}` with the same flags: the speakers they hold are recomputed.")
 
 
 def _labels(parsed):
@@ -198,15 +198,17 @@ def _record_table(directory: str, manifest: dict, speakers):
     Raises:
       DamagedShardError: a speaker's shards hold another count than the manifest's.
     """
-    paths, records = [], []  # records[row]: (path index, offset) per segment of that speaker
+    index_of, records = {}, []  # records[row]: (path index, offset) per segment of that speaker
     for speaker in speakers:
         table = []
-        for path in tfrecords.speaker_shard_paths(directory, manifest, speaker):
-            table += [(len(paths), offset) for offset in tfrecords.record_offsets(path, directory)]
-            paths.append(path)
+        for path, (first, count) in zip(tfrecords.speaker_shard_paths(directory, manifest, speaker),
+                                        tfrecords.speaker_record_runs(manifest, speaker)):
+            offsets = tfrecords.record_offsets(path, directory)[first:]
+            index = index_of.setdefault(path, len(index_of))  # speakers may share a shard
+            table += [(index, offset) for offset in offsets[:count]]
         _check_segment_count(directory, manifest, speaker, len(table))
         records.append(np.array(table, np.int64).reshape(-1, 2))
-    return paths, records
+    return list(index_of), records
 
 
 def _planned_records(records, steps: int, segments_per_speaker: int,

@@ -8,17 +8,20 @@ what it writes. It is idempotent, checked and transactional, like SpeechBrain's 
    analysis window is rejected, naming the file.
 2. The directory is locked (`tfrecord_dir.lock`). A committed preparation with other feature
    settings, corpus or classes is refused, naming the differences, unless `overwrite`.
-3. A speaker whose `<speaker>.done.json` hash (feature config, corpus, class names, shard size
-   and the speaker's utterance ids, paths, lengths and labels) matches, and whose shards all
-   have their recorded sizes, is reused: from the staging folder of an unfinished prepare, or
+3. A speaker whose digest (feature config, corpus, class names, shard size and the speaker's
+   utterance ids, paths, lengths and labels) a done-record holds, and whose shards all have
+   their recorded sizes, is reused: from the staging folder of an unfinished prepare, or
    hard-linked from the committed generation. The others are recomputed into staging.
 4. One tf.data pipeline over the remaining utterances (speaker by speaker, order preserved)
    loads audio with `audio.read_wav` and runs the one feature function
    (`features.concatenated_features`) on a few utterances per call, several calls in parallel,
    and casts the spectrograms to the shards' float16 in the same graph (`feature_stream`).
-5. Each speaker's segments go to temporary shard files renamed into place when the speaker is
-   complete, then its done-file is written. When every speaker is staged,
-   `tfrecord_dir.commit` swaps the new generation in with one atomic write of manifest.json.
+5. The speakers to compute are grouped into units (`pack_units`): small speakers share one
+   shard file, a large one has its own (one file per speaker made preparing thousands of small
+   speakers cost a file creation each, issue 17.3). Each unit's segments go to temporary shard
+   files renamed into place when the unit is complete, then its done-record
+   (`<first speaker>.done.json`) is written. When every unit is staged, `tfrecord_dir.commit`
+   swaps the new generation in with one atomic write of manifest.json.
 
 So a failure or a kill never touches the committed preparation, and rerunning completes an
 interrupted one with the same bytes as an uninterrupted run. Histograms count segments (what
@@ -76,7 +79,7 @@ def expected_samples(utterance: corpora.Utterance,
 def _speaker_hash(listing, utterances, lengths, feature_config, segments_per_shard) -> str:
     """Digest of everything a speaker's shards depend on."""
     payload = {
-        "format_version": tfrecords.FORMAT_VERSION, "corpus": listing.corpus,
+        "format_version": tfrecords.RECORD_VERSION, "corpus": listing.corpus,
         "class_names": list(listing.class_names), "feature_config": feature_config.to_dict(),
         "segments_per_shard": segments_per_shard,
         "utterances": sorted([u.utterance_id, u.path, u.session, u.emotion, u.valence, u.arousal,
@@ -153,50 +156,96 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
             position += 1
 
 
-def _write_speaker(folder, speaker, stream, num_segments, segments_per_shard, num_classes,
-                   digest):
-    """Writes one speaker's shards from its part of the stream, then its done-file.
+def pack_units(segments: dict, segments_per_shard: int) -> list:
+    """Speakers (in sorted order) grouped into the units that share shard files.
+
+    A unit takes the next speakers while their segments fit in one shard; a speaker with more
+    segments than a shard holds is a unit of its own, spread over several shards. The grouping
+    restarts at every unit, so the speakers left after an interrupted prepare are grouped as
+    the uninterrupted prepare grouped them.
+
+    Args:
+      segments: speaker -> its number of segments.
+      segments_per_shard: records per shard file.
 
     Returns:
-      The speaker's manifest entry (with `shard_bytes`).
+      A list of units, each a list of speakers; the first names the unit's files.
     """
-    count = max(1, math.ceil(num_segments / segments_per_shard))
-    names = [tfrecords.shard_name(speaker, index, count) for index in range(count)]
-    histograms = {"emotion": [0] * num_classes}
-    histograms.update({task: [0] * labels.NUM_VAD_BINS for task in labels.AUX_TASKS})
-    written, utterance_count, session, writer = 0, 0, None, None
+    units, total = [], 0
+    for speaker in sorted(segments):
+        if units and total + segments[speaker] <= segments_per_shard:
+            units[-1].append(speaker)
+            total += segments[speaker]
+        else:
+            units.append([speaker])
+            total = segments[speaker]
+    return units
+
+
+def _write_unit(folder, unit, stream, segments, segments_per_shard, num_classes, digests):
+    """Writes the shards of one unit of speakers from its part of the stream, then its done-file.
+
+    Args:
+      folder: the staging folder.
+      unit: the unit's speakers, in stream order (`pack_units`).
+      stream: (utterance, features) of exactly these speakers' utterances, in order.
+      segments: speaker -> expected segments (from the wav headers).
+      segments_per_shard, num_classes: as in `prepare_corpus`.
+      digests: speaker -> digest (`_speaker_hash`).
+
+    Returns:
+      {speaker: manifest entry with `shard_bytes`}.
+    """
+    total = sum(segments[speaker] for speaker in unit)
+    count = max(1, math.ceil(total / segments_per_shard))
+    names = [tfrecords.shard_name(unit[0], index, count) for index in range(count)]
+    entries = {speaker: {"session": None, "shards": [], "shard_records": [],
+                         "num_segments": 0, "num_utterances": 0,
+                         "histograms": {"emotion": [0] * num_classes,
+                                        **{task: [0] * labels.NUM_VAD_BINS
+                                           for task in labels.AUX_TASKS}}}
+               for speaker in unit}
+    written, shard, writer = 0, -1, None
     try:
         for utterance, computed in stream:
-            utterance_count, session = utterance_count + 1, utterance.session
+            entry = entries[utterance.speaker]
+            entry["num_utterances"] += 1
+            entry["session"] = utterance.session
             for row, segment_index in enumerate(computed["segment_index"]):
-                if written % segments_per_shard == 0:
+                if min(written // segments_per_shard, count - 1) != shard:
                     if writer is not None:
                         writer.close()
-                    shard = min(written // segments_per_shard, count - 1)
+                    shard += 1
                     writer = tf.io.TFRecordWriter(
                         atomic_files.temporary_path(os.path.join(folder, names[shard])))
+                if not entry["shards"] or entry["shards"][-1] != names[shard]:
+                    entry["shards"].append(names[shard])
+                    entry["shard_records"].append([written - shard * segments_per_shard, 0])
                 writer.write(tfrecords.serialize_segment(
                     utterance, int(segment_index), computed["spectrogram"][row],
                     int(computed["num_frames"][row])))
                 written += 1
-                histograms["emotion"][utterance.emotion] += 1
+                entry["shard_records"][-1][1] += 1
+                entry["num_segments"] += 1
+                entry["histograms"]["emotion"][utterance.emotion] += 1
                 for task in labels.AUX_TASKS:
                     if getattr(utterance, task) != labels.MISSING_LABEL:
-                        histograms[task][getattr(utterance, task)] += 1
+                        entry["histograms"][task][getattr(utterance, task)] += 1
     finally:
         if writer is not None:
             writer.close()
-    if written != num_segments:
-        raise RuntimeError(f"speaker {speaker}: wrote {written} segments, expected "
-                           f"{num_segments} from the wav headers")
+    for speaker, entry in entries.items():
+        if entry["num_segments"] != segments[speaker]:
+            raise RuntimeError(f"speaker {speaker}: wrote {entry['num_segments']} segments, "
+                               f"expected {segments[speaker]} from the wav headers")
     sizes = {}
     for name in names:
         path = os.path.join(folder, name)
         os.replace(atomic_files.temporary_path(path), path)
         sizes[name] = os.path.getsize(path)
-    entry = {"session": session, "shards": names, "num_segments": written,
-             "num_utterances": utterance_count, "histograms": histograms}
-    return tfrecord_dir.write_done(folder, speaker, digest, entry, sizes)
+    return tfrecord_dir.write_done(folder, unit[0], {speaker: (digests[speaker], entry)
+                                                     for speaker, entry in entries.items()},
+                                   sizes)
 
 
 def _print_summary(manifest: dict, output_dir: str, seconds: float, computed: int) -> None:
@@ -304,8 +353,8 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
         sources = [staging] if staging else []
         if committed is not None:
             sources.append(committed.get("generation", ""))
-        found = _finished_speakers(output_dir, sources, digests)  # {speaker: (source, entry)}
-        entries = {speaker: entry for speaker, (_, entry) in found.items()}
+        found = _finished_speakers(output_dir, sources, digests)  # {speaker: (source, entry, record)}
+        entries = {speaker: entry for speaker, (_, entry, _) in found.items()}
         pending = [speaker for speaker in sorted(by_speaker) if speaker not in entries]
         if (not pending and staging is None and committed is not None
                 and tfrecord_dir.is_committed(output_dir, committed, _build_manifest(
@@ -317,11 +366,11 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
 
         staging = staging or tfrecord_dir.new_staging(output_dir, committed)
         folder = os.path.join(output_dir, staging)
-        for speaker, (source, entry) in found.items():
-            if source != staging:  # reused from the committed generation: link it into staging
-                for name in entry["shards"] + [tfrecord_dir.done_name(speaker)]:
-                    tfrecord_dir.link_or_copy(os.path.join(output_dir, source, name),
-                                              os.path.join(folder, name))
+        reused = {(source, name) for source, entry, record in found.values() if source != staging
+                  for name in entry["shards"] + [record]}
+        for source, name in sorted(reused):  # from the committed generation: linked into staging
+            tfrecord_dir.link_or_copy(os.path.join(output_dir, source, name),
+                                      os.path.join(folder, name))
         todo = [u for speaker in pending for u in by_speaker[speaker]]
         start = time.time()
         entries.update(_compute_speakers(folder, todo, lengths, feature_config,
@@ -340,23 +389,24 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
 
 
 def _finished_speakers(output_dir: str, sources, digests: dict) -> dict:
-    """{speaker: (generation folder, entry)} of the speakers some source already holds."""
+    """{speaker: (generation folder, entry, done-record name)} of the speakers a source holds."""
     found = {}
-    for speaker in sorted(digests):
-        for source in sources:
-            entry = tfrecord_dir.finished_speaker(os.path.join(output_dir, source), speaker,
-                                                  digests[speaker])
-            if entry is not None:
-                found[speaker] = (source, entry)
-                print(f"speaker {speaker}: already prepared with these settings "
-                      f"({os.path.join(source, tfrecord_dir.done_name(speaker))}), skipped")
-                break
+    for source in sources:
+        remaining = {speaker: digest for speaker, digest in digests.items() if speaker not in found}
+        for speaker, (entry, record) in tfrecord_dir.finished_speakers(
+                os.path.join(output_dir, source), remaining).items():
+            found[speaker] = (source, entry, record)
+    for speaker in sorted(found):
+        source, _, record = found[speaker]
+        print(f"speaker {speaker}: already prepared with these settings "
+              f"({os.path.join(source, record)}), skipped")
     return found
 
 
 def _compute_speakers(folder, todo, lengths, feature_config, segments_per_shard, num_classes,
                       digests, show_progress) -> dict:
-    """Computes the utterances `todo` (grouped by speaker) into `folder`; {speaker: entry}."""
+    """Computes the utterances `todo` (sorted by speaker) into `folder`, unit by unit
+    (`pack_units`); {speaker: entry}."""
     progress = None
     if show_progress and todo:
         progress = keras.utils.Progbar(len(todo), unit_name="utterance")
@@ -364,16 +414,18 @@ def _compute_speakers(folder, todo, lengths, feature_config, segments_per_shard,
     for utterance in todo:
         segments[utterance.speaker] += -(-lengths[utterance.utterance_id]
                                          // feature_config.segment_samples)
+    units = {unit[0]: unit for unit in pack_units(segments, segments_per_shard)}
+    head_of = {speaker: head for head, unit in units.items() for speaker in unit}
     entries = {}
     # What a killed run left of these speakers goes before any of them is written, so no old
     # done-record can vouch for a half-written speaker.
     tfrecord_dir.remove_speakers_files(folder, segments)
     stream = feature_stream(todo, lengths, feature_config)
-    for speaker, items in itertools.groupby(stream, key=lambda item: item[0].speaker):
+    for head, items in itertools.groupby(stream, key=lambda item: head_of[item[0].speaker]):
         if progress is not None:
             items = _ticking(items, progress)
-        entries[speaker] = _write_speaker(folder, speaker, items, segments[speaker],
-                                          segments_per_shard, num_classes, digests[speaker])
+        entries.update(_write_unit(folder, units[head], items, segments, segments_per_shard,
+                                   num_classes, digests))
     return entries
 
 

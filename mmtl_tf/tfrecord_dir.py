@@ -3,8 +3,10 @@
     tfrecord_dir/
       manifest.json          the committed preparation; written last, atomically (the commit)
       generation-0002/       the shards it names (`generation` in the manifest):
-        1F-00000-of-00001.tfrecord, ...   one speaker's segments (`tfrecords.py`)
-        1F.done.json                      what they were computed from (resuming and reuse)
+        1F-00000-of-00001.tfrecord, ...   the segments of a unit of speakers headed by 1F
+                                          (`tfrecords.py`: a large speaker, or small ones
+                                          sharing a shard)
+        1F.done.json                      what its speakers were computed from (resuming, reuse)
         prepare_flags.txt                 the flags that produced this generation
       generation-0003/       staging: an unfinished prepare's work, resumed by the next one
       .lock                  held while a prepare runs (`directory_lock.DirectoryLock`)
@@ -32,6 +34,7 @@ MANIFEST_NAME = "manifest.json"
 PREPARE_FLAGS_NAME = "prepare_flags.txt"
 GENERATION_PREFIX = "generation-"
 
+_DONE_SUFFIX = ".done.json"
 _GENERATION = re.compile(rf"^{GENERATION_PREFIX}(\d+)$")
 _SPEAKER_KEYS = {"session": str, "shards": list, "num_segments": int, "num_utterances": int,
                  "histograms": dict}
@@ -43,9 +46,9 @@ class TfrecordDirError(ValueError):
     """The directory cannot be prepared (in use, other settings, not a directory); says why."""
 
 
-def done_name(speaker: str) -> str:
-    """File name of a speaker's done-record: `1F.done.json`."""
-    return f"{speaker}.done.json"
+def done_name(head: str) -> str:
+    """File name of the done-record of the unit of speakers headed by `head`: `1F.done.json`."""
+    return f"{head}{_DONE_SUFFIX}"
 
 
 def generation_number(name: str) -> int:
@@ -108,6 +111,10 @@ def validate_manifest(path: str, manifest) -> dict:
                 fail(f"key speakers.{speaker}.{key} is missing or not a {kind.__name__}")
         if not isinstance(entry["histograms"].get("emotion"), list):
             fail(f"key speakers.{speaker}.histograms.emotion is missing or not a list")
+        runs = entry.get("shard_records", [[0, None]] * len(entry["shards"]))
+        if not (isinstance(runs, list) and len(runs) == len(entry["shards"])
+                and all(isinstance(run, list) and len(run) == 2 for run in runs)):
+            fail(f"key speakers.{speaker}.shard_records is not a [first, count] pair per shard")
     return manifest
 
 
@@ -138,41 +145,72 @@ def new_staging(directory: str, committed) -> str:
     return name
 
 
-def finished_speaker(folder: str, speaker: str, digest: str):
-    """A speaker's entry from its done-record in `folder`, if the hash matches and the shards are intact.
+def finished_speakers(folder: str, digests: dict) -> dict:
+    """The speakers of `digests` a done-record of `folder` vouches for, with intact shards.
 
-    A done-record `<speaker>.done.json` holds {"hash": digest of what the shards were computed
-    from, "shard_bytes": {shard name: size}, "entry": the speaker's manifest entry}.
+    A done-record `<head>.done.json` describes one unit of speakers written together (its first
+    speaker names it and its shards): {"shard_bytes": {shard name: size}, "speakers": {speaker:
+    {"hash": digest of what its segments were computed from, "entry": its manifest entry}}}.
+    Format 1 records (one speaker, {"hash", "shard_bytes", "entry"}) are read too. A speaker is
+    finished when a record holds its current digest and every shard of its entry has the
+    recorded size.
 
-    Returns:
-      The manifest entry (with `shard_bytes`, a size per shard), or None.
-    """
-    try:
-        done = atomic_files.read_json(os.path.join(folder, done_name(speaker)))
-        if done["hash"] != digest:
-            return None
-        entry = dict(done["entry"])
-        entry["shard_bytes"] = [done["shard_bytes"][name] for name in entry["shards"]]
-        for name, size in zip(entry["shards"], entry["shard_bytes"]):
-            if os.path.getsize(os.path.join(folder, name)) != size:
-                return None
-        return entry
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def write_done(folder: str, speaker: str, digest: str, entry: dict, shard_bytes: dict) -> dict:
-    """Writes a speaker's done-record (see `finished_speaker`) once its shards are in place.
+    Args:
+      folder: a generation folder.
+      digests: speaker -> the digest of what its segments must be computed from.
 
     Returns:
-      The manifest entry with `shard_bytes`, as `finished_speaker` will return it.
+      {speaker: (manifest entry with `shard_bytes`, a size per shard; done-record file name)}.
     """
-    # Not fsynced one by one (a disk flush per speaker dominated preparing 1,000 small speakers):
+    found, sizes = {}, {}
+
+    def intact(name, size):
+        if name not in sizes:
+            path = os.path.join(folder, name)
+            sizes[name] = os.path.getsize(path) if os.path.isfile(path) else None
+        return sizes[name] == size
+
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(_DONE_SUFFIX):
+            continue
+        try:
+            done = atomic_files.read_json(os.path.join(folder, name))
+            vouched = done.get("speakers") or {name[:-len(_DONE_SUFFIX)]: done}
+            for speaker, record in vouched.items():
+                if speaker in found or digests.get(speaker) != record["hash"]:
+                    continue
+                entry = dict(record["entry"])
+                entry["shard_bytes"] = [done["shard_bytes"][shard] for shard in entry["shards"]]
+                if all(intact(*pair) for pair in zip(entry["shards"], entry["shard_bytes"])):
+                    found[speaker] = (entry, name)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # an unreadable record vouches for nothing: its speakers are recomputed
+    return found
+
+
+def write_done(folder: str, head: str, speakers: dict, shard_bytes: dict) -> dict:
+    """Writes the done-record of a unit headed by `head` (see `finished_speakers`) once its
+    shards are in place.
+
+    Args:
+      folder: the staging folder.
+      head: the unit's first speaker (names the record and the shards).
+      speakers: speaker -> (digest, manifest entry) of every speaker of the unit.
+      shard_bytes: shard name -> size of the unit's shards.
+
+    Returns:
+      {speaker: manifest entry with `shard_bytes`}, as `finished_speakers` will return them.
+    """
+    # Not fsynced one by one (a disk flush per unit dominated preparing 1,000 small speakers):
     # the rename is atomic against a kill, and `commit` syncs the generation before naming it.
-    atomic_files.write_json(os.path.join(folder, done_name(speaker)),
-                            {"hash": digest, "shard_bytes": shard_bytes, "entry": entry},
-                            durable=False)
-    return {**entry, "shard_bytes": [shard_bytes[name] for name in entry["shards"]]}
+    atomic_files.write_json(
+        os.path.join(folder, done_name(head)),
+        {"shard_bytes": shard_bytes,
+         "speakers": {speaker: {"hash": digest, "entry": entry}
+                      for speaker, (digest, entry) in speakers.items()}},
+        durable=False)
+    return {speaker: {**entry, "shard_bytes": [shard_bytes[name] for name in entry["shards"]]}
+            for speaker, (_, entry) in speakers.items()}
 
 
 # A speaker's files: shards, done-record, and their temporary files. The speaker is the longest
@@ -221,9 +259,11 @@ def link_or_copy(source: str, destination: str) -> None:
 def generation_files(manifest: dict) -> set:
     """Names of the files a committed generation holds: shards, done-records, prepare flags."""
     names = {PREPARE_FLAGS_NAME}
-    for speaker, entry in manifest["speakers"].items():
+    for entry in manifest["speakers"].values():
         names.update(entry["shards"])
-        names.add(done_name(speaker))
+    # Each shard's unit keeps its done-record (named by the unit's head, like the shard).
+    names.update([done_name(_SPEAKER_FILE.match(name).group("speaker")) for name in names
+                  if _SPEAKER_FILE.match(name)])
     return names
 
 

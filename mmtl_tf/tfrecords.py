@@ -12,9 +12,14 @@ recipe pairs `create_example` with `parse_tfrecord_fn`). One `tf.train.Example` 
 - `spectrogram`: bytes, little-endian float16 [max_frames, num_bins] (300 x 200), row-major
   by time, exactly as `features.waveform_features` returned it.
 
-Each speaker's segments go to `<speaker>-00000-of-00002.tfrecord`, ... (uncompressed), in the
-generation folder `manifest.json` names; the directory's layout and its transactional updates
-are `mmtl_tf.tfrecord_dir`'s. Readers check each shard's size against the manifest, so a
+Segments go to shard files `<head>-00000-of-00002.tfrecord`, ... (uncompressed), in the
+generation folder `manifest.json` names. A shard file belongs to one *unit* of consecutive
+speakers named by its first one (its head): a speaker with more segments than a shard holds is a
+unit of its own, spread over several files; smaller speakers share one file until it is full, so
+a corpus of thousands of small speakers is not thousands of files (issue 17.3). Each manifest
+entry lists its speaker's shards and, per shard, the run of records that are its own
+(`shard_records`, [first, count]; absent in format 1, where a shard is one speaker's whole
+file). The directory's layout and its transactional updates are `mmtl_tf.tfrecord_dir`'s. Readers check each shard's size against the manifest, so a
 truncated or replaced shard is named before TensorFlow reads it. `record_offsets` and
 `read_records` give random access to single records (CRC-checked), so an episode reads only the
 segments it uses (`mmtl_tf.episodes`).
@@ -33,7 +38,13 @@ from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
 from mmtl_tf import tfrecord_dir
 
-FORMAT_VERSION = 1
+# The manifest's layout: 2 added `shard_records` (shared shards). Format 1 directories are read as
+# they are; a reader of format 1 alone would take a shared shard for one speaker's.
+FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)
+# What a record holds (FEATURE_SPEC); part of every speaker's digest, so shards computed under
+# format 1 are reused as they are.
+RECORD_VERSION = 1
 MANIFEST_NAME = tfrecord_dir.MANIFEST_NAME
 
 FEATURE_SPEC = {
@@ -147,9 +158,10 @@ def load_manifest(directory: str, feature_config: config_lib.FeatureConfig = Non
     except (OSError, ValueError) as error:
         raise ValueError(f"{path}: unreadable manifest ({error}); re-run `python -m "
                          f"mmtl_tf.prepare --tfrecord_dir={directory}`") from None
-    if isinstance(manifest, dict) and manifest.get("format_version") != FORMAT_VERSION:
+    if (isinstance(manifest, dict)
+            and manifest.get("format_version") not in READABLE_FORMAT_VERSIONS):
         raise ValueError(f"{path}: format_version {manifest.get('format_version')!r}, this code "
-                         f"reads {FORMAT_VERSION}; re-run `python -m mmtl_tf.prepare "
+                         f"reads {' and '.join(map(str, READABLE_FORMAT_VERSIONS))}; re-run `python -m mmtl_tf.prepare "
                          f"--tfrecord_dir={directory}`")
     tfrecord_dir.validate_manifest(path, manifest)
     if feature_config is not None:
@@ -170,8 +182,8 @@ class DamagedShardError(RuntimeError):
 def damaged_shard_message(path: str, directory: str, detail: str) -> str:
     """The message of a DamagedShardError for the shard `path` of `directory`."""
     return (f"{path}: damaged TFRecord shard ({detail}). Delete it and re-run `python -m "
-            f"mmtl_tf.prepare --tfrecord_dir={directory}` with the same flags: that speaker is "
-            f"recomputed, the others are kept.")
+            f"mmtl_tf.prepare --tfrecord_dir={directory}` with the same flags: the speakers "
+            f"stored in it are recomputed, the others are kept.")
 
 
 def speaker_shard_paths(directory: str, manifest: dict, speaker: str) -> list:
@@ -198,6 +210,16 @@ def speaker_shard_paths(directory: str, manifest: dict, speaker: str) -> list:
             raise DamagedShardError(damaged_shard_message(
                 path, directory, f"{os.path.getsize(path)} bytes, prepare wrote {size}"))
     return paths
+
+
+def speaker_record_runs(manifest: dict, speaker: str) -> list:
+    """Per shard of `speaker_shard_paths`, the (first record, count) that are the speaker's.
+
+    count is None for a format 1 entry (the whole file is the speaker's).
+    """
+    entry = manifest["speakers"][speaker]
+    runs = entry.get("shard_records") or [[0, None]] * len(entry["shards"])
+    return [(int(first), None if count is None else int(count)) for first, count in runs]
 
 
 @functools.lru_cache(maxsize=None)
@@ -301,7 +323,11 @@ def speaker_dataset(directory: str, manifest: dict, speaker: str,
       A dataset of single-segment dicts as `parse_segments` returns them (spectrogram float32
       [max_frames, num_bins], scalar labels).
     """
-    dataset = tf.data.TFRecordDataset(speaker_shard_paths(directory, manifest, speaker))
+    dataset = None
+    for path, (first, count) in zip(speaker_shard_paths(directory, manifest, speaker),
+                                    speaker_record_runs(manifest, speaker)):
+        part = tf.data.TFRecordDataset(path).skip(first).take(-1 if count is None else count)
+        dataset = part if dataset is None else dataset.concatenate(part)
     dataset = dataset.batch(_PARSE_BATCH).map(
         lambda serialized: parse_segments(serialized, feature_config),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

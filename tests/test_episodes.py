@@ -218,8 +218,9 @@ def test_a_record_that_fails_its_crc_stops_the_epoch_naming_the_shard(synthetic_
     directory, feature_config, manifest = synthetic_shards
     copied = str(shutil.copytree(directory, tmp_path / "shards"))
     (shard,) = tfrecords.speaker_shard_paths(copied, manifest, "3F")
+    ((first, count),) = tfrecords.speaker_record_runs(manifest, "3F")  # 3F's run in the shard
     with open(shard, "r+b") as handle:  # same size: only the CRC check can tell
-        handle.seek(os.path.getsize(shard) // 3)
+        handle.seek(tfrecords.record_offsets(shard, copied)[first + count // 2] + 100)
         byte = handle.read(1)
         handle.seek(-1, os.SEEK_CUR)
         handle.write(bytes([byte[0] ^ 0xFF]))

@@ -3,7 +3,8 @@
 At every corpus size:
 (a) prepare seconds per audio second (the faster of two runs): the same synthetic utterances
     (a fixed number of them) are handed to `preparation.prepare_corpus` spread over that many
-    speakers, so only the per-speaker cost (files, done-files, hashes) differs between sizes;
+    speakers, so only the per-speaker cost (hashes, manifest entries; small speakers share
+    shard files and done-records) differs between sizes;
 (b) outer-step seconds with m = 8 speakers per episode, including the wait for the episode;
 (c) the input pipeline's resident memory and open files after a few episodes;
 (d) epoch start-up: seconds from `episodes.episode_dataset` to its first episode.
