@@ -43,10 +43,11 @@ def write_text(path: str, text: str, durable: bool = True) -> None:
     write_bytes(path, text.encode("utf-8"), durable)
 
 
-def write_json(path: str, value, durable: bool = True) -> None:
-    """Writes `value` as indented, key-sorted JSON (with a final newline) to `path` atomically
-    (`durable` as in `write_bytes`)."""
-    write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n", durable)
+def write_json(path: str, value, durable: bool = True, indent: int = 2) -> None:
+    """Writes `value` as key-sorted JSON (with a final newline) to `path` atomically (`durable`
+    as in `write_bytes`). `indent=None` writes one line, through json's C encoder (indenting
+    takes its pure-Python one: ~0.2 s for a record of 1,000 speakers)."""
+    write_text(path, json.dumps(value, indent=indent, sort_keys=True) + "\n", durable)
 
 
 def read_json(path: str):

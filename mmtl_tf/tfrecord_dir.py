@@ -208,7 +208,7 @@ def write_done(folder: str, head: str, speakers: dict, shard_bytes: dict) -> dic
         {"shard_bytes": shard_bytes,
          "speakers": {speaker: {"hash": digest, "entry": entry}
                       for speaker, (digest, entry) in speakers.items()}},
-        durable=False)
+        durable=False, indent=None)  # read by prepare only
     return {speaker: {**entry, "shard_bytes": [shard_bytes[name] for name in entry["shards"]]}
             for speaker, (_, entry) in speakers.items()}
 
