@@ -182,7 +182,8 @@ def pack_units(segments: dict, segments_per_shard: int) -> list:
     return units
 
 
-def _write_unit(folder, unit, stream, segments, segments_per_shard, num_classes, digests):
+def _write_unit(folder, unit, stream, segments, segments_per_shard, num_classes, digests,
+                syncer):
     """Writes the shards of one unit of speakers from its part of the stream, then its done-file.
 
     Args:
@@ -192,6 +193,7 @@ def _write_unit(folder, unit, stream, segments, segments_per_shard, num_classes,
       segments: speaker -> expected segments (from the wav headers).
       segments_per_shard, num_classes: as in `prepare_corpus`.
       digests: speaker -> digest (`_speaker_hash`).
+      syncer: a `tfrecord_dir.EarlySync` that starts the shards on their way to disk.
 
     Returns:
       {speaker: manifest entry with `shard_bytes`}.
@@ -221,9 +223,12 @@ def _write_unit(folder, unit, stream, segments, segments_per_shard, num_classes,
                 if not entry["shards"] or entry["shards"][-1] != names[shard]:
                     entry["shards"].append(names[shard])
                     entry["shard_records"].append([written - shard * segments_per_shard, 0])
-                writer.write(tfrecords.serialize_segment(
-                    utterance, int(segment_index), computed["spectrogram"][row],
-                    int(computed["num_frames"][row])))
+                record = tfrecords.serialize_segment(utterance, int(segment_index),
+                                                     computed["spectrogram"][row],
+                                                     int(computed["num_frames"][row]))
+                writer.write(record)
+                syncer.wrote(atomic_files.temporary_path(os.path.join(folder, names[shard])),
+                             len(record), writer.flush)
                 written += 1
                 entry["shard_records"][-1][1] += 1
                 entry["num_segments"] += 1
@@ -243,6 +248,7 @@ def _write_unit(folder, unit, stream, segments, segments_per_shard, num_classes,
         path = os.path.join(folder, name)
         os.replace(atomic_files.temporary_path(path), path)
         sizes[name] = os.path.getsize(path)
+        syncer.sync(path)
     return tfrecord_dir.write_done(folder, unit[0], {speaker: (digests[speaker], entry)
                                                      for speaker, entry in entries.items()},
                                    sizes)
@@ -421,11 +427,12 @@ def _compute_speakers(folder, todo, lengths, feature_config, segments_per_shard,
     # done-record can vouch for a half-written speaker.
     tfrecord_dir.remove_speakers_files(folder, segments)
     stream = feature_stream(todo, lengths, feature_config)
-    for head, items in itertools.groupby(stream, key=lambda item: head_of[item[0].speaker]):
-        if progress is not None:
-            items = _ticking(items, progress)
-        entries.update(_write_unit(folder, units[head], items, segments, segments_per_shard,
-                                   num_classes, digests))
+    with tfrecord_dir.EarlySync() as syncer:
+        for head, items in itertools.groupby(stream, key=lambda item: head_of[item[0].speaker]):
+            if progress is not None:
+                items = _ticking(items, progress)
+            entries.update(_write_unit(folder, units[head], items, segments, segments_per_shard,
+                                       num_classes, digests, syncer))
     return entries
 
 

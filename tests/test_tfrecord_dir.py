@@ -234,3 +234,35 @@ def test_removing_speakers_files_takes_exactly_their_shards_records_and_temporar
     assert sorted(os.listdir(tmp_path)) == expected
     tfrecord_dir.remove_speakers_files(str(tmp_path), ["a-00000-of-00001", "nobody"])
     assert sorted(os.listdir(tmp_path)) == sorted(unrelated)
+
+
+def test_commit_syncs_every_file_it_names_and_the_folders_before_and_after_the_commit_point(
+        committed, tmp_path, monkeypatch):
+    """Shards and done-records are written without fsync; the commit must fsync each of them
+    (and the staging folder, for their names) before manifest.json names them, and the
+    directory after the rename; nothing else (no file-system-wide `os.sync`)."""
+    listing, directory = _copy(committed, tmp_path)
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def recording_fsync(descriptor):
+        events.append(("fsync", os.path.realpath(f"/proc/self/fd/{descriptor}")))
+        real_fsync(descriptor)
+
+    def recording_replace(source, destination):
+        events.append(("replace", os.path.realpath(destination)))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "replace", recording_replace)
+    monkeypatch.setattr(os, "sync", lambda: pytest.fail("a file-system-wide os.sync"))
+    manifest = preparation.prepare_corpus(_relabelled(listing), FEATURE_CONFIG, directory,
+                                          show_progress=False)
+    monkeypatch.undo()
+    staging = os.path.realpath(os.path.join(directory, manifest["generation"]))
+    commit_point = events.index(("replace", os.path.realpath(os.path.join(directory,
+                                                                          "manifest.json"))))
+    synced_before = {path for kind, path in events[:commit_point] if kind == "fsync"}
+    named = tfrecord_dir.generation_files(manifest) & set(os.listdir(staging))
+    assert {os.path.join(staging, name) for name in named} | {staging} <= synced_before
+    assert ("fsync", os.path.realpath(directory)) in events[commit_point:]
