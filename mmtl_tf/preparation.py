@@ -16,7 +16,7 @@ what it writes. It is idempotent, checked and transactional, like SpeechBrain's 
    loads audio with `audio.read_wav` and runs the one feature function
    (`features.concatenated_features`) on a few utterances per call, several calls in parallel,
    and casts the spectrograms to the shards' float16 in the same graph (`feature_stream`).
-5. The speakers to compute are grouped into units (`pack_units`): small speakers share one
+5. The speakers to compute are grouped into units (`shard_writer.pack_units`): small speakers share one
    shard file, a large one has its own (one file per speaker made preparing thousands of small
    speakers cost a file creation each, issue 17.3). Each unit's segments go to temporary shard
    files renamed into place when the unit is complete, then its done-record
@@ -46,6 +46,7 @@ from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
 from mmtl_tf import features
 from mmtl_tf import labels
+from mmtl_tf import shard_writer
 from mmtl_tf import tfrecord_dir
 from mmtl_tf import tfrecords
 
@@ -154,104 +155,6 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
             yield utterances[position], {name: value[rows[index]:rows[index + 1]]
                                          for name, value in computed.items()}
             position += 1
-
-
-def pack_units(segments: dict, segments_per_shard: int) -> list:
-    """Speakers (in sorted order) grouped into the units that share shard files.
-
-    A unit takes the next speakers while their segments fit in one shard; a speaker with more
-    segments than a shard holds is a unit of its own, spread over several shards. The grouping
-    restarts at every unit, so the speakers left after an interrupted prepare are grouped as
-    the uninterrupted prepare grouped them.
-
-    Args:
-      segments: speaker -> its number of segments.
-      segments_per_shard: records per shard file.
-
-    Returns:
-      A list of units, each a list of speakers; the first names the unit's files.
-    """
-    units, total = [], 0
-    for speaker in sorted(segments):
-        if units and total + segments[speaker] <= segments_per_shard:
-            units[-1].append(speaker)
-            total += segments[speaker]
-        else:
-            units.append([speaker])
-            total = segments[speaker]
-    return units
-
-
-def _write_unit(folder, unit, stream, segments, segments_per_shard, num_classes, digests,
-                syncer):
-    """Writes the shards of one unit of speakers from its part of the stream, then its done-file.
-
-    Args:
-      folder: the staging folder.
-      unit: the unit's speakers, in stream order (`pack_units`).
-      stream: (utterance, features) of exactly these speakers' utterances, in order.
-      segments: speaker -> expected segments (from the wav headers).
-      segments_per_shard, num_classes: as in `prepare_corpus`.
-      digests: speaker -> digest (`_speaker_hash`).
-      syncer: a `tfrecord_dir.EarlySync` that starts the shards on their way to disk.
-
-    Returns:
-      {speaker: manifest entry with `shard_bytes`}.
-    """
-    total = sum(segments[speaker] for speaker in unit)
-    count = max(1, math.ceil(total / segments_per_shard))
-    names = [tfrecords.shard_name(unit[0], index, count) for index in range(count)]
-    entries = {speaker: {"session": None, "shards": [], "shard_records": [],
-                         "num_segments": 0, "num_utterances": 0,
-                         "histograms": {"emotion": [0] * num_classes,
-                                        **{task: [0] * labels.NUM_VAD_BINS
-                                           for task in labels.AUX_TASKS}}}
-               for speaker in unit}
-    written, shard, writer = 0, -1, None
-    try:
-        for utterance, computed in stream:
-            entry = entries[utterance.speaker]
-            entry["num_utterances"] += 1
-            entry["session"] = utterance.session
-            for row, segment_index in enumerate(computed["segment_index"]):
-                if min(written // segments_per_shard, count - 1) != shard:
-                    if writer is not None:
-                        writer.close()
-                    shard += 1
-                    writer = tf.io.TFRecordWriter(
-                        atomic_files.temporary_path(os.path.join(folder, names[shard])))
-                if not entry["shards"] or entry["shards"][-1] != names[shard]:
-                    entry["shards"].append(names[shard])
-                    entry["shard_records"].append([written - shard * segments_per_shard, 0])
-                record = tfrecords.serialize_segment(utterance, int(segment_index),
-                                                     computed["spectrogram"][row],
-                                                     int(computed["num_frames"][row]))
-                writer.write(record)
-                syncer.wrote(atomic_files.temporary_path(os.path.join(folder, names[shard])),
-                             len(record), writer.flush)
-                written += 1
-                entry["shard_records"][-1][1] += 1
-                entry["num_segments"] += 1
-                entry["histograms"]["emotion"][utterance.emotion] += 1
-                for task in labels.AUX_TASKS:
-                    if getattr(utterance, task) != labels.MISSING_LABEL:
-                        entry["histograms"][task][getattr(utterance, task)] += 1
-    finally:
-        if writer is not None:
-            writer.close()
-    for speaker, entry in entries.items():
-        if entry["num_segments"] != segments[speaker]:
-            raise RuntimeError(f"speaker {speaker}: wrote {entry['num_segments']} segments, "
-                               f"expected {segments[speaker]} from the wav headers")
-    sizes = {}
-    for name in names:
-        path = os.path.join(folder, name)
-        os.replace(atomic_files.temporary_path(path), path)
-        sizes[name] = os.path.getsize(path)
-        syncer.sync(path)
-    return tfrecord_dir.write_done(folder, unit[0], {speaker: (digests[speaker], entry)
-                                                     for speaker, entry in entries.items()},
-                                   sizes)
 
 
 def _print_summary(manifest: dict, output_dir: str, seconds: float, computed: int) -> None:
@@ -412,7 +315,7 @@ def _finished_speakers(output_dir: str, sources, digests: dict) -> dict:
 def _compute_speakers(folder, todo, lengths, feature_config, segments_per_shard, num_classes,
                       digests, show_progress) -> dict:
     """Computes the utterances `todo` (sorted by speaker) into `folder`, unit by unit
-    (`pack_units`); {speaker: entry}."""
+    (`shard_writer.pack_units`); {speaker: entry}."""
     progress = None
     if show_progress and todo:
         progress = keras.utils.Progbar(len(todo), unit_name="utterance")
@@ -420,19 +323,20 @@ def _compute_speakers(folder, todo, lengths, feature_config, segments_per_shard,
     for utterance in todo:
         segments[utterance.speaker] += -(-lengths[utterance.utterance_id]
                                          // feature_config.segment_samples)
-    units = {unit[0]: unit for unit in pack_units(segments, segments_per_shard)}
+    units = {unit[0]: unit for unit in shard_writer.pack_units(segments, segments_per_shard)}
     head_of = {speaker: head for head, unit in units.items() for speaker in unit}
     entries = {}
     # What a killed run left of these speakers goes before any of them is written, so no old
     # done-record can vouch for a half-written speaker.
     tfrecord_dir.remove_speakers_files(folder, segments)
     stream = feature_stream(todo, lengths, feature_config)
-    with tfrecord_dir.EarlySync() as syncer:
+    with atomic_files.EarlySync() as syncer:
         for head, items in itertools.groupby(stream, key=lambda item: head_of[item[0].speaker]):
             if progress is not None:
                 items = _ticking(items, progress)
-            entries.update(_write_unit(folder, units[head], items, segments, segments_per_shard,
-                                       num_classes, digests, syncer))
+            entries.update(shard_writer.write_unit(folder, units[head], items, segments,
+                                                   segments_per_shard, num_classes, digests,
+                                                   syncer))
     return entries
 
 

@@ -23,8 +23,6 @@ are read as they are and migrated by the next prepare.
 This module imports no TensorFlow: the commit can be exercised (and killed) cheaply.
 """
 
-import collections
-import concurrent.futures
 import os
 import re
 import shutil
@@ -274,10 +272,10 @@ def commit(directory: str, manifest: dict, previous=None) -> None:
 
     1. Files of the staging folder the manifest does not name (leftovers of other speakers or
        settings) are removed: the staging folder is not visible yet.
-    2. The files the manifest names are synced to disk (`sync_files`: an fsync each, most of
-       them already clean, then the folder), then manifest.json is written into the staging
-       folder and renamed over the directory's (one atomic `os.replace`): the commit point;
-       then the directory is synced, so the rename itself is on disk.
+    2. The files the manifest names are synced to disk (`atomic_files.sync_files`: an fsync
+       each, most of them already clean, then the folder), then manifest.json is written into
+       the staging folder and renamed over the directory's (one atomic `os.replace`): the
+       commit point. Then the directory is synced, so the rename itself is on disk.
     3. `remove_garbage` removes what the new manifest no longer names.
 
     Args:
@@ -292,79 +290,11 @@ def commit(directory: str, manifest: dict, previous=None) -> None:
             _remove(os.path.join(staging, name))
     staged_manifest = os.path.join(staging, MANIFEST_NAME)  # its temporary file stays in staging
     # Shards and done-records were written without fsync: they reach the disk before the commit.
-    sync_files(staging, sorted(keep & set(os.listdir(staging))))
+    atomic_files.sync_files(staging, sorted(keep & set(os.listdir(staging))))
     atomic_files.write_json(staged_manifest, manifest)
     os.replace(staged_manifest, os.path.join(directory, MANIFEST_NAME))
-    sync_files(directory, [])
+    atomic_files.sync_files(directory, [])
     remove_garbage(directory, manifest, previous)
-
-
-def sync_files(folder: str, names) -> None:
-    """fsyncs the files `names` of `folder`, then `folder` itself (its entries: new names, links).
-
-    Only these files, not the whole file system as `os.sync` does (which also waits for every
-    other process's writes; ~0.25-0.65 s of a preparation's serial part on this machine).
-    """
-    for name in names:
-        descriptor = os.open(os.path.join(folder, name), os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-    try:
-        descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:  # a platform without directory handles (Windows): renames are durable there
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-class EarlySync:
-    """Starts shards on their way to disk while preparation goes on: every `every_bytes` written
-    to a file, an fsync of it on a background thread (the syscall leaves the GIL free).
-
-    Only an early start, so the commit's `sync_files` finds the shards mostly clean instead of
-    writing ~120 MB back in its serial part (0.22-0.24 s of a 2 s preparation here): the commit
-    still syncs every file it names. A file renamed before its turn is skipped. Use in a `with`.
-    """
-
-    def __init__(self, every_bytes: int = 16 << 20):
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        self._every_bytes = every_bytes
-        self._unsynced = collections.Counter()
-
-    def wrote(self, path: str, size: int, flush) -> None:
-        """Counts `size` bytes written to `path`; past `every_bytes`, calls `flush()` (the
-        writer's buffer to the OS) and queues an fsync of `path`."""
-        self._unsynced[path] += size
-        if self._unsynced[path] >= self._every_bytes:
-            flush()
-            self.sync(path)
-
-    def sync(self, path: str) -> None:
-        """Queues an fsync of `path` (its temporary name's count is dropped: renamed into it)."""
-        self._unsynced.pop(path, None)
-        self._unsynced.pop(atomic_files.temporary_path(path), None)
-        self._executor.submit(_fsync_if_present, path)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self._executor.shutdown(wait=True)
-
-
-def _fsync_if_present(path: str) -> None:
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:  # renamed since: the commit syncs it under its final name
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def remove_garbage(directory: str, committed: dict, previous=None) -> None:

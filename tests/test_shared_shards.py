@@ -1,7 +1,7 @@
 """Small speakers share shard files (issue 17.3): packing, reading back, reuse and migration.
 
 A corpus of thousands of small speakers must not cost a file (and a done-record) per speaker, so
-`preparation.pack_units` groups consecutive speakers until a shard is full; each manifest entry
+`shard_writer.pack_units` groups consecutive speakers until a shard is full; each manifest entry
 names its speaker's run of records in each shard. Tiny hand-built corpus of six speakers with
 one or two short utterances each (`handmade_corpus`).
 """
@@ -16,6 +16,7 @@ import handmade_corpus
 from mmtl_tf import config as config_lib
 from mmtl_tf import episodes
 from mmtl_tf import preparation
+from mmtl_tf import shard_writer
 from mmtl_tf import tfrecord_dir
 from mmtl_tf import tfrecords
 
@@ -27,12 +28,12 @@ DURATIONS = {"1F_a": 1.0, "1M_a": 2.0, "1M_b": 1.5, "2F_a": 2.5, "2M_a": 7.0, "3
 
 def test_pack_units_fills_a_shard_then_starts_the_next():
     segments = {"a": 3, "b": 2, "c": 6, "d": 1, "e": 1, "f": 4}
-    assert preparation.pack_units(segments, 5) == [["a", "b"], ["c"], ["d", "e"], ["f"]]
-    assert preparation.pack_units(segments, 100) == [["a", "b", "c", "d", "e", "f"]]
-    assert preparation.pack_units(segments, 1) == [[name] for name in "abcdef"]
+    assert shard_writer.pack_units(segments, 5) == [["a", "b"], ["c"], ["d", "e"], ["f"]]
+    assert shard_writer.pack_units(segments, 100) == [["a", "b", "c", "d", "e", "f"]]
+    assert shard_writer.pack_units(segments, 1) == [[name] for name in "abcdef"]
     # What is left after finished units is grouped as before (a resumed prepare's grouping).
     rest = {name: segments[name] for name in "def"}
-    assert preparation.pack_units(rest, 5) == [["d", "e"], ["f"]]
+    assert shard_writer.pack_units(rest, 5) == [["d", "e"], ["f"]]
 
 
 @pytest.fixture(scope="module")
