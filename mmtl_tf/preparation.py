@@ -77,11 +77,12 @@ def expected_samples(utterance: corpora.Utterance,
     return samples
 
 
-def _speaker_hash(listing, utterances, lengths, feature_config, segments_per_shard) -> str:
-    """Digest of everything a speaker's shards depend on."""
+def _speaker_hash(listing, utterances, lengths, feature_dict, segments_per_shard) -> str:
+    """Digest of everything a speaker's shards depend on (`feature_dict`: the FeatureConfig's
+    `to_dict()`, made once for all speakers)."""
     payload = {
         "format_version": tfrecords.RECORD_VERSION, "corpus": listing.corpus,
-        "class_names": list(listing.class_names), "feature_config": feature_config.to_dict(),
+        "class_names": list(listing.class_names), "feature_config": feature_dict,
         "segments_per_shard": segments_per_shard,
         "utterances": sorted([u.utterance_id, u.path, u.session, u.emotion, u.valence, u.arousal,
                               u.dominance, lengths[u.utterance_id]] for u in utterances),
@@ -251,7 +252,8 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
     by_speaker = collections.defaultdict(list)
     for utterance in listing.utterances:
         by_speaker[utterance.speaker].append(utterance)
-    digests = {speaker: _speaker_hash(listing, utterances, lengths, feature_config,
+    feature_dict = feature_config.to_dict()
+    digests = {speaker: _speaker_hash(listing, utterances, lengths, feature_dict,
                                       segments_per_shard)
                for speaker, utterances in by_speaker.items()}
     with tfrecord_dir.lock(output_dir):

@@ -61,3 +61,28 @@ def shard_bytes(directory, manifest):
             with open(path, "rb") as handle:
                 result[os.path.basename(path)] = handle.read()
     return result
+
+
+def speaker_records(directory, manifest):
+    """{speaker: [serialized record, ...]} of each speaker's own runs of records, in order,
+    whatever shards they share."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from mmtl_tf import tfrecords  # pylint: disable=import-outside-toplevel
+
+    result = {}
+    for speaker in manifest["speakers"]:
+        result[speaker] = []
+        for path, (first, count) in zip(tfrecords.speaker_shard_paths(directory, manifest, speaker),
+                                        tfrecords.speaker_record_runs(manifest, speaker)):
+            records = list(tf.data.TFRecordDataset(path).as_numpy_iterator())[first:]
+            result[speaker] += records if count is None else records[:count]
+    return result
+
+
+def without_layout(manifest):
+    """The manifest without what depends on how speakers were grouped into shard files."""
+    layout = ("shards", "shard_records", "shard_bytes")
+    return {**{key: value for key, value in manifest.items() if key not in ("speakers", "generation")},
+            "speakers": {speaker: {key: value for key, value in entry.items() if key not in layout}
+                         for speaker, entry in manifest["speakers"].items()}}
