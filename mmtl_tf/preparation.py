@@ -300,13 +300,27 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
 
 
 def _finished_speakers(output_dir: str, sources, digests: dict) -> dict:
-    """{speaker: (generation folder, entry, done-record name)} of the speakers a source holds."""
+    """{speaker: (generation folder, entry, done-record name)} of the speakers a source holds.
+
+    A unit's files are named after its first speaker, and recomputing a speaker starts by
+    removing the files named after it (`tfrecord_dir.remove_speakers_files`): a finished speaker
+    stored in such a file is recomputed too (with a changed first speaker, its whole unit).
+    """
     found = {}
     for source in sources:
         remaining = {speaker: digest for speaker, digest in digests.items() if speaker not in found}
         for speaker, (entry, record) in tfrecord_dir.finished_speakers(
                 os.path.join(output_dir, source), remaining).items():
             found[speaker] = (source, entry, record)
+    while True:
+        pending = set(digests) - set(found)
+        clashing = [speaker for speaker, (_, entry, record) in found.items()
+                    if any(tfrecord_dir.file_speaker(name) in pending
+                           for name in entry["shards"] + [record])]
+        if not clashing:
+            break
+        for speaker in clashing:
+            del found[speaker]
     for speaker in sorted(found):
         source, _, record = found[speaker]
         print(f"speaker {speaker}: already prepared with these settings "

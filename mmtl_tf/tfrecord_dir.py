@@ -226,8 +226,7 @@ def remove_speakers_files(folder: str, speakers) -> None:
     """
     wanted = set(speakers)
     for name in sorted(os.listdir(folder)):
-        match = _SPEAKER_FILE.match(name)
-        if match and match.group("speaker") in wanted:
+        if file_speaker(name) in wanted:
             os.remove(os.path.join(folder, name))
 
 
@@ -262,9 +261,14 @@ def generation_files(manifest: dict) -> set:
     for entry in manifest["speakers"].values():
         names.update(entry["shards"])
     # Each shard's unit keeps its done-record (named by the unit's head, like the shard).
-    names.update([done_name(_SPEAKER_FILE.match(name).group("speaker")) for name in names
-                  if _SPEAKER_FILE.match(name)])
+    names.update([done_name(file_speaker(name)) for name in names if file_speaker(name)])
     return names
+
+
+def file_speaker(name: str):
+    """The speaker a shard or done-record file is named after (its unit's head), or None."""
+    match = _SPEAKER_FILE.match(name)
+    return match.group("speaker") if match else None
 
 
 def commit(directory: str, manifest: dict, previous=None) -> None:

@@ -126,3 +126,28 @@ def test_a_format_1_manifest_reads_each_shard_whole(packed, tmp_path):
     manifest["format_version"] = 1
     assert tfrecords.speaker_record_runs(manifest, "2M") == [(0, None)] * 3  # 3 segments
     assert _own_utterances(old, manifest, "2M") == _expected_utterances(listing, "2M")
+
+
+def test_a_changed_first_speaker_recomputes_its_whole_unit(packed, tmp_path, capsys):
+    """1F names the files of the unit [1F 1M 2F]; recomputing 1F replaces them, so 1M and 2F,
+    stored there, are recomputed with it rather than left pointing at a rewritten file."""
+    listing, directory, manifest = packed
+    copy = str(tmp_path / "copy")
+    shutil.copytree(directory, copy)
+    changed = dataclasses.replace(listing, utterances=[
+        dataclasses.replace(u, emotion=2) if u.utterance_id == "1F_a" else u
+        for u in listing.utterances])
+    capsys.readouterr()
+    updated = preparation.prepare_corpus(changed, FEATURE_CONFIG, copy, segments_per_shard=4,
+                                         show_progress=False)
+    printed = capsys.readouterr().out
+    for speaker in ("1F", "1M", "2F"):
+        assert f"speaker {speaker}: already" not in printed
+    for speaker in ("2M", "3F", "3M"):
+        assert f"speaker {speaker}: already prepared" in printed
+    assert updated["speakers"]["1F"]["histograms"]["emotion"] == [0, 0, 1, 0]
+    for speaker in updated["speakers"]:
+        assert _own_utterances(copy, updated, speaker) == _expected_utterances(changed, speaker)
+    fresh = preparation.prepare_corpus(changed, FEATURE_CONFIG, str(tmp_path / "fresh"),
+                                       segments_per_shard=4, show_progress=False)
+    assert {**updated, "generation": None} == {**fresh, "generation": None}
