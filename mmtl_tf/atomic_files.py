@@ -9,6 +9,7 @@ Files written without that flush (shards) are made durable together by `sync_fil
 
 import collections
 import concurrent.futures
+import errno
 import json
 import os
 
@@ -89,6 +90,9 @@ def sync_files(folder: str, names) -> None:
         return
     try:
         os.fsync(descriptor)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise  # some network and FUSE file systems cannot sync a directory: nothing to do
     finally:
         os.close(descriptor)
 

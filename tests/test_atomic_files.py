@@ -1,5 +1,6 @@
 """Durability helpers of mmtl_tf.atomic_files: `sync_files` and `EarlySync` fsync what they say."""
 
+import errno
 import os
 
 from mmtl_tf import atomic_files
@@ -42,3 +43,19 @@ def test_early_sync_flushes_and_fsyncs_every_so_many_bytes_and_skips_a_renamed_f
         syncer.sync(str(tmp_path / "renamed-since"))  # gone: skipped, no error
         syncer.sync(path)
     assert synced == [os.path.realpath(path)]
+
+
+def test_a_folder_the_file_system_cannot_sync_is_not_an_error(tmp_path, monkeypatch):
+    """Some network and FUSE file systems refuse fsync on a directory (EINVAL); files still sync."""
+    (tmp_path / "a").write_bytes(b"x")
+    real_fsync, synced = os.fsync, []
+
+    def fsync(descriptor):
+        if os.path.isdir(f"/proc/self/fd/{descriptor}"):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        synced.append(descriptor)
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    atomic_files.sync_files(str(tmp_path), ["a"])
+    assert len(synced) == 1
