@@ -76,17 +76,27 @@ def test_small_speakers_share_shards_and_each_reads_back_only_its_own(packed):
                                                                                      speaker)
 
 
-def test_a_changed_speaker_in_a_shared_shard_is_recomputed_alone(packed, tmp_path, capsys):
-    listing, directory, manifest = packed
+def _relabel_and_reprepare(packed, tmp_path, capsys, utterance_id, emotion):
+    """A copy of the packed preparation, prepared again with one utterance's emotion changed.
+
+    Returns:
+      (copy directory, changed listing, new manifest, what the prepare printed).
+    """
+    listing, directory, _ = packed
     copy = str(tmp_path / "copy")
     shutil.copytree(directory, copy)
     changed = dataclasses.replace(listing, utterances=[
-        dataclasses.replace(u, emotion=3) if u.utterance_id == "1M_b" else u
+        dataclasses.replace(u, emotion=emotion) if u.utterance_id == utterance_id else u
         for u in listing.utterances])
     capsys.readouterr()
     updated = preparation.prepare_corpus(changed, FEATURE_CONFIG, copy, segments_per_shard=4,
                                          show_progress=False)
-    printed = capsys.readouterr().out
+    return copy, changed, updated, capsys.readouterr().out
+
+
+def test_a_changed_speaker_in_a_shared_shard_is_recomputed_alone(packed, tmp_path, capsys):
+    manifest = packed[2]
+    copy, changed, updated, printed = _relabel_and_reprepare(packed, tmp_path, capsys, "1M_b", 3)
     assert "speaker 1M: already" not in printed
     for speaker in ("1F", "2F", "2M", "3F", "3M"):
         assert f"speaker {speaker}: already prepared" in printed
@@ -131,16 +141,7 @@ def test_a_format_1_manifest_reads_each_shard_whole(packed, tmp_path):
 def test_a_changed_first_speaker_recomputes_its_whole_unit(packed, tmp_path, capsys):
     """1F names the files of the unit [1F 1M 2F]; recomputing 1F replaces them, so 1M and 2F,
     stored there, are recomputed with it rather than left pointing at a rewritten file."""
-    listing, directory, manifest = packed
-    copy = str(tmp_path / "copy")
-    shutil.copytree(directory, copy)
-    changed = dataclasses.replace(listing, utterances=[
-        dataclasses.replace(u, emotion=2) if u.utterance_id == "1F_a" else u
-        for u in listing.utterances])
-    capsys.readouterr()
-    updated = preparation.prepare_corpus(changed, FEATURE_CONFIG, copy, segments_per_shard=4,
-                                         show_progress=False)
-    printed = capsys.readouterr().out
+    copy, changed, updated, printed = _relabel_and_reprepare(packed, tmp_path, capsys, "1F_a", 2)
     for speaker in ("1F", "1M", "2F"):
         assert f"speaker {speaker}: already" not in printed
     for speaker in ("2M", "3F", "3M"):
