@@ -72,7 +72,7 @@ def write_unit(folder, unit, stream, segments, segments_per_shard, num_classes, 
                                         **{task: [0] * labels.NUM_VAD_BINS
                                            for task in labels.AUX_TASKS}}}
                for speaker in unit}
-    written, shard, writer = 0, -1, None
+    written, shard, writer, temporary = 0, -1, None, None
     try:
         for utterance, computed in stream:
             entry = entries[utterance.speaker]
@@ -83,8 +83,8 @@ def write_unit(folder, unit, stream, segments, segments_per_shard, num_classes, 
                     if writer is not None:
                         writer.close()
                     shard += 1
-                    writer = tf.io.TFRecordWriter(
-                        atomic_files.temporary_path(os.path.join(folder, names[shard])))
+                    temporary = atomic_files.temporary_path(os.path.join(folder, names[shard]))
+                    writer = tf.io.TFRecordWriter(temporary)
                 if not entry["shards"] or entry["shards"][-1] != names[shard]:
                     entry["shards"].append(names[shard])
                     entry["shard_records"].append([written - shard * segments_per_shard, 0])
@@ -92,8 +92,7 @@ def write_unit(folder, unit, stream, segments, segments_per_shard, num_classes, 
                                                      computed["spectrogram"][row],
                                                      int(computed["num_frames"][row]))
                 writer.write(record)
-                syncer.wrote(atomic_files.temporary_path(os.path.join(folder, names[shard])),
-                             len(record), writer.flush)
+                syncer.wrote(temporary, len(record), writer.flush)
                 written += 1
                 entry["shard_records"][-1][1] += 1
                 entry["num_segments"] += 1

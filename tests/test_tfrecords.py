@@ -102,6 +102,8 @@ def test_manifest_round_trip(tmp_path):
     (lambda m: m["speakers"]["1F"].pop("shards"), "key speakers.1F.shards is missing"),
     (lambda m: m["speakers"]["1F"]["histograms"].pop("emotion"),
      "key speakers.1F.histograms.emotion is missing"),
+    (lambda m: m["speakers"]["1F"].update(shard_records=[[0, 5]]),  # a pair, but no shard
+     "key speakers.1F.shard_records is not a [first, count] pair per shard"),
 ])
 def test_manifest_missing_a_key_names_the_file_the_key_and_what_to_do(tmp_path, damage, named):
     manifest = _manifest(FEATURE_CONFIG, [])
