@@ -12,10 +12,9 @@ what it writes. It is idempotent, checked and transactional, like SpeechBrain's 
    utterance ids, paths, lengths and labels) a done-record holds, and whose shards all have
    their recorded sizes, is reused: from the staging folder of an unfinished prepare, or
    hard-linked from the committed generation. The others are recomputed into staging.
-4. One tf.data pipeline over the remaining utterances (speaker by speaker, order preserved)
-   loads audio with `audio.read_wav` and runs the one feature function
-   (`features.concatenated_features`) on a few utterances per call, several calls in parallel,
-   and casts the spectrograms to the shards' float16 in the same graph (`feature_stream`).
+4. The remaining utterances (speaker by speaker, order preserved) are read and go through the
+   one feature function a few at a time, on a small pool of threads that keeps every core busy
+   (`preparation_stream.feature_stream`); the spectrograms come out as the shards' float16.
 5. The speakers to compute are grouped into units (`shard_writer.pack_units`): small speakers share one
    shard file, a large one has its own (one file per speaker made preparing thousands of small
    speakers cost a file creation each, issue 17.3). Each unit's segments go to temporary shard
@@ -37,15 +36,13 @@ import os
 import time
 
 import keras
-import numpy as np
-import tensorflow as tf
 
 from mmtl_tf import atomic_files
 from mmtl_tf import audio
 from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
-from mmtl_tf import features
 from mmtl_tf import labels
+from mmtl_tf import preparation_stream
 from mmtl_tf import shard_writer
 from mmtl_tf import tfrecord_dir
 from mmtl_tf import tfrecords
@@ -88,74 +85,6 @@ def _speaker_hash(listing, utterances, lengths, feature_dict, segments_per_shard
                               u.dominance, lengths[u.utterance_id]] for u in utterances),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
-
-
-def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.FeatureConfig,
-                   utterances_per_call: int = 4, calls_in_flight: int = 4):
-    """Yields (utterance, features as numpy) in order; loading and features run in tf.data.
-
-    Wavs are read in parallel (`audio.read_wav`); each call of the one feature function,
-    `features.concatenated_features`, takes `utterances_per_call` of them at once, and
-    `calls_in_flight` calls run at a time, each on one thread (no intra-op thread pool, whose
-    spinning cost CPU without saving time), so the cores stay busy while the consumer writes.
-
-    Args:
-      utterances: the utterances, in the order to yield them.
-      lengths: utterance id -> samples `audio.read_wav` returns (`expected_samples`).
-      feature_config: the analysis parameters.
-      utterances_per_call: utterances per feature call (the results do not depend on it).
-      calls_in_flight: feature calls run in parallel.
-
-    Yields:
-      (utterance, dict) with `spectrogram` float16 [segments, max_frames, num_bins] (the
-      feature function's float32 values rounded as the shards store them), `num_frames` and
-      `segment_index` [segments] (see `features.waveform_features`).
-
-    Raises:
-      audio.AudioError: a wav that cannot be read or decodes to another length than its header.
-    """
-    failures = {}  # index -> exception; raised by the consumer, not through TensorFlow
-
-    def load(index):
-        utterance = utterances[int(index)]
-        try:
-            waveform = audio.read_wav(utterance.path, feature_config.sample_rate)
-            if waveform.shape[0] != lengths[utterance.utterance_id]:
-                raise audio.AudioError(f"{utterance.path}: decoded {waveform.shape[0]} samples, "
-                                       f"the header promised {lengths[utterance.utterance_id]}")
-            return waveform
-        except Exception as error:  # pylint: disable=broad-except; re-raised in order below
-            failures[int(index)] = error
-            return np.zeros([feature_config.window_samples], np.float32)  # never written
-
-    def compute(waveforms):
-        return features.shard_features(feature_config)(waveforms.flat_values,
-                                                       waveforms.row_lengths())
-
-    def load_in_graph(index):  # stateless, so it stays parallel under op determinism
-        return tf.ensure_shape(tf.numpy_function(load, [index], tf.float32, stateful=False), [None])
-
-    dataset = tf.data.Dataset.range(len(utterances)).map(
-        load_in_graph, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    dataset = dataset.ragged_batch(utterances_per_call).map(
-        compute, num_parallel_calls=calls_in_flight, deterministic=True).prefetch(1)
-    options = tf.data.Options()
-    options.threading.max_intra_op_parallelism = 1
-    # Without this, tf.data's autotuner left the stream on about one core in half of the runs
-    # (1.44 s or 2.54 s for the same 480 files, the same CPU seconds; BUILD.md "Preparation").
-    options.autotune.enabled = False
-    dataset = dataset.with_options(options)
-    position = 0
-    for computed in dataset:
-        computed = {name: value.numpy() for name, value in computed.items()}
-        rows = np.searchsorted(computed.pop("utterance_index"),
-                               np.arange(min(utterances_per_call, len(utterances) - position) + 1))
-        for index in range(len(rows) - 1):
-            if position in failures:
-                raise failures[position]
-            yield utterances[position], {name: value[rows[index]:rows[index + 1]]
-                                         for name, value in computed.items()}
-            position += 1
 
 
 def _print_summary(manifest: dict, output_dir: str, seconds: float, computed: int) -> None:
@@ -345,7 +274,7 @@ def _compute_speakers(folder, todo, lengths, feature_config, segments_per_shard,
     # What a killed run left of these speakers goes before any of them is written, so no old
     # done-record can vouch for a half-written speaker.
     tfrecord_dir.remove_speakers_files(folder, segments)
-    stream = feature_stream(todo, lengths, feature_config)
+    stream = preparation_stream.feature_stream(todo, lengths, feature_config)
     with atomic_files.EarlySync() as syncer:
         for head, items in itertools.groupby(stream, key=lambda item: head_of[item[0].speaker]):
             if progress is not None:

@@ -4,7 +4,7 @@
 (`--segments_per_shard`); a larger speaker is a unit of its own over several shards. A corpus of
 thousands of small speakers is then a few files, not two per speaker: creating a file costs
 about 1 ms on a plain disk and far more on network storage (issue 17.3). `write_unit` writes one
-unit's part of the feature stream (`preparation.feature_stream`) into temporary shard files,
+unit's part of the feature stream (`preparation_stream.feature_stream`) into temporary shard files,
 renames them into place when the unit is complete, then writes the unit's done-record
 (`tfrecord_dir.write_done`); each speaker's manifest entry names its run of records in each
 shard (`shard_records`, read by `tfrecords.speaker_record_runs`).

@@ -161,7 +161,8 @@ def test_concatenated_utterances_give_the_padded_batch_features():
 
 
 def test_preparation_stream_gives_the_same_features_however_many_utterances_per_call(tmp_path):
-    from mmtl_tf import audio, corpora, preparation
+    """And however many threads compute them: the order is the listing's."""
+    from mmtl_tf import audio, corpora, preparation, preparation_stream
 
     utterances, lengths = [], {}
     for index, seconds in enumerate([0.5, 3.0, 3.2, 7.0, 1.1]):
@@ -170,8 +171,8 @@ def test_preparation_stream_gives_the_same_features_however_many_utterances_per_
         utterance = corpora.Utterance(f"u{index}", path, "1F", "1", 0)
         utterances.append(utterance)
         lengths[utterance.utterance_id] = preparation.expected_samples(utterance, CFG)
-    streams = [list(preparation.feature_stream(utterances, lengths, CFG, per_call))
-               for per_call in (1, 2, 8)]
+    streams = [list(preparation_stream.feature_stream(utterances, lengths, CFG, per_call, workers))
+               for per_call, workers in ((1, 1), (2, 3), (8, None))]
     for per_call_results in streams[1:]:
         assert [u for u, _ in per_call_results] == utterances
         for (_, alone), (_, batched) in zip(streams[0], per_call_results):
@@ -179,3 +180,30 @@ def test_preparation_stream_gives_the_same_features_however_many_utterances_per_
             for name in alone:
                 np.testing.assert_array_equal(alone[name], batched[name])
     assert [len(computed["segment_index"]) for _, computed in streams[0]] == [1, 1, 2, 3, 1]
+
+
+def test_preparation_stream_yields_every_utterance_before_a_bad_wav_then_names_it(tmp_path):
+    """A wav that fails while threads compute ahead stops the stream at that utterance, in order;
+    a consumer that stops early leaves no thread computing."""
+    import threading
+
+    from mmtl_tf import audio, corpora, preparation, preparation_stream
+
+    utterances, lengths = [], {}
+    for index in range(9):
+        path = str(tmp_path / f"u{index}.wav")
+        audio.write_wav(path, _speechlike(1.0, index), CFG.sample_rate)
+        utterance = corpora.Utterance(f"u{index}", path, "1F", "1", 0)
+        utterances.append(utterance)
+        lengths[utterance.utterance_id] = preparation.expected_samples(utterance, CFG)
+    (tmp_path / "u6.wav").write_bytes(b"RIFF")  # damaged after the header check
+    seen = []
+    with pytest.raises(audio.AudioError, match=r"u6\.wav"):
+        for utterance, _ in preparation_stream.feature_stream(utterances, lengths, CFG, 2, 3):
+            seen.append(utterance.utterance_id)
+    assert seen == [f"u{index}" for index in range(6)]
+    stream = preparation_stream.feature_stream(utterances[:6], lengths, CFG, 1, 2)
+    assert next(stream)[0] is utterances[0]
+    stream.close()
+    assert not [thread for thread in threading.enumerate()
+                if thread.name.startswith("mmtl-features")]

@@ -19,6 +19,7 @@ from mmtl_tf import config as config_lib
 from mmtl_tf import episodes
 from mmtl_tf import features
 from mmtl_tf import preparation
+from mmtl_tf import preparation_stream
 from mmtl_tf import tfrecords
 from mmtl_tf.bench import librosa_baseline
 from mmtl_tf.bench import plan as plan_lib
@@ -184,10 +185,10 @@ def prepare_speedup(listing, feature_config, work_dir: str, rounds: int,
 def prepare_profile(listing, feature_config, work_dir: str, librosa_module) -> dict:
     """Seconds of each part of the two preparation paths over the whole listing.
 
-    TensorFlow path: the wav header checks (`preparation.expected_samples`), the tf.data
-    feature stream alone (`preparation.feature_stream`: parallel reads, several utterances per
-    feature call) and with one utterance per call, the feature function alone one utterance at
-    a time in memory, and serialising and writing the records. Librosa path: loading, features.
+    TensorFlow path: the wav header checks (`preparation.expected_samples`), the feature stream
+    alone (`preparation_stream.feature_stream`: reads and features on a pool of threads, several
+    utterances per feature call) and with one utterance per call, the feature function alone one
+    utterance at a time in memory, and serialising and writing the records. Librosa path: loading, features.
 
     Args:
       listing, feature_config: what `prepare_speedup` prepares.
@@ -204,11 +205,11 @@ def prepare_profile(listing, feature_config, work_dir: str, librosa_module) -> d
     seconds["tf_header_checks"] = time.perf_counter() - started
     utterances = list(listing.utterances)
     cpu_before, started = timing.cpu_seconds(), time.perf_counter()
-    computed = list(preparation.feature_stream(utterances, lengths, feature_config))
+    computed = list(preparation_stream.feature_stream(utterances, lengths, feature_config))
     seconds["tf_feature_stream"] = time.perf_counter() - started
     stream_cores = (timing.cpu_seconds() - cpu_before) / seconds["tf_feature_stream"]
     started = time.perf_counter()
-    for _ in preparation.feature_stream(utterances, lengths, feature_config, 1):
+    for _ in preparation_stream.feature_stream(utterances, lengths, feature_config, 1):
         pass
     seconds["tf_feature_stream_one_utterance_per_call"] = time.perf_counter() - started
     waveforms = [audio.read_wav(u.path, feature_config.sample_rate) for u in utterances]
