@@ -41,6 +41,7 @@ from mmtl_tf import atomic_files
 from mmtl_tf import audio
 from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
+from mmtl_tf import done_records
 from mmtl_tf import labels
 from mmtl_tf import preparation_stream
 from mmtl_tf import shard_writer
@@ -232,19 +233,19 @@ def _finished_speakers(output_dir: str, sources, digests: dict) -> dict:
     """{speaker: (generation folder, entry, done-record name)} of the speakers a source holds.
 
     A unit's files are named after its first speaker, and recomputing a speaker starts by
-    removing the files named after it (`tfrecord_dir.remove_speakers_files`): a finished speaker
+    removing the files named after it (`done_records.remove_speakers_files`): a finished speaker
     stored in such a file is recomputed too (with a changed first speaker, its whole unit).
     """
     found = {}
     for source in sources:
         remaining = {speaker: digest for speaker, digest in digests.items() if speaker not in found}
-        for speaker, (entry, record) in tfrecord_dir.finished_speakers(
+        for speaker, (entry, record) in done_records.finished_speakers(
                 os.path.join(output_dir, source), remaining).items():
             found[speaker] = (source, entry, record)
     while True:
         pending = set(digests) - set(found)
         clashing = [speaker for speaker, (_, entry, record) in found.items()
-                    if any(tfrecord_dir.file_speaker(name) in pending
+                    if any(done_records.file_speaker(name) in pending
                            for name in entry["shards"] + [record])]
         if not clashing:
             break
@@ -273,7 +274,7 @@ def _compute_speakers(folder, todo, lengths, feature_config, segments_per_shard,
     entries = {}
     # What a killed run left of these speakers goes before any of them is written, so no old
     # done-record can vouch for a half-written speaker.
-    tfrecord_dir.remove_speakers_files(folder, segments)
+    done_records.remove_speakers_files(folder, segments)
     stream = preparation_stream.feature_stream(todo, lengths, feature_config)
     with atomic_files.EarlySync() as syncer:
         for head, items in itertools.groupby(stream, key=lambda item: head_of[item[0].speaker]):

@@ -6,7 +6,7 @@ thousands of small speakers is then a few files, not two per speaker: creating a
 about 1 ms on a plain disk and far more on network storage (issue 17.3). `write_unit` writes one
 unit's part of the feature stream (`preparation_stream.feature_stream`) into temporary shard files,
 renames them into place when the unit is complete, then writes the unit's done-record
-(`tfrecord_dir.write_done`); each speaker's manifest entry names its run of records in each
+(`done_records.write_done`); each speaker's manifest entry names its run of records in each
 shard (`shard_records`, read by `tfrecords.speaker_record_runs`).
 """
 
@@ -16,8 +16,8 @@ import os
 import tensorflow as tf
 
 from mmtl_tf import atomic_files
+from mmtl_tf import done_records
 from mmtl_tf import labels
-from mmtl_tf import tfrecord_dir
 from mmtl_tf import tfrecords
 
 
@@ -113,6 +113,6 @@ def write_unit(folder, unit, stream, segments, segments_per_shard, num_classes, 
         os.replace(atomic_files.temporary_path(path), path)
         sizes[name] = os.path.getsize(path)
         syncer.sync(path)
-    return tfrecord_dir.write_done(folder, unit[0], {speaker: (digests[speaker], entry)
+    return done_records.write_done(folder, unit[0], {speaker: (digests[speaker], entry)
                                                      for speaker, entry in entries.items()},
                                    sizes)

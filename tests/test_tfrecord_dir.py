@@ -21,6 +21,7 @@ import handmade_corpus
 from mmtl_tf import audio
 from mmtl_tf import config as config_lib
 from mmtl_tf import directory_lock
+from mmtl_tf import done_records
 from mmtl_tf import preparation
 from mmtl_tf import tfrecord_dir
 from mmtl_tf import tfrecords
@@ -229,10 +230,10 @@ def test_removing_speakers_files_takes_exactly_their_shards_records_and_temporar
     unrelated = ["prepare_flags.txt", "manifest.json.tmp-3", "ab.done.json", "a-0-of-1.tfrecord"]
     for name in [*unrelated, *(name for names in speakers.values() for name in names)]:
         (tmp_path / name).write_text("x")
-    tfrecord_dir.remove_speakers_files(str(tmp_path), ["a", "b.done"])
+    done_records.remove_speakers_files(str(tmp_path), ["a", "b.done"])
     expected = sorted(unrelated + speakers["a-00000-of-00001"])
     assert sorted(os.listdir(tmp_path)) == expected
-    tfrecord_dir.remove_speakers_files(str(tmp_path), ["a-00000-of-00001", "nobody"])
+    done_records.remove_speakers_files(str(tmp_path), ["a-00000-of-00001", "nobody"])
     assert sorted(os.listdir(tmp_path)) == sorted(unrelated)
 
 
