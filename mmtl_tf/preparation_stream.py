@@ -34,8 +34,8 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
       feature_config: the analysis parameters.
       utterances_per_call: utterances per feature call (the results do not depend on it).
       workers: threads computing ahead of the consumer (default: one more than the cores, so a
-        core stays busy while a thread holds the GIL to read a wav); up to twice as many tasks
-        wait, done, for the consumer.
+        core stays busy while a thread holds the GIL to read a wav). At most 2 * workers + 1
+        tasks are ahead of the consumer (running, queued or done), which bounds the memory.
 
     Yields:
       (utterance, dict) with `spectrogram` float16 [segments, max_frames, num_bins] (the
