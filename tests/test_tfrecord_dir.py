@@ -267,3 +267,19 @@ def test_commit_syncs_every_file_it_names_and_the_folders_before_and_after_the_c
     named = tfrecord_dir.generation_files(manifest) & set(os.listdir(staging))
     assert {os.path.join(staging, name) for name in named} | {staging} <= synced_before
     assert ("fsync", os.path.realpath(directory)) in events[commit_point:]
+
+
+def test_manifest_text_reads_back_as_the_manifest_with_a_line_per_speaker():
+    manifest = {"format_version": 2, "corpus": "csv", "class_names": ["neu", "ang"],
+                "speakers": {"b\"2": {"shards": ["b-00000-of-00001.tfrecord"], "num_segments": 3,
+                                     "histograms": {"emotion": [1, 2], "arousal": [-1, 0]}},
+                             "a": {"shards": [], "num_segments": 0, "session": None}},
+                "excluded": {}, "missing_files": ["x é.wav"], "totals": {"segments": 3}}
+    text = tfrecord_dir.manifest_text(manifest)
+    assert json.loads(text) == manifest
+    lines = text.splitlines()
+    assert [line.split(":")[0].strip() for line in lines if line.startswith("    ")] == \
+        ['"a"', '"b\\"2"']  # one line per speaker, sorted
+    assert text.endswith("}\n")
+    assert json.loads(tfrecord_dir.manifest_text({**manifest, "speakers": {}})) == \
+        {**manifest, "speakers": {}}

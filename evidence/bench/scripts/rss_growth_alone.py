@@ -4,6 +4,8 @@ VmHWM/VmRSS every 25 steps so a cut run still reports.
 Usage (2026-11-30, third session; output in ../2026-11-30-third-session/rss_growth_quiet_ab.txt):
   python evidence/bench/scripts/rss_growth_alone.py            # steps 25,100,200
   MALLOC_ARENA_MAX=2 python evidence/bench/scripts/rss_growth_alone.py
+Sixth session (outputs in ../2026-11-30-sixth-session/rss-*.log): EVERY_STEP=1 prints a reading after
+every step; TF_CPU_ALLOCATOR_USE_BFC=true [TF_NUM_INTEROP_THREADS=1] [READ_PARALLELISM=2] as the logs say.
 """
 import json, os, sys, tempfile, time
 import mmtl_tf
@@ -27,12 +29,18 @@ def counted(*args, **kwargs):
     def step(episode):
         out = inner(episode)
         count[0] += 1
-        if count[0] % 25 == 0 or count[0] in (1, 5, 10):
+        if os.environ.get("EVERY_STEP") or count[0] % 25 == 0 or count[0] in (1, 5, 10):
             print(f"step {count[0]} {time.perf_counter() - t:.0f}s {timing.memory_kilobytes()}", flush=True)
         return out
     step.traced_function = inner.traced_function
     return step
 training.make_train_step = counted
+if os.environ.get("RESERVE_MB"):  # touch and free a block first, so the host pool starts that large
+    import tensorflow as tf
+    with tf.device("/CPU:0"):
+        block = tf.ones([int(os.environ["RESERVE_MB"]) << 20], tf.uint8)
+        del block
+    print("reserved", os.environ["RESERVE_MB"], "MB", timing.memory_kilobytes(), flush=True)
 rec = memory.rss_growth(d, manifest, model, b, 2, steps)
 rec["wall_seconds"] = time.perf_counter() - t
 print(json.dumps(timing.rounded(rec), indent=1), flush=True)
