@@ -16,6 +16,7 @@ import tensorflow as tf
 from mmtl_tf import atomic_files
 from mmtl_tf import corpora
 from mmtl_tf import labels
+from mmtl_tf import tfrecord_dir
 from mmtl_tf import tfrecords
 from mmtl_tf.bench import plan as plan_lib
 
@@ -72,5 +73,6 @@ def write_random_shards(directory: str, num_speakers: int, segments_per_speaker:
         "speakers": speakers, "excluded": {}, "missing_files": [],
         "totals": {"utterances": num_speakers * segments_per_speaker,
                    "segments": num_speakers * segments_per_speaker}}
-    atomic_files.write_json(os.path.join(directory, tfrecords.MANIFEST_NAME), manifest)
+    atomic_files.write_text(os.path.join(directory, tfrecords.MANIFEST_NAME),
+                            tfrecord_dir.manifest_text(manifest))  # as prepare writes it
     return manifest
