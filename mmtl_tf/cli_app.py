@@ -4,8 +4,8 @@
    with --preset, the preset's flagfile goes in front of every other flag (`presets`); absl
    parses and runs each flag's range check; then the command's relation checks run. All of it
    happens before any work, and a fault is one `error: --flag=value: what is wrong` line.
-2. `--help` lists the command's own flags, by group (`help_text`); `--helpfull` stays absl's list
-   of every flag in the process.
+2. `--help` lists the command's own flags, by group (`help_text`; the groups are in
+   `cli_flag_groups`); `--helpfull` stays absl's list of every flag in the process.
 3. The guard (`guard`): a fault the user can fix (`app.UsageError`, a flag error, `OSError`,
    `ValueError` such as a JSON error, and any exception class defined in mmtl_tf) becomes one
    `error: <message>` line on stderr and exit status 1; an `OSError` names its path, the flag
@@ -23,6 +23,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from mmtl_tf import cli_flag_groups
 from mmtl_tf import cli_flags
 from mmtl_tf import presets
 
@@ -47,7 +48,7 @@ def help_text(command, flag_values=FLAGS, summary: str = "") -> str:
     if summary:
         lines += ["", summary.strip()]
     for group in command.groups:
-        title, specs = cli_flags.GROUPS[group]
+        title, specs = cli_flag_groups.GROUPS[group]
         lines += ["", f"{title}:"]
         for spec in specs:
             flag = flag_values[spec.name]

@@ -231,7 +231,7 @@ class ExperimentConfig:
       tfrecord_dir: prepared shards and manifest.json.
       run_dir: output directory (checkpoints, TensorBoard, results.json); rerun resumes it.
       fold: 1-based held-out session.
-      val_speaker: "F", "M" or a speaker id (see `episodes.fold_split`).
+      val_speaker: "F", "M" or a speaker id (see `folds.fold_split`).
       preset: name of the flag preset, recorded in results ("paper", "demo", "smoke", "custom").
       skip_nonfinite: skip an outer step whose loss or gradient is NaN/inf instead of stopping.
       export: write a SavedModel into run_dir/export after training.

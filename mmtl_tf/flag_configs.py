@@ -1,4 +1,4 @@
-"""From parsed flags to the frozen records the library takes (the flags are in `cli_flags`).
+"""From parsed flags to the frozen records the library takes (the flags are in `cli_flag_groups`).
 
 Every builder takes a parsed `FlagValues` and returns a frozen record, raising `app.UsageError`
 with the flags named when they do not fit together; none writes a flag value back. A flag
@@ -106,6 +106,7 @@ class CorpusChoice:
       scripts, merge_excited, skip_missing: the reader options of those flags.
       synthetic_utterances_per_speaker, synthetic_seed: the synthetic corpus' size and seed.
       merge_calm, ravdess_intensity_bins: RAVDESS's calm label and intensity -> arousal bins.
+      csv_vad_bin_edges, csv_vad_score_range: how a CSV corpus' V/A/D scores are binned.
     """
 
     corpus: str
@@ -119,6 +120,8 @@ class CorpusChoice:
     synthetic_seed: int
     merge_calm: bool
     ravdess_intensity_bins: tuple
+    csv_vad_bin_edges: tuple
+    csv_vad_score_range: tuple
 
     def synthetic_tag(self) -> str:
         """u<N>-seed<S>: names the synthetic corpus' folders, so sizes never share one."""
@@ -139,6 +142,13 @@ _CORPUS_RULES = (  # (applies, message naming the flag) for --corpus=c and flag 
                                       != RAVDESS_INTENSITY_BINS),
      "--merge_calm and --ravdess_intensity_bins apply only to --corpus=ravdess (got "
      "--corpus={corpus})"),
+    (lambda c, v: c != "csv" and (v["csv_vad_bin_edges"] != labels.PAPER_VAD_BIN_EDGES
+                                  or v["csv_vad_score_range"] != labels.PAPER_VAD_SCORE_RANGE),
+     "--csv_vad_bin_edges and --csv_vad_score_range apply only to --corpus=csv (got "
+     "--corpus={corpus})"),
+    (lambda c, v: c == "csv" and labels.vad_binning_problem(v["csv_vad_bin_edges"],
+                                                           v["csv_vad_score_range"]),
+     "--csv_vad_bin_edges / --csv_vad_score_range: {binning}"),
     (lambda c, v: c == "csv" and v["corpus_dir"], "--corpus_dir is not read with --corpus=csv "
      "(paths in the CSV are relative to the CSV's folder)"),
     (lambda c, v: c != "iemocap" and v["scripts"] != "improvised",
@@ -158,9 +168,13 @@ def corpus_choice_from_flags(flag_values=FLAGS) -> CorpusChoice:
     values = _values(flag_values, _CORPUS_FLAGS + ("corpus_dir",))
     values["ravdess_intensity_bins"] = tuple(
         int(b) for b in flag_values["ravdess_intensity_bins"].value)  # checked at parse time
+    for name in ("csv_vad_bin_edges", "csv_vad_score_range"):  # numbers: checked at parse time
+        values[name] = tuple(float(value) for value in flag_values[name].value)
     for applies, message in _CORPUS_RULES:
         if applies(corpus, values):
-            raise app.UsageError(message.format(corpus=corpus))
+            binning = labels.vad_binning_problem(values["csv_vad_bin_edges"],
+                                                 values["csv_vad_score_range"])
+            raise app.UsageError(message.format(corpus=corpus, binning=binning))
     classes = flag_values["classes"].value or DEFAULT_CLASSES[corpus].split(",")
     choice = CorpusChoice(corpus=corpus, class_names=tuple(name.strip() for name in classes),
                           corpus_dir=values.pop("corpus_dir"), **values)
@@ -195,7 +209,9 @@ def read_corpus(choice: CorpusChoice):
                                     intensity_bins=choice.ravdess_intensity_bins)
     from mmtl_tf.corpora import csv_manifest
     return csv_manifest.read_csv_manifest(choice.csv, class_names=choice.class_names,
-                                          skip_missing=choice.skip_missing)
+                                          skip_missing=choice.skip_missing,
+                                          vad_bin_edges=choice.csv_vad_bin_edges,
+                                          vad_score_range=choice.csv_vad_score_range)
 
 
 def default_tfrecord_dir(choice: CorpusChoice) -> str:

@@ -5,7 +5,8 @@ algorithms and the reports can all depend on it without depending on each other.
 
 - Label columns of a segment, in `TASKS` order: the target task (emotion) then the auxiliary
   tasks valence, arousal, dominance (paper section 2.1, Eq. 1-3).
-- V/A/D scores are binned into `NUM_VAD_BINS` classes (paper section 3.1.1, `bin_vad_score`);
+- V/A/D scores are binned into at most `NUM_VAD_BINS` classes (paper section 3.1.1,
+  `bin_vad_score`; other rating scales give their own bin edges);
   a corpus without a dimension stores `MISSING_LABEL` (-1).
 - Users name auxiliary tasks by letters (`--aux=va`); `aux_tasks_from_letters` and
   `letters_of` convert between letters and task names.
@@ -21,29 +22,54 @@ MISSING_LABEL = -1
 NUM_VAD_BINS = 4
 
 
-def bin_vad_score(score: float) -> int:
-    """Discretises a valence/activation/dominance score as the paper does (section 3.1.1).
+# The paper's binning of evaluator means on IEMOCAP's 1-5 scale (section 3.1.1): bin edges (a
+# score on an edge goes to the upper bin) and the open range a score must lie in.
+PAPER_VAD_BIN_EDGES = (2.0, 3.0, 4.0)
+PAPER_VAD_SCORE_RANGE = (0.0, 6.0)
 
-    (0, 2) -> 0, [2, 3) -> 1, [3, 4) -> 2, [4, 6) -> 3; an edge goes to the upper bin.
+
+def vad_binning_problem(edges, score_range) -> str:
+    """What is wrong with a V/A/D binning, or "" when it is usable.
 
     Args:
-      score: mean evaluator score, nominally 1 to 5.
+      edges: 1 to NUM_VAD_BINS - 1 strictly increasing finite bin edges.
+      score_range: (low, high), the open interval every score must lie in, holding the edges.
+    """
+    edges, score_range = tuple(edges), tuple(score_range)
+    if not 1 <= len(edges) < NUM_VAD_BINS:
+        return f"give 1 to {NUM_VAD_BINS - 1} bin edges (got {len(edges)})"
+    if len(score_range) != 2 or not score_range[0] < score_range[1]:
+        return f"the score range must be two increasing numbers low,high (got {score_range})"
+    if any(not low < high for low, high in zip(edges, edges[1:])):
+        return f"bin edges must increase strictly (got {', '.join(map(str, edges))})"
+    if not score_range[0] < edges[0] or not edges[-1] < score_range[1]:
+        return (f"bin edges {', '.join(map(str, edges))} must lie inside the score range "
+                f"({score_range[0]:g}, {score_range[1]:g})")
+    return ""
+
+
+def bin_vad_score(score: float, edges=PAPER_VAD_BIN_EDGES,
+                  score_range=PAPER_VAD_SCORE_RANGE) -> int:
+    """Discretises a valence/activation/dominance score (paper section 3.1.1 by default).
+
+    With the paper's edges: (0, 2) -> 0, [2, 3) -> 1, [3, 4) -> 2, [4, 6) -> 3; an edge goes to
+    the upper bin. Other scales (a 1-7 or a -1..1 rating) give their own edges and range
+    (`--csv_vad_bin_edges`, `--csv_vad_score_range`); k edges give the bins 0..k.
+
+    Args:
+      score: mean evaluator score, nominally 1 to 5 on IEMOCAP's scale.
+      edges, score_range: the binning (`vad_binning_problem` says what is accepted).
 
     Returns:
-      The bin index 0..3.
+      The bin index 0..len(edges).
 
     Raises:
-      ValueError: if the score is not finite or outside (0, 6).
+      ValueError: if the score is not finite or outside the open `score_range`.
     """
-    if not (0.0 < score < 6.0):
-        raise ValueError(f"V/A/D score {score!r} is outside (0, 6)")
-    if score < 2.0:
-        return 0
-    if score < 3.0:
-        return 1
-    if score < 4.0:
-        return 2
-    return 3
+    low, high = score_range
+    if not low < score < high:
+        raise ValueError(f"V/A/D score {score!r} is outside ({low:g}, {high:g})")
+    return sum(1 for edge in edges if score >= edge)
 
 
 def aux_tasks_from_letters(letters: str) -> tuple:

@@ -24,6 +24,14 @@ from mmtl_tf import config as config_lib
 from mmtl_tf import features
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (a container's or `taskset`'s share),
+    not every core of the machine."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
+
+
 def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.FeatureConfig,
                    utterances_per_call: int = 4, workers: int = None):
     """Yields (utterance, features as numpy) in the order of `utterances`.
@@ -33,8 +41,9 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
       lengths: utterance id -> samples `audio.read_wav` returns (`preparation.expected_samples`).
       feature_config: the analysis parameters.
       utterances_per_call: utterances per feature call (the results do not depend on it).
-      workers: threads computing ahead of the consumer (default: one more than the cores, so a
-        core stays busy while a thread holds the GIL to read a wav). At most 2 * workers + 1
+      workers: threads computing ahead of the consumer (default: one more than the cores this
+        process may run on, `usable_cores`, so a core stays busy while a thread holds the GIL to
+        read a wav). At most 2 * workers + 1
         tasks are ahead of the consumer (running, queued or done), which bounds the memory.
 
     Yields:
@@ -46,7 +55,7 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
       audio.AudioError: a wav that cannot be read or decodes to another length than its header
         promised, raised when the stream reaches that utterance (the ones before it are yielded).
     """
-    workers = workers or (os.cpu_count() or 1) + 1
+    workers = workers or usable_cores() + 1
     compute = features.shard_features(feature_config)
 
     def task(start: int) -> list:

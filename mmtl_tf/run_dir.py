@@ -48,7 +48,7 @@ def config_record(experiment, manifest: dict, split) -> dict:
     Args:
       experiment: the `config.ExperimentConfig`.
       manifest: the prepared corpus' manifest (corpus name, class names).
-      split: the fold's speakers (`episodes.fold_split`).
+      split: the fold's speakers (`folds.fold_split`).
     """
     return {"experiment": experiment.to_dict(), "corpus": manifest["corpus"],
             "class_names": manifest["class_names"], "train_speakers": list(split.train),

@@ -61,7 +61,7 @@ def make_schedule(train_steps: int, eval_every: int, epochs: int, steps_per_epoc
       train_steps: outer steps; 0 means `epochs * steps_per_epoch` (the paper's budget).
       eval_every: steps between validations; 0 means once per epoch (`steps_per_epoch`).
       epochs: passes over the largest speaker, used when `train_steps` is 0.
-      steps_per_epoch: `episodes.steps_per_epoch` of the training speakers.
+      steps_per_epoch: `episode_plan.steps_per_epoch` of the training speakers.
 
     Raises:
       ValueError: a negative count.

@@ -7,7 +7,7 @@ about 1 ms on a plain disk and far more on network storage (issue 17.3). `write_
 unit's part of the feature stream (`preparation_stream.feature_stream`) into temporary shard files,
 renames them into place when the unit is complete, then writes the unit's done-record
 (`done_records.write_done`); each speaker's manifest entry names its run of records in each
-shard (`shard_records`, read by `tfrecords.speaker_record_runs`).
+shard (`shard_records`, read by `shard_reader.speaker_record_runs`).
 """
 
 import math

@@ -1,6 +1,6 @@
 """The one record schema: segment TFRecords, per-speaker shards and manifest.json.
 
-`mmtl_tf.prepare` writes, training and evaluation read; both go through this module, and a
+`mmtl_tf.prepare` writes, training and evaluation read; both go through this schema, and a
 single `FEATURE_SPEC` drives `serialize_segment` and `parse_segments` (as keras-io's TFRecord
 recipe pairs `create_example` with `parse_tfrecord_fn`). One `tf.train.Example` per segment:
 
@@ -19,19 +19,17 @@ unit of its own, spread over several files; smaller speakers share one file unti
 a corpus of thousands of small speakers is not thousands of files (issue 17.3). Each manifest
 entry lists its speaker's shards and, per shard, the run of records that are its own
 (`shard_records`, [first, count]; absent in format 1, where a shard is one speaker's whole
-file). The directory's layout and its transactional updates are `mmtl_tf.tfrecord_dir`'s. Readers check each shard's size against the manifest, so a
-truncated or replaced shard is named before TensorFlow reads it. `record_offsets` and
-`read_records` give random access to single records (CRC-checked), so an episode reads only the
-segments it uses (`mmtl_tf.episodes`).
+file). `load_manifest` reads manifest.json and checks it against the features a reader expects.
+
+Neighbours: `mmtl_tf.shard_writer` writes the shards; `mmtl_tf.shard_reader` reads them back
+(size checks, a speaker's records, random access to single records, naming a damaged shard);
+the directory's layout and its transactional updates are `mmtl_tf.tfrecord_dir`'s.
 """
 
-import functools
 import os
-import struct
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.lib.io import tf_record  # the one random-access TFRecord reader
 
 from mmtl_tf import atomic_files
 from mmtl_tf import config as config_lib
@@ -58,8 +56,6 @@ FEATURE_SPEC = {
     "num_frames": tf.io.FixedLenFeature([], tf.int64),
     "spectrogram": tf.io.FixedLenFeature([], tf.string),
 }
-
-_PARSE_BATCH = 64
 
 
 def serialize_segment(utterance: corpora.Utterance, segment_index: int,
@@ -173,162 +169,3 @@ def load_manifest(directory: str, feature_config: config_lib.FeatureConfig = Non
                 f"Re-run `python -m mmtl_tf.prepare` with these flags into another "
                 f"--tfrecord_dir, or pass flags matching the stored settings.")
     return manifest
-
-
-class DamagedShardError(RuntimeError):
-    """A TFRecord shard cannot be read; the message names it and how to rebuild it."""
-
-
-def damaged_shard_message(path: str, directory: str, detail: str) -> str:
-    """The message of a DamagedShardError for the shard `path` of `directory`."""
-    return (f"{path}: damaged TFRecord shard ({detail}). Delete it and re-run `python -m "
-            f"mmtl_tf.prepare --tfrecord_dir={directory}` with the same flags: the speakers "
-            f"stored in it are recomputed, the others are kept.")
-
-
-def speaker_shard_paths(directory: str, manifest: dict, speaker: str) -> list:
-    """Paths of one speaker's shards, in order, each checked against its recorded size.
-
-    Raises:
-      ValueError: the speaker is not in the manifest.
-      FileNotFoundError: a listed shard is missing.
-      DamagedShardError: a shard's size differs from the one prepare recorded (truncated or
-        replaced); the message names the shard.
-    """
-    speakers = manifest["speakers"]
-    if speaker not in speakers:
-        raise ValueError(f"speaker {speaker!r} is not in {directory}/{MANIFEST_NAME} "
-                         f"(speakers: {', '.join(speakers)})")
-    folder = tfrecord_dir.shard_folder(directory, manifest)
-    paths = [os.path.join(folder, name) for name in speakers[speaker]["shards"]]
-    sizes = speakers[speaker].get("shard_bytes") or [None] * len(paths)
-    for path, size in zip(paths, sizes):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path} is listed in the manifest but missing; re-run "
-                                    f"`python -m mmtl_tf.prepare --tfrecord_dir={directory}`")
-        if size is not None and os.path.getsize(path) != size:
-            raise DamagedShardError(damaged_shard_message(
-                path, directory, f"{os.path.getsize(path)} bytes, prepare wrote {size}"))
-    return paths
-
-
-def speaker_record_runs(manifest: dict, speaker: str) -> list:
-    """Per shard of `speaker_shard_paths`, the (first record, count) that are the speaker's.
-
-    count is None for a format 1 entry (the whole file is the speaker's).
-    """
-    entry = manifest["speakers"][speaker]
-    runs = entry.get("shard_records") or [[0, None]] * len(entry["shards"])
-    return [(int(first), None if count is None else int(count)) for first, count in runs]
-
-
-@functools.lru_cache(maxsize=None)
-def _scan_offsets(path: str, size: int, modified_ns: int) -> tuple:
-    """Start offsets of the records of a TFRecord file, from the length fields of their headers."""
-    del modified_ns  # part of the cache key only
-    offsets, position = [], 0
-    with open(path, "rb") as handle:
-        while position < size:
-            header = handle.read(8)
-            length = struct.unpack("<Q", header)[0] if len(header) == 8 else size
-            end = position + 12 + length + 4  # length, its CRC, data, the data's CRC
-            if end > size:
-                raise DamagedShardError(
-                    f"record at byte {position} ends past the end of the file (truncated)")
-            offsets.append(position)
-            position = end
-            handle.seek(position)
-    return tuple(offsets)
-
-
-def record_offsets(path: str, directory: str) -> tuple:
-    """Start offsets of every record of a shard, for `read_records` (cached per file version).
-
-    Args:
-      path: the shard.
-      directory: its prepared directory (named in the error message's advice).
-
-    Raises:
-      DamagedShardError: the file ends inside a record; the message names it.
-    """
-    status = os.stat(path)
-    try:
-        return _scan_offsets(path, status.st_size, status.st_mtime_ns)
-    except DamagedShardError as error:
-        raise DamagedShardError(damaged_shard_message(path, directory, str(error))) from None
-
-
-def read_records(paths, path_indices, offsets) -> np.ndarray:
-    """Reads single records by (file, offset), checking their CRCs; usable in `numpy_function`.
-
-    Args:
-      paths: shard paths.
-      path_indices: int [n], an index into `paths` per record.
-      offsets: int [n], the record's start offset (from `record_offsets`).
-
-    Returns:
-      object [n] of serialised records (bytes), in the order asked.
-
-    Raises:
-      ValueError: a record fails its CRC check or lies outside its file; the message names the
-        file.
-    """
-    records = np.empty(len(offsets), dtype=object)
-    order = np.argsort(path_indices, kind="stable")
-    for index in np.unique(path_indices):  # one open file at a time
-        path = paths[int(index)]
-        try:
-            reader = tf_record.tf_record_random_reader(path)
-            try:
-                for position in order[path_indices[order] == index]:
-                    records[position] = reader.read(int(offsets[position]))[0]
-            finally:
-                reader.close()
-        except (tf.errors.OpError, IndexError, OSError) as error:
-            raise ValueError(f"{path}: damaged TFRecord shard "
-                             f"({str(error).splitlines()[0]})") from None
-    return records
-
-
-def read_records_op(paths, path_indices, offsets) -> tf.Tensor:
-    """`read_records` as a TensorFlow op, for `Dataset.map`: string [n].
-
-    A damaged record fails the op with `tf.errors.InvalidArgumentError` naming the shard (which
-    the training loop turns into a DamagedShardError); the failure is reported as data, not
-    raised inside `numpy_function`, so TensorFlow logs no Python traceback.
-    """
-    def read_or_report(files, starts):
-        try:
-            return read_records(paths, files, starts), b""
-        except ValueError as error:
-            return np.full(len(starts), b"", dtype=object), str(error).encode("utf-8")
-
-    records, problem = tf.numpy_function(  # stateless, so it stays parallel under op determinism
-        read_or_report, [path_indices, offsets], [tf.string, tf.string], stateful=False)
-    with tf.control_dependencies([tf.debugging.Assert(tf.equal(problem, b""), [problem])]):
-        return tf.identity(records)
-
-
-def speaker_dataset(directory: str, manifest: dict, speaker: str,
-                    feature_config: config_lib.FeatureConfig) -> tf.data.Dataset:
-    """One speaker's parsed segments, in the order prepare wrote them.
-
-    Args:
-      directory: the TFRecord directory.
-      manifest: its manifest (`load_manifest`).
-      speaker: a speaker id of the manifest.
-      feature_config: the spectrogram shape.
-
-    Returns:
-      A dataset of single-segment dicts as `parse_segments` returns them (spectrogram float32
-      [max_frames, num_bins], scalar labels).
-    """
-    dataset = None
-    for path, (first, count) in zip(speaker_shard_paths(directory, manifest, speaker),
-                                    speaker_record_runs(manifest, speaker)):
-        part = tf.data.TFRecordDataset(path).skip(first).take(-1 if count is None else count)
-        dataset = part if dataset is None else dataset.concatenate(part)
-    dataset = dataset.batch(_PARSE_BATCH).map(
-        lambda serialized: parse_segments(serialized, feature_config),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.unbatch()

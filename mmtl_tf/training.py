@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from mmtl_tf import checkpoints, distribution, episodes, evaluation, run_dir as run_dir_lib, summaries
-from mmtl_tf import tfrecords
+from mmtl_tf import episode_plan, folds, shard_reader, tfrecords
 from mmtl_tf import config as config_lib
 from mmtl_tf import schedule as schedule_lib
 from mmtl_tf.algorithms import build_algorithm, common
@@ -46,7 +46,7 @@ def check_data(experiment: config_lib.ExperimentConfig):
       FileNotFoundError/ValueError: naming the flag or file at fault.
     """
     manifest = tfrecords.load_manifest(experiment.tfrecord_dir, experiment.features)
-    split = episodes.fold_split(manifest, experiment.fold, experiment.val_speaker)
+    split = folds.fold_split(manifest, experiment.fold, experiment.val_speaker)
     if experiment.train.model != "cnn_lstm":
         for task in experiment.train.aux_tasks:
             if not manifest["aux_available"].get(task, False):
@@ -161,8 +161,8 @@ def _episode_stream(experiment, manifest, split, num_classes, schedule, start_st
         try:
             episode = next(iterator)
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
-            raise episodes.damaged_shard_error(experiment.tfrecord_dir, manifest, split.train,
-                                               experiment.features, error) from None
+            raise shard_reader.damaged_shard_error(experiment.tfrecord_dir, manifest, split.train,
+                                                   experiment.features, error) from None
         yield episode
 
 
@@ -199,7 +199,7 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
         experiment = dataclasses.replace(experiment, run_dir=worker, export=False)
     schedule = schedule_lib.make_schedule(
         train.train_steps, train.eval_every, train.epochs,
-        episodes.steps_per_epoch(manifest, split.train, train.segments_per_speaker))
+        episode_plan.steps_per_epoch(manifest, split.train, train.segments_per_speaker))
     os.makedirs(experiment.run_dir, exist_ok=True)
     with run_dir_lib.RunLock(experiment.run_dir):
         record = run_dir_lib.record_config(experiment, manifest, split)

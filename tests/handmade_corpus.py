@@ -53,11 +53,11 @@ def tree_bytes(directory, skip_folder=None):
 
 def shard_bytes(directory, manifest):
     """{shard name: bytes} of every shard the manifest names."""
-    from mmtl_tf import tfrecords  # pylint: disable=import-outside-toplevel (loads TensorFlow)
+    from mmtl_tf import shard_reader  # pylint: disable=import-outside-toplevel (loads TensorFlow)
 
     result = {}
     for speaker in manifest["speakers"]:
-        for path in tfrecords.speaker_shard_paths(directory, manifest, speaker):
+        for path in shard_reader.speaker_shard_paths(directory, manifest, speaker):
             with open(path, "rb") as handle:
                 result[os.path.basename(path)] = handle.read()
     return result
@@ -68,13 +68,14 @@ def speaker_records(directory, manifest):
     whatever shards they share."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    from mmtl_tf import tfrecords  # pylint: disable=import-outside-toplevel
+    from mmtl_tf import shard_reader  # pylint: disable=import-outside-toplevel
 
     result = {}
     for speaker in manifest["speakers"]:
         result[speaker] = []
-        for path, (first, count) in zip(tfrecords.speaker_shard_paths(directory, manifest, speaker),
-                                        tfrecords.speaker_record_runs(manifest, speaker)):
+        for path, (first, count) in zip(
+                shard_reader.speaker_shard_paths(directory, manifest, speaker),
+                shard_reader.speaker_record_runs(manifest, speaker)):
             records = list(tf.data.TFRecordDataset(path).as_numpy_iterator())[first:]
             result[speaker] += records if count is None else records[:count]
     return result

@@ -16,6 +16,7 @@ import pytest
 from conftest import REPO, python_command
 from mmtl_tf import config as config_lib
 from mmtl_tf import episodes
+from mmtl_tf import folds
 from mmtl_tf import tfrecords
 from mmtl_tf.bench import corpus_scale
 from mmtl_tf.bench import plan
@@ -112,7 +113,7 @@ def test_random_shards_are_read_by_the_episode_pipeline(tmp_path):
     feature_config = config_lib.FeatureConfig(max_frames=300, num_bins=20, fft_length=800)
     manifest = random_shards.write_random_shards(str(tmp_path), 6, 8, feature_config)
     assert tfrecords.load_manifest(str(tmp_path), feature_config) == manifest
-    assert episodes.fold_split(manifest, 1).test in manifest["speakers"]
+    assert folds.fold_split(manifest, 1).test in manifest["speakers"]
     speaker = sorted(manifest["speakers"])[3]
     segments = episodes.speaker_segments(str(tmp_path), manifest, speaker, feature_config)
     assert segments["spectrogram"].shape == (8, 300, 20)

@@ -104,8 +104,8 @@ def test_a_refused_resume_leaves_the_run_dir_byte_identical(synthetic_shards, tm
     common = ("--preset=smoke", f"--tfrecord_dir={tfrecord_dir}", f"--run_dir={run_dir}")
     first = parsed(cli_flags.MAIN, *common)
     experiment, _ = experiment_setup.prepare_experiment(cli_flags.MAIN, first)
-    from mmtl_tf import episodes
-    run_dir_lib.record_config(experiment, manifest, episodes.fold_split(manifest, 2, "F"))
+    from mmtl_tf import folds
+    run_dir_lib.record_config(experiment, manifest, folds.fold_split(manifest, 2, "F"))
     (run_dir / "results.json").write_text("{}")
     before = _snapshot(run_dir)
     assert set(before) == {"flags.txt", "config.json", "results.json"}

@@ -1,5 +1,6 @@
-"""The flag layer in-process (mmtl_tf.cli_flags, mmtl_tf.flag_configs, cli_app.parse): ranges and
-relations checked at parse time naming the flag, presets, --help, flags.txt, corpus choice."""
+"""The flag layer in-process (mmtl_tf.cli_flag_groups, cli_flags, flag_configs, cli_app.parse):
+ranges and relations checked at parse time naming the flag, presets, --help, flags.txt, corpus
+choice."""
 
 import os
 import subprocess
@@ -10,7 +11,7 @@ from absl import app
 from absl import flags
 
 from conftest import REPO
-from mmtl_tf import cli_app, cli_flags, config, flag_configs, presets
+from mmtl_tf import cli_app, cli_flag_groups, cli_flags, config, flag_configs, presets
 
 
 def parse(command, *arguments, extra_flags=()):
@@ -57,6 +58,9 @@ def usage_error(command, *arguments) -> str:
     ("--test_adapt_learning_rate=-1", "--test_adapt_learning_rate=-1", ">= 0"),
     ("--ravdess_intensity_bins=2,9", "--ravdess_intensity_bins=2,9", "0..3"),
     ("--merge_calm", "--merge_calm", "only to --corpus=ravdess"),
+    ("--csv_vad_bin_edges=2,x", "--csv_vad_bin_edges=2,x", "not a list of numbers"),
+    ("--csv_vad_score_range=0,inf", "--csv_vad_score_range=0,inf", "finite numbers"),
+    ("--csv_vad_bin_edges=3", "--csv_vad_bin_edges", "only to --corpus=csv"),
 ])
 def test_bad_flag_is_one_line_naming_the_flag_before_any_work(argument, flag, expected, tmp_path):
     message = usage_error(cli_flags.MAIN, argument, "--preset=smoke")
@@ -154,7 +158,7 @@ def test_help_lists_the_commands_own_flags_by_group(capsys):
         parse(cli_flags.PREPARE, "--help", extra_flags=("test_tmpdir",))
     text = capsys.readouterr().out
     assert exited.value.code == 0 and text.startswith("usage: python -m mmtl_tf.prepare")
-    titles = [cli_flags.GROUPS[group][0] + ":" for group in cli_flags.PREPARE.groups]
+    titles = [cli_flag_groups.GROUPS[group][0] + ":" for group in cli_flags.PREPARE.groups]
     positions = [text.index(f"\n{title}\n") for title in titles]
     assert positions == sorted(positions)
     for name in cli_flags.PREPARE.flag_names():
@@ -189,6 +193,14 @@ def test_corpus_choice_fills_defaults_without_writing_flags():
     ravdess = flag_configs.corpus_choice_from_flags(parse(
         cli_flags.PREPARE, "--corpus=ravdess", "--corpus_dir=r", "--ravdess_intensity_bins=1,3"))
     assert (ravdess.ravdess_intensity_bins, ravdess.corpus_dir) == ((1, 3), "r")
+    rated_1_to_7 = flag_configs.corpus_choice_from_flags(parse(
+        cli_flags.PREPARE, "--corpus=csv", "--csv=x.csv", "--csv_vad_bin_edges=3,4.5,6",
+        "--csv_vad_score_range=0.5,7.5"))
+    assert (rated_1_to_7.csv_vad_bin_edges, rated_1_to_7.csv_vad_score_range) == (
+        (3.0, 4.5, 6.0), (0.5, 7.5))
+    assert (choice.csv_vad_bin_edges, choice.csv_vad_score_range) == ((2.0, 3.0, 4.0), (0.0, 6.0))
+    assert "must increase strictly" in usage_error(
+        cli_flags.PREPARE, "--corpus=csv", "--csv=x.csv", "--csv_vad_bin_edges=3,2")
     assert flag_configs.default_tfrecord_dir(ravdess) == os.path.join("tfrecords", "ravdess")
     for arguments, flag in ((["--corpus=iemocap"], "--corpus_dir"),
                             (["--corpus=ravdess"], "--corpus_dir"),

@@ -331,3 +331,36 @@ def test_csv_corpus_with_stereo_8k_and_48k_audio_reads_as_16k_mono(tmp_path):
     for utterance in listing.utterances:
         waveform = audio.read_wav(utterance.path, target_rate=16000)
         assert waveform.ndim == 1 and abs(len(waveform) - 8000) <= 1
+
+
+def test_a_corpus_rated_on_another_scale_bins_with_its_own_edges(corpus):
+    """A 1-7 rating (as MSP-Podcast's) and a -1..1 rating bin by the edges given, an edge going
+    to the upper bin; the paper's (0, 6) range would refuse both."""
+    manifest = _write_manifest(corpus, (
+        "path,speaker,session,emotion,arousal,valence\n"
+        "wavs/a.wav,spk1,s1,neutral,6.5,-0.5\n"
+        "wavs/b.wav,spk2,s2,angry,2.5,0.25\n"))
+    with pytest.raises(corpora.CorpusError, match=r"row 2, column 'valence': score -0\.5 is outside "
+                       r"\(0, 6\).*--csv_vad_score_range and --csv_vad_bin_edges"):
+        csv_manifest.read_csv_manifest(manifest)
+    listing = csv_manifest.read_csv_manifest(manifest, vad_bin_edges=(-0.5, 0.0, 0.5),
+                                             vad_score_range=(-1.0, 7.0))
+    bins = {u.utterance_id: (u.valence, u.arousal) for u in listing.utterances}
+    edges = np.array([-0.5, 0.0, 0.5])
+    expected = {"wavs/a": (-0.5, 6.5), "wavs/b": (0.25, 2.5)}
+    for utterance_id, scores in expected.items():
+        assert bins[utterance_id] == tuple(int(np.searchsorted(edges, s, side="right")) for s in scores)
+    assert bins == {"wavs/a": (1, 3), "wavs/b": (2, 3)}
+    two_bins = csv_manifest.read_csv_manifest(manifest, vad_bin_edges=(4.0,),
+                                              vad_score_range=(-1.0, 7.0))
+    assert sorted(u.arousal for u in two_bins.utterances) == [0, 1]
+
+
+@pytest.mark.parametrize("edges, score_range, message", [
+    ((), (0, 6), "1 to 3 bin edges"), ((1, 2, 3, 4), (0, 6), "1 to 3 bin edges"),
+    ((2, 2, 4), (0, 6), "increase strictly"), ((2, 3, 7), (0, 6), "inside the score range"),
+    ((2, 3, 4), (6, 0), "two increasing numbers")])
+def test_an_unusable_vad_binning_is_refused_before_any_row(corpus, edges, score_range, message):
+    with pytest.raises(ValueError, match=message):
+        csv_manifest.read_csv_manifest(_standard_manifest(corpus), vad_bin_edges=edges,
+                                       vad_score_range=score_range)

@@ -12,7 +12,10 @@ import tensorflow as tf
 from mmtl_tf import atomic_files
 from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
+from mmtl_tf import episode_plan
 from mmtl_tf import episodes
+from mmtl_tf import folds
+from mmtl_tf import shard_reader
 from mmtl_tf import tfrecords
 from mmtl_tf.bench import corpus_scale
 
@@ -22,7 +25,7 @@ TINY_FEATURES = config_lib.FeatureConfig(segment_seconds=0.05, window_ms=10.0, h
 
 
 def _split(manifest):
-    return episodes.fold_split(manifest, fold=2, val_speaker="F")
+    return folds.fold_split(manifest, fold=2, val_speaker="F")
 
 
 def test_fold_holds_out_one_session(synthetic_shards):
@@ -30,15 +33,15 @@ def test_fold_holds_out_one_session(synthetic_shards):
     split = _split(manifest)
     assert (split.validation, split.test) == ("2F", "2M")
     assert split.train == ("1F", "1M", "3F", "3M", "4F", "4M", "5F", "5M")
-    assert episodes.fold_split(manifest, 2, "M").validation == "2M"
-    assert episodes.fold_split(manifest, 2, "2M").test == "2F"
+    assert folds.fold_split(manifest, 2, "M").validation == "2M"
+    assert folds.fold_split(manifest, 2, "2M").test == "2F"
 
 
 @pytest.mark.parametrize("fold, val_speaker, message", [
     (0, "F", "--fold=0"), (6, "F", "--fold=6"), (2, "X", "--val_speaker='X'")])
 def test_bad_fold_or_val_speaker_is_a_flag_error(synthetic_shards, fold, val_speaker, message):
     with pytest.raises(ValueError, match=message):
-        episodes.fold_split(synthetic_shards[2], fold, val_speaker)
+        folds.fold_split(synthetic_shards[2], fold, val_speaker)
 
 
 def test_class_weights_follow_the_paper_and_zero_missing_classes():
@@ -62,7 +65,7 @@ def test_episodes_have_fixed_shapes_and_each_row_is_one_speaker(synthetic_shards
                                        num_classes=4, seed=0, epoch=0)
     episode_list = list(dataset)
     largest = max(manifest["speakers"][s]["num_segments"] for s in split.train)
-    assert len(episode_list) == math.ceil(largest / batch) == episodes.steps_per_epoch(
+    assert len(episode_list) == math.ceil(largest / batch) == episode_plan.steps_per_epoch(
         manifest, split.train, batch)
     segments = {s: episodes.speaker_segments(directory, manifest, s, feature_config)
                 for s in split.train}
@@ -111,7 +114,7 @@ def test_speaker_with_no_segments_is_an_error_before_training(synthetic_shards):
     manifest = copy.deepcopy(synthetic_shards[2])
     manifest["speakers"]["3M"]["num_segments"] = 0
     with pytest.raises(ValueError, match="speaker 3M has no segments"):
-        episodes.fold_split(manifest, fold=2, val_speaker="F")
+        folds.fold_split(manifest, fold=2, val_speaker="F")
 
 
 @pytest.mark.parametrize("change, message", [
@@ -125,22 +128,22 @@ def test_a_corpus_with_one_session_or_one_class_cannot_make_folds(synthetic_shar
     for info in manifest["speakers"].values():
         change(info)
     with pytest.raises(ValueError, match=f"corpus synthetic.*{message}"):
-        episodes.fold_split(manifest, fold=1)
+        folds.fold_split(manifest, fold=1)
 
 
 def test_epoch_plan_walks_each_speaker_whole_before_repeating_and_is_seeded():
     sizes = [5, 7, 3, 4]
-    rows, segments = episodes.epoch_plan(sizes, steps=9, segments_per_speaker=2,
-                                         speakers_per_episode=2, seed=3, epoch=1)
+    rows, segments = episode_plan.epoch_plan(sizes, steps=9, segments_per_speaker=2,
+                                             speakers_per_episode=2, seed=3, epoch=1)
     assert rows.shape == (9, 2) and segments.shape == (9, 2, 2)
     assert all(len(set(step)) == 2 for step in rows)  # m distinct speakers per step
     for row, size in enumerate(sizes):
         walk = segments[rows == row].reshape(-1)  # this speaker's segments in step order
         for start in range(0, len(walk) - size + 1, size):
             assert sorted(walk[start:start + size]) == list(range(size))
-    again = episodes.epoch_plan(sizes, 9, 2, 2, seed=3, epoch=1)
+    again = episode_plan.epoch_plan(sizes, 9, 2, 2, seed=3, epoch=1)
     np.testing.assert_array_equal(again[1], segments)
-    assert not np.array_equal(episodes.epoch_plan(sizes, 9, 2, 2, seed=3, epoch=2)[1], segments)
+    assert not np.array_equal(episode_plan.epoch_plan(sizes, 9, 2, 2, seed=3, epoch=2)[1], segments)
 
 
 def _many_speaker_shards(directory, num_speakers, segments_per_speaker=3):
@@ -183,7 +186,7 @@ def test_sampled_episodes_hold_the_planned_speakers_and_read_only_them(tmp_path)
     speakers = sorted(manifest["speakers"])
     dataset = episodes.episode_dataset(str(tmp_path), manifest, speakers, 2, TINY_FEATURES, 4,
                                        seed=5, epoch=2, speakers_per_episode=4)
-    rows, _ = episodes.epoch_plan([3] * 60, 2, 2, 4, seed=5, epoch=2)
+    rows, _ = episode_plan.epoch_plan([3] * 60, 2, 2, 4, seed=5, epoch=2)
     weights = episodes.class_weights(manifest, speakers, 4)
     for step, episode in enumerate(dataset):
         assert episode["spectrogram"].shape == (4, 2, 9, 8)
@@ -204,23 +207,23 @@ def test_a_truncated_shard_is_named_before_the_epoch_starts(synthetic_shards, tm
     directory, feature_config, manifest = synthetic_shards
     copied = str(tmp_path / "shards")
     shutil.copytree(directory, copied)
-    (shard,) = tfrecords.speaker_shard_paths(copied, manifest, "3F")
+    (shard,) = shard_reader.speaker_shard_paths(copied, manifest, "3F")
     with open(shard, "r+b") as handle:
         handle.truncate(os.path.getsize(shard) // 2)
     split = _split(manifest)
-    with pytest.raises(episodes.DamagedShardError, match=f"{shard}: damaged TFRecord shard"):
+    with pytest.raises(shard_reader.DamagedShardError, match=f"{shard}: damaged TFRecord shard"):
         episodes.episode_dataset(copied, manifest, split.train, 4, feature_config, 4, 0, 0)
-    with pytest.raises(episodes.DamagedShardError, match=f"{shard}: damaged TFRecord shard"):
+    with pytest.raises(shard_reader.DamagedShardError, match=f"{shard}: damaged TFRecord shard"):
         episodes.speaker_segments(copied, manifest, "3F", feature_config)
 
 
 def test_a_record_that_fails_its_crc_stops_the_epoch_naming_the_shard(synthetic_shards, tmp_path):
     directory, feature_config, manifest = synthetic_shards
     copied = str(shutil.copytree(directory, tmp_path / "shards"))
-    (shard,) = tfrecords.speaker_shard_paths(copied, manifest, "3F")
-    ((first, count),) = tfrecords.speaker_record_runs(manifest, "3F")  # 3F's run in the shard
+    (shard,) = shard_reader.speaker_shard_paths(copied, manifest, "3F")
+    ((first, count),) = shard_reader.speaker_record_runs(manifest, "3F")  # 3F's run in the shard
     with open(shard, "r+b") as handle:  # same size: only the CRC check can tell
-        handle.seek(tfrecords.record_offsets(shard, copied)[first + count // 2] + 100)
+        handle.seek(shard_reader.record_offsets(shard, copied)[first + count // 2] + 100)
         byte = handle.read(1)
         handle.seek(-1, os.SEEK_CUR)
         handle.write(bytes([byte[0] ^ 0xFF]))
@@ -230,6 +233,6 @@ def test_a_record_that_fails_its_crc_stops_the_epoch_naming_the_shard(synthetic_
         for _ in episodes.episode_dataset(copied, manifest, split.train, 4, feature_config, 4,
                                           seed=0, epoch=0):
             pass
-    error = episodes.damaged_shard_error(copied, manifest, split.train, feature_config,
-                                         raised.value)
-    assert isinstance(error, episodes.DamagedShardError) and str(error).startswith(shard)
+    error = shard_reader.damaged_shard_error(copied, manifest, split.train, feature_config,
+                                             raised.value)
+    assert isinstance(error, shard_reader.DamagedShardError) and str(error).startswith(shard)

@@ -207,3 +207,33 @@ def test_preparation_stream_yields_every_utterance_before_a_bad_wav_then_names_i
     stream.close()
     assert not [thread for thread in threading.enumerate()
                 if thread.name.startswith("mmtl-features")]
+
+
+def test_preparation_stream_sizes_its_threads_by_the_cores_this_process_may_use(tmp_path):
+    """A process limited to one core (taskset, a container's CPU set) gets 2 threads, not one
+    more than every core of the machine."""
+    import os
+    import threading
+
+    from mmtl_tf import audio, corpora, preparation, preparation_stream
+
+    allowed = os.sched_getaffinity(0)
+    utterances, lengths = [], {}
+    for index in range(12):
+        path = str(tmp_path / f"u{index}.wav")
+        audio.write_wav(path, _speechlike(0.5, index), CFG.sample_rate)
+        utterance = corpora.Utterance(f"u{index}", path, "1F", "1", 0)
+        utterances.append(utterance)
+        lengths[utterance.utterance_id] = preparation.expected_samples(utterance, CFG)
+    assert preparation_stream.usable_cores() == len(allowed)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        assert preparation_stream.usable_cores() == 1
+        stream = preparation_stream.feature_stream(utterances, lengths, CFG, 1)
+        next(stream)
+        names = {thread.name for thread in threading.enumerate()
+                 if thread.name.startswith("mmtl-features")}
+        stream.close()
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert len(names) == 2

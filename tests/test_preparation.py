@@ -30,6 +30,7 @@ from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
 from mmtl_tf import features
 from mmtl_tf import preparation
+from mmtl_tf import shard_reader
 from mmtl_tf import tfrecords
 
 FEATURE_CONFIG = config_lib.FeatureConfig()
@@ -70,8 +71,8 @@ def test_shards_hold_the_feature_function_output(prepared):
     listing, output_dir, manifest = prepared
     by_id = {utterance.utterance_id: utterance for utterance in listing.utterances}
     for speaker in ("1F", "1M"):
-        segments = list(tfrecords.speaker_dataset(output_dir, manifest, speaker,
-                                                  FEATURE_CONFIG).as_numpy_iterator())
+        segments = list(shard_reader.speaker_dataset(output_dir, manifest, speaker,
+                                                     FEATURE_CONFIG).as_numpy_iterator())
         grouped = collections.defaultdict(list)
         for segment in segments:
             grouped[segment["utterance_id"].decode()].append(segment)
@@ -102,8 +103,9 @@ def test_shards_are_byte_identical_to_records_made_one_utterance_at_a_time(prepa
                          for index, (spectrogram, frames) in enumerate(zip(
                              alone["spectrogram"].numpy(), alone["num_frames"].numpy()))]
         stored = []  # the speaker's own run of records in each shard (speakers share shards)
-        for path, (first, count) in zip(tfrecords.speaker_shard_paths(output_dir, manifest, speaker),
-                                        tfrecords.speaker_record_runs(manifest, speaker)):
+        for path, (first, count) in zip(
+                shard_reader.speaker_shard_paths(output_dir, manifest, speaker),
+                shard_reader.speaker_record_runs(manifest, speaker)):
             stored += list(tf.data.TFRecordDataset(path).as_numpy_iterator())[first:][:count]
         assert stored == expected
 
@@ -140,7 +142,7 @@ def test_small_shards_split_a_speaker_in_order(prepared, tmp_path):
     small = preparation.prepare_corpus(listing, FEATURE_CONFIG, str(tmp_path), segments_per_shard=2,
                                        show_progress=False)
     assert small["speakers"]["1M"]["shards"] == [f"1M-0000{i}-of-00003.tfrecord" for i in range(3)]
-    ids = [(s["utterance_id"], s["segment_index"]) for s in tfrecords.speaker_dataset(
+    ids = [(s["utterance_id"], s["segment_index"]) for s in shard_reader.speaker_dataset(
         str(tmp_path), small, "1M", FEATURE_CONFIG).as_numpy_iterator()]
     assert ids == [(b"1M_a", 0), (b"1M_a", 1), (b"1M_b", 0), (b"1M_b", 1), (b"1M_b", 2)]
 
@@ -295,8 +297,8 @@ def test_csv_corpus_with_44k_stereo_wav_goes_end_to_end_through_the_cli(tmp_path
     assert manifest["excluded"] == {"label bored": 1}
     assert manifest["aux_available"] == {"valence": True, "arousal": False, "dominance": False}
     assert "--corpus=csv" in (output_dir / manifest["generation"] / "prepare_flags.txt").read_text()
-    segments = list(tfrecords.speaker_dataset(str(output_dir), manifest, "alice",
-                                              FEATURE_CONFIG).as_numpy_iterator())
+    segments = list(shard_reader.speaker_dataset(str(output_dir), manifest, "alice",
+                                                 FEATURE_CONFIG).as_numpy_iterator())
     # 2 s at 16 kHz with a 640-sample window and 160-sample hop: 1 + (32000 - 640) // 160 frames.
     assert [segment["num_frames"] for segment in segments] == [197, 197]
 

@@ -40,9 +40,9 @@ def _main(capsys, tfrecord_dir, run_dir, *extra):
 
 def _training_shard(directory):
     """The shard of speaker 3F, a training speaker of fold 2."""
-    from mmtl_tf import tfrecords  # pylint: disable=import-outside-toplevel
+    from mmtl_tf import shard_reader, tfrecords  # pylint: disable=import-outside-toplevel
 
-    return tfrecords.speaker_shard_paths(directory, tfrecords.load_manifest(directory), "3F")[0]
+    return shard_reader.speaker_shard_paths(directory, tfrecords.load_manifest(directory), "3F")[0]
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])

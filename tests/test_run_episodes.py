@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from mmtl_tf import config as config_lib
+from mmtl_tf import episode_plan
 from mmtl_tf import episodes
+from mmtl_tf import folds
 from mmtl_tf import schedule as schedule_lib
 from mmtl_tf import training
 
@@ -31,9 +33,9 @@ def _from_plan(directory, manifest, speakers, batch, feature_config, m, seed, ep
     """Epoch `epoch` built in numpy from `epoch_plan` and each speaker's segments in memory."""
     segments = {s: episodes.speaker_segments(directory, manifest, s, feature_config)
                 for s in speakers}
-    steps = episodes.steps_per_epoch(manifest, speakers, batch)
-    rows, chosen = episodes.epoch_plan([manifest["speakers"][s]["num_segments"] for s in speakers],
-                                       steps, batch, m, seed, epoch)
+    steps = episode_plan.steps_per_epoch(manifest, speakers, batch)
+    sizes = [manifest["speakers"][s]["num_segments"] for s in speakers]
+    rows, chosen = episode_plan.epoch_plan(sizes, steps, batch, m, seed, epoch)
     weights = episodes.class_weights(manifest, speakers, 4)
     return {"spectrogram": np.stack([np.stack([segments[speakers[row]]["spectrogram"][chosen[step, slot]]
                                                for slot, row in enumerate(rows[step])])
@@ -48,9 +50,9 @@ def _from_plan(directory, manifest, speakers, batch, feature_config, m, seed, ep
 def test_run_dataset_is_the_per_epoch_datasets_one_after_another(synthetic_shards, m,
                                                                   start_epoch, start_index):
     directory, feature_config, manifest = synthetic_shards
-    speakers = list(episodes.fold_split(manifest, 2).train)
+    speakers = list(folds.fold_split(manifest, 2).train)
     batch, seed, epochs = 2, 7, 3
-    steps = episodes.steps_per_epoch(manifest, speakers, batch)
+    steps = episode_plan.steps_per_epoch(manifest, speakers, batch)
     assert steps > start_index + 1  # the start is mid-epoch
     per_epoch = [_arrays(episodes.episode_dataset(directory, manifest, speakers, batch,
                                                   feature_config, 4, seed, epoch, m))
@@ -70,12 +72,12 @@ def test_run_dataset_is_the_per_epoch_datasets_one_after_another(synthetic_shard
 
 def test_resumed_stream_sees_the_episodes_of_an_uninterrupted_one(synthetic_shards):
     directory, feature_config, manifest = synthetic_shards
-    split = episodes.fold_split(manifest, 2)
+    split = folds.fold_split(manifest, 2)
     experiment = config_lib.ExperimentConfig(
         features=feature_config, model=config_lib.ModelConfig(),
         train=config_lib.TrainConfig(segments_per_speaker=2, speakers_per_episode=3, seed=3),
         tfrecord_dir=directory, run_dir="")
-    steps = episodes.steps_per_epoch(manifest, split.train, 2)
+    steps = episode_plan.steps_per_epoch(manifest, split.train, 2)
     schedule = schedule_lib.make_schedule(0, 0, 3, steps)
     total = 3 * steps
 

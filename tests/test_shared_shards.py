@@ -16,9 +16,9 @@ import handmade_corpus
 from mmtl_tf import config as config_lib
 from mmtl_tf import episodes
 from mmtl_tf import preparation
+from mmtl_tf import shard_reader
 from mmtl_tf import shard_writer
 from mmtl_tf import tfrecord_dir
-from mmtl_tf import tfrecords
 
 FEATURE_CONFIG = config_lib.FeatureConfig()
 # Segments: 1F 1, 1M 2, 2F 1, 2M 3, 3F 1, 3M 1 (3 s segments).
@@ -134,7 +134,7 @@ def test_a_format_1_manifest_reads_each_shard_whole(packed, tmp_path):
     for entry in manifest["speakers"].values():
         del entry["shard_records"]
     manifest["format_version"] = 1
-    assert tfrecords.speaker_record_runs(manifest, "2M") == [(0, None)] * 3  # 3 segments
+    assert shard_reader.speaker_record_runs(manifest, "2M") == [(0, None)] * 3  # 3 segments
     assert _own_utterances(old, manifest, "2M") == _expected_utterances(listing, "2M")
 
 

@@ -23,6 +23,7 @@ from mmtl_tf import config as config_lib
 from mmtl_tf import directory_lock
 from mmtl_tf import done_records
 from mmtl_tf import preparation
+from mmtl_tf import shard_reader
 from mmtl_tf import tfrecord_dir
 from mmtl_tf import tfrecords
 
@@ -105,7 +106,7 @@ def test_rerun_failing_on_a_corrupt_wav_leaves_the_committed_preparation_byte_fo
     assert manifest["generation"] == "generation-0002"
     assert manifest["speakers"]["1M"]["num_segments"] == 2 + 2  # 1M_a 3.2 s, 1M_b now 6 s
     assert sorted(os.listdir(directory)) == ["generation-0002", "manifest.json"]
-    assert len(list(tfrecords.speaker_dataset(directory, manifest, "1M", FEATURE_CONFIG))) == 4
+    assert len(list(shard_reader.speaker_dataset(directory, manifest, "1M", FEATURE_CONFIG))) == 4
 
 
 def test_a_second_prepare_is_refused_while_a_live_process_holds_the_lock(committed, tmp_path):
@@ -209,7 +210,7 @@ def test_a_flat_layout_of_an_older_version_is_read_and_migrated_without_recomput
     os.rmdir(generation)
     with open(os.path.join(directory, "manifest.json"), "w", encoding="utf-8") as handle:
         json.dump(manifest, handle)
-    assert len(list(tfrecords.speaker_dataset(directory, manifest, "1M", FEATURE_CONFIG))) == 5
+    assert len(list(shard_reader.speaker_dataset(directory, manifest, "1M", FEATURE_CONFIG))) == 5
 
     capsys.readouterr()
     migrated = preparation.prepare_corpus(listing, FEATURE_CONFIG, directory, show_progress=False)

@@ -1,4 +1,5 @@
-"""Invariants of the record schema, shard names and manifest checks (mmtl_tf.tfrecords)."""
+"""Invariants of the record schema, shard names and manifest checks (mmtl_tf.tfrecords), and of
+reading shards back (mmtl_tf.shard_reader)."""
 
 import os
 
@@ -9,6 +10,7 @@ import tensorflow as tf
 from mmtl_tf import atomic_files
 from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
+from mmtl_tf import shard_reader
 from mmtl_tf import tfrecords
 
 FEATURE_CONFIG = config_lib.FeatureConfig()
@@ -149,7 +151,7 @@ def test_speaker_dataset_reads_every_shard_in_order(tmp_path):
                 writer.write(tfrecords.serialize_segment(
                     _utterance(utterance_id=f"u{index}"), index, _spectrogram(index), index + 1))
     manifest = _manifest(FEATURE_CONFIG, shards)
-    dataset = tfrecords.speaker_dataset(str(tmp_path), manifest, "1F", FEATURE_CONFIG)
+    dataset = shard_reader.speaker_dataset(str(tmp_path), manifest, "1F", FEATURE_CONFIG)
     assert dataset.element_spec["spectrogram"].shape == (300, 200)
     segments = list(dataset.as_numpy_iterator())
     assert [segment["utterance_id"] for segment in segments] == [b"u0", b"u1", b"u2", b"u3", b"u4"]
@@ -160,9 +162,9 @@ def test_speaker_dataset_reads_every_shard_in_order(tmp_path):
 def test_speaker_shard_paths_name_an_unknown_speaker_and_a_missing_shard(tmp_path):
     manifest = _manifest(FEATURE_CONFIG, ["1F-00000-of-00001.tfrecord"])
     with pytest.raises(ValueError, match="'9M'"):
-        tfrecords.speaker_shard_paths(str(tmp_path), manifest, "9M")
+        shard_reader.speaker_shard_paths(str(tmp_path), manifest, "9M")
     with pytest.raises(FileNotFoundError, match="1F-00000-of-00001.tfrecord"):
-        tfrecords.speaker_shard_paths(str(tmp_path), manifest, "1F")
+        shard_reader.speaker_shard_paths(str(tmp_path), manifest, "1F")
 
 
 def _write_shards(directory, counts):
@@ -188,8 +190,8 @@ def test_a_shard_of_another_size_than_prepare_wrote_is_named(tmp_path):
         data = handle.read()
     with open(paths[1], "wb") as handle:  # cut at a record boundary: TensorFlow reads it fine
         handle.write(data[:len(data) // 2])
-    with pytest.raises(tfrecords.DamagedShardError) as error:
-        tfrecords.speaker_shard_paths(str(tmp_path), manifest, "1F")
+    with pytest.raises(shard_reader.DamagedShardError) as error:
+        shard_reader.speaker_shard_paths(str(tmp_path), manifest, "1F")
     assert str(error.value).startswith(f"{paths[1]}: damaged TFRecord shard")
     assert f"prepare wrote {len(data)}" in str(error.value)
 
@@ -197,29 +199,29 @@ def test_a_shard_of_another_size_than_prepare_wrote_is_named(tmp_path):
 def test_records_read_by_offset_equal_the_sequential_read_and_a_cut_record_is_named(tmp_path):
     _, paths = _write_shards(tmp_path, [3, 2])
     expected = [record.numpy() for record in tf.data.TFRecordDataset(paths)]
-    offsets = [tfrecords.record_offsets(path, str(tmp_path)) for path in paths]
+    offsets = [shard_reader.record_offsets(path, str(tmp_path)) for path in paths]
     files = np.array([0, 0, 0, 1, 1])
     starts = np.array(offsets[0] + offsets[1])
     order = np.array([4, 0, 3, 1, 2])  # any order, several files
-    assert list(tfrecords.read_records(paths, files[order], starts[order])) == [
+    assert list(shard_reader.read_records(paths, files[order], starts[order])) == [
         expected[index] for index in order]
 
     with open(paths[1], "rb") as handle:
         data = handle.read()
     with open(paths[1], "wb") as handle:
         handle.write(data[:-10])  # the last record loses its end
-    with pytest.raises(tfrecords.DamagedShardError, match=f"{paths[1]}: damaged TFRecord shard"):
-        tfrecords.record_offsets(paths[1], str(tmp_path))
+    with pytest.raises(shard_reader.DamagedShardError, match=f"{paths[1]}: damaged TFRecord shard"):
+        shard_reader.record_offsets(paths[1], str(tmp_path))
 
 
 def test_a_record_whose_bytes_changed_fails_its_crc_check(tmp_path):
     _, paths = _write_shards(tmp_path, [2])
-    offsets = tfrecords.record_offsets(paths[0], str(tmp_path))
+    offsets = shard_reader.record_offsets(paths[0], str(tmp_path))
     with open(paths[0], "rb") as handle:
         data = bytearray(handle.read())
     data[offsets[1] + 1000] ^= 0xFF
     with open(paths[0], "wb") as handle:
         handle.write(bytes(data))
-    assert tfrecords.read_records(paths, np.array([0]), np.array([offsets[0]]))[0]
+    assert shard_reader.read_records(paths, np.array([0]), np.array([offsets[0]]))[0]
     with pytest.raises(ValueError, match=f"{paths[0]}: damaged TFRecord shard"):
-        tfrecords.read_records(paths, np.array([0]), np.array([offsets[1]]))
+        shard_reader.read_records(paths, np.array([0]), np.array([offsets[1]]))

@@ -28,9 +28,9 @@ from mmtl_tf import corpora
 from mmtl_tf import episodes
 from mmtl_tf import preparation
 from mmtl_tf import training
+from mmtl_tf.bench import outer_step as outer_step_lib
 from mmtl_tf.bench import plan as plan_lib
 from mmtl_tf.bench import random_shards
-from mmtl_tf.bench import step_figures
 from mmtl_tf.bench import timing
 
 SPEAKERS_PER_EPISODE = 8
@@ -80,8 +80,8 @@ def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, mo
     audio_seconds = sum(info["num_frames"] / info["sample_rate"] for info in
                         (audio.inspect_wav(u.path) for u in listing.utterances[:num_utterances]))
     audio_seconds *= num_utterances / min(num_utterances, len(listing.utterances))
-    experiment = step_figures.experiment_config(model_config, segments_per_speaker,
-                                                feature_config=feature_config)
+    experiment = outer_step_lib.experiment_config(model_config, segments_per_speaker,
+                                                  feature_config=feature_config)
     algorithm, optimizers, _, _ = training.build_training(experiment, plan_lib.NUM_CLASSES)
     step = training.make_train_step(algorithm, optimizers, SPEAKERS_PER_EPISODE)
     table, shards_of = [], {}

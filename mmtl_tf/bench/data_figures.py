@@ -16,8 +16,10 @@ import tensorflow as tf
 
 from mmtl_tf import audio
 from mmtl_tf import config as config_lib
+from mmtl_tf import episode_plan
 from mmtl_tf import episodes
 from mmtl_tf import features
+from mmtl_tf import folds
 from mmtl_tf import preparation
 from mmtl_tf import preparation_stream
 from mmtl_tf import tfrecords
@@ -71,7 +73,7 @@ def input_headroom(tfrecord_dir: str, manifest: dict, feature_config, segments_p
     Raises:
       ValueError: every epoch is a single episode (no steady rate to measure).
     """
-    split = episodes.fold_split(manifest, fold)
+    split = folds.fold_split(manifest, fold)
     steady_segments, steady_seconds, all_segments, all_seconds, first_waits = 0, 0.0, 0, 0.0, []
     for epoch in range(epochs + 1):
         started = time.perf_counter()
@@ -101,8 +103,8 @@ def input_headroom(tfrecord_dir: str, manifest: dict, feature_config, segments_p
             "with_epoch_start": (all_segments / all_seconds) / step_segments_per_second,
             "epoch_first_episode_seconds": statistics.median(first_waits),
             "speakers": len(split.train), "segments_per_speaker": segments_per_speaker,
-            "steps_per_epoch": episodes.steps_per_epoch(manifest, split.train,
-                                                        segments_per_speaker),
+            "steps_per_epoch": episode_plan.steps_per_epoch(manifest, split.train,
+                                                            segments_per_speaker),
             "timed_epochs": epochs}
 
 

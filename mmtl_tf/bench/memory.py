@@ -13,10 +13,11 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from mmtl_tf import episode_plan
 from mmtl_tf import episodes
 from mmtl_tf import training
+from mmtl_tf.bench import outer_step as outer_step_lib
 from mmtl_tf.bench import plan as plan_lib
-from mmtl_tf.bench import step_figures
 from mmtl_tf.bench import timing
 
 
@@ -36,16 +37,16 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
       (epochs the steps reached into), `datasets` (episode datasets built: 1, as training
       builds one per run), `traces` (of the step function: 1 means no retracing), m and B.
     """
-    feature_config = step_figures.experiment_config(model_config, segments_per_speaker).features
-    experiment = step_figures.experiment_config(model_config, segments_per_speaker,
-                                                speakers_per_episode=speakers_per_episode)
+    feature_config = outer_step_lib.experiment_config(model_config, segments_per_speaker).features
+    experiment = outer_step_lib.experiment_config(model_config, segments_per_speaker,
+                                                  speakers_per_episode=speakers_per_episode)
     algorithm, optimizers, _, _ = training.build_training(experiment, plan_lib.NUM_CLASSES)
     step = training.make_train_step(algorithm, optimizers, speakers_per_episode)
     speakers = sorted(manifest["speakers"])
     writer = tf.summary.create_file_writer(os.path.join(tfrecord_dir, "tensorboard"))
     checkpoints = sorted(checkpoints)
     readings, done = {}, 0
-    per_epoch = episodes.steps_per_epoch(manifest, speakers, segments_per_speaker)
+    per_epoch = episode_plan.steps_per_epoch(manifest, speakers, segments_per_speaker)
     dataset = episodes.run_episode_dataset(tfrecord_dir, manifest, speakers, segments_per_speaker,
                                            feature_config, plan_lib.NUM_CLASSES, seed=0,
                                            start_epoch=0,

@@ -11,8 +11,8 @@ import tensorflow as tf
 from mmtl_tf import labels
 from mmtl_tf import models
 from mmtl_tf.algorithms import common
+from mmtl_tf.bench import outer_step as outer_step_lib
 from mmtl_tf.bench import plan as plan_lib
-from mmtl_tf.bench import step_figures
 from mmtl_tf.bench import timing
 
 
@@ -72,7 +72,7 @@ class ReferenceSchedule:
         return tape.gradient(loss, variables)
 
     def step(self, episode: dict) -> None:
-        """One outer step over every speaker of `episode` (the dict of `random_episode`)."""
+        """One outer step over every speaker of `episode` (an `outer_step.random_episode`)."""
         spectrogram, episode_labels = episode["spectrogram"], episode["labels"]
         weights = common.sample_weights(episode["class_weights"], episode_labels)
         speakers = int(spectrogram.shape[0])
@@ -97,7 +97,7 @@ class ReferenceSchedule:
 
 def vs_reference_schedule(model_config, speakers: int, segments_per_speaker: int, rounds: int,
                           with_graph: bool = False, with_eager: bool = True,
-                          outer_step: step_figures.OuterStep = None) -> dict:
+                          outer_step: outer_step_lib.OuterStep = None) -> dict:
     """vs_reference_schedule: the authors' schedule (eager Keras) / our outer step, on the same episode.
 
     Args:
@@ -109,7 +109,8 @@ def vs_reference_schedule(model_config, speakers: int, segments_per_speaker: int
       dict: `value`, `ours_seconds`, `reference_seconds` and/or `reference_graph_seconds` and
       `graph_ratio`, the per-round seconds and cores kept busy.
     """
-    outer_step = outer_step or step_figures.build_outer_step(model_config, speakers, segments_per_speaker)
+    outer_step = outer_step or outer_step_lib.build_outer_step(model_config, speakers,
+                                                               segments_per_speaker)
     train_config = outer_step.algorithm.train_config
     calls, warm_up = {"ours": outer_step.run}, ["ours"]
     if with_eager:

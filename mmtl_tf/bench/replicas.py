@@ -11,8 +11,8 @@ import sys
 
 from mmtl_tf import distribution
 from mmtl_tf import training
+from mmtl_tf.bench import outer_step as outer_step_lib
 from mmtl_tf.bench import plan as plan_lib
-from mmtl_tf.bench import step_figures
 from mmtl_tf.bench import timing
 
 
@@ -33,11 +33,11 @@ def replica_step(model_config, speakers: int, segments_per_speaker: int, num_cpu
       dict: `value` (mirrored / default), `mirrored_seconds`, `default_seconds`, rounds.
     """
     strategy = distribution.build_strategy("mirrored", num_cpu_devices=num_cpu_devices)
-    experiment = step_figures.experiment_config(model_config, segments_per_speaker)
+    experiment = outer_step_lib.experiment_config(model_config, segments_per_speaker)
     with strategy.scope():
         algorithm, optimizers, _, _ = training.build_training(experiment, plan_lib.NUM_CLASSES)
     mirrored = training.make_train_step(algorithm, optimizers, speakers, strategy=strategy)
-    default = step_figures.build_outer_step(model_config, speakers, segments_per_speaker)
+    default = outer_step_lib.build_outer_step(model_config, speakers, segments_per_speaker)
     episode = default.episode
     timed = timing.time_alternating({"mirrored": lambda: bool(mirrored(episode)[1]),
                               "default": default.run}, rounds)

@@ -19,12 +19,14 @@ from mmtl_tf import quiet_start
 from mmtl_tf.bench import corpus_scale
 from mmtl_tf.bench import data_figures
 from mmtl_tf.bench import memory
+from mmtl_tf.bench import outer_step as outer_step_lib
 from mmtl_tf.bench import plan as plan_lib
 from mmtl_tf.bench import random_shards
 from mmtl_tf.bench import reference
 from mmtl_tf.bench import replicas
 from mmtl_tf.bench import serving
 from mmtl_tf.bench import step_figures
+from mmtl_tf.bench import step_profiles
 from mmtl_tf.bench import timing
 
 MEMORY_SPEAKERS = 8  # random speakers the long-run memory loop samples its episodes from
@@ -74,7 +76,7 @@ def run_benchmark(plan: plan_lib.BenchPlan, work_dir: str, preset_of_replicas: s
 
     def outer_step(segments):
         if segments not in steps:
-            steps[segments] = step_figures.build_outer_step(model_config, m, segments)
+            steps[segments] = outer_step_lib.build_outer_step(model_config, m, segments)
         return steps[segments]
 
     def profile_if_missed(name, function):
@@ -86,13 +88,13 @@ def run_benchmark(plan: plan_lib.BenchPlan, work_dir: str, preset_of_replicas: s
     records["rss_growth"] = guarded("rss_growth", lambda: memory.rss_growth(
         memory_dir, random_shards.write_random_shards(
             memory_dir, MEMORY_SPEAKERS, 4 * small_b,
-            step_figures.experiment_config(plan.small_model_config, small_b).features),
+            outer_step_lib.experiment_config(plan.small_model_config, small_b).features),
         plan.small_model_config, small_b, m, plan.memory_steps))
     keras.backend.clear_session()
     records["step_overhead"] = guarded("step_overhead", lambda: step_figures.step_overhead(
         model_config, m, b, plan.rounds, outer_step=outer_step(b)))
     profile_if_missed("step_overhead",
-                      lambda: step_figures.step_breakdown(outer_step(b), plan.rounds))
+                      lambda: step_profiles.step_breakdown(outer_step(b), plan.rounds))
     if plan.with_xla:
         records["step_overhead_xla"] = guarded("step_overhead_xla", lambda: (
             step_figures.step_overhead_xla(model_config, m, plan.xla_segments_per_speaker,

@@ -14,12 +14,12 @@ import numpy as np
 import tensorflow as tf
 
 from mmtl_tf import checkpoints
-from mmtl_tf import episodes
 from mmtl_tf import export as export_lib
+from mmtl_tf import folds
 from mmtl_tf import run_dir as run_dir_lib
 from mmtl_tf import training
+from mmtl_tf.bench import outer_step as outer_step_lib
 from mmtl_tf.bench import plan as plan_lib
-from mmtl_tf.bench import step_figures
 from mmtl_tf.bench import timing
 
 
@@ -66,13 +66,13 @@ def untrained_run_dir(model_config, feature_config, run_dir: str) -> str:
       `run_dir`, ready for `export.export_run`.
     """
     keras.backend.clear_session()  # export restores by Keras variable path: fresh names
-    experiment = step_figures.experiment_config(model_config, 32, run_dir, feature_config)
+    experiment = outer_step_lib.experiment_config(model_config, 32, run_dir, feature_config)
     _, _, _, checkpoint = training.build_training(experiment, plan_lib.NUM_CLASSES)
     os.makedirs(run_dir, exist_ok=True)
     manifest = {"corpus": "synthetic", "class_names": list(plan_lib.CLASS_NAMES)}
     run_dir_lib.record_config(experiment, manifest,
-                              episodes.FoldSplit(fold=1, session="", train=(), validation="",
-                                                 test=""))
+                              folds.FoldSplit(fold=1, session="", train=(), validation="",
+                                              test=""))
     tf.train.CheckpointManager(checkpoint, checkpoints.checkpoint_dir(run_dir, checkpoints.LATEST),
                                1).save()
     return run_dir

@@ -136,7 +136,7 @@ def check_listing(listing: CorpusListing) -> None:
     """Rejects an empty listing, repeated ids, bad speaker ids or out-of-range labels.
 
     (A corpus with one class or one session is refused when folds are made,
-    `episodes.fold_split`: a one-class preparation is still useful to tests and tools.)
+    `folds.fold_split`: a one-class preparation is still useful to tests and tools.)
 
     Raises:
       CorpusError: naming the corpus, or the utterance and what is wrong with it.

@@ -8,7 +8,9 @@ One row per utterance, with a header row naming the columns (any order, any case
     emotion    emotion label (required), matched case-insensitively to `class_names`; IEMOCAP
                names are accepted through `EMOTION_ALIASES` (neu -> neutral, ang -> angry, ...)
     valence, arousal, dominance
-               optional raw scores in (0, 6), binned with `labels.bin_vad_score`; a column that
+               optional raw scores, binned with `labels.bin_vad_score`: by default the paper's
+               bins of IEMOCAP's 1-5 scale (scores in (0, 6), edges 2, 3, 4); a corpus rated on
+               another scale gives its own `vad_bin_edges` and `vad_score_range`. A column that
                is absent gives MISSING_LABEL (-1), a column that is present needs every cell
     utterance_id
                optional; by default the path relative to the CSV's folder without its extension
@@ -124,7 +126,7 @@ def _cell(row, column, where):
     return value
 
 
-def _aux_label(row, column, where):
+def _aux_label(row, column, where, edges, score_range):
     """Parses and bins one raw V/A/D score, raising CorpusError naming the row and column."""
     text = _cell(row, column, where)
     try:
@@ -132,15 +134,18 @@ def _aux_label(row, column, where):
     except ValueError:
         raise corpora.CorpusError(f"{where}, column {column!r}: {text!r} is not a number") from None
     try:
-        return labels.bin_vad_score(score)
+        return labels.bin_vad_score(score, edges, score_range)
     except ValueError:
         raise corpora.CorpusError(
-            f"{where}, column {column!r}: score {text} is outside (0, 6)") from None
+            f"{where}, column {column!r}: score {text} is outside ({score_range[0]:g}, "
+            f"{score_range[1]:g}); if the corpus rates on another scale, give its range and bins "
+            f"with --csv_vad_score_range and --csv_vad_bin_edges") from None
 
 
 def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "angry"),
-                      skip_missing: bool = False,
-                      corpus_name: str | None = None) -> corpora.CorpusListing:
+                      skip_missing: bool = False, corpus_name: str | None = None,
+                      vad_bin_edges=labels.PAPER_VAD_BIN_EDGES,
+                      vad_score_range=labels.PAPER_VAD_SCORE_RANGE) -> corpora.CorpusListing:
     """Lists the utterances of a CSV manifest (columns in the module docstring).
 
     Args:
@@ -148,19 +153,25 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
       class_names: emotion classes; their order defines the emotion index.
       skip_missing: count and list rows whose wav is missing instead of failing.
       corpus_name: name written into the listing; default "csv:<file name>".
+      vad_bin_edges, vad_score_range: how V/A/D scores are binned (`labels.bin_vad_score`).
 
     Returns:
       A `CorpusListing` with utterances sorted by id, `excluded` counting "label <raw label>"
       and "missing wav", and `missing_files`.
 
     Raises:
-      ValueError: `class_names` is empty or names one emotion twice.
+      ValueError: `class_names` is empty or names one emotion twice, or the V/A/D binning is
+        unusable (`labels.vad_binning_problem`).
       CorpusError: naming the file (and row and column), for a missing file or column, an empty
         required cell, an empty or invalid V/A/D cell, a duplicate utterance id, a speaker in two
         sessions, or a missing wav (unless `skip_missing`).
     """
     class_names = tuple(class_names)
     class_lookup = _class_lookup(class_names)
+    vad_bin_edges, vad_score_range = tuple(vad_bin_edges), tuple(vad_score_range)
+    problem = labels.vad_binning_problem(vad_bin_edges, vad_score_range)
+    if problem:
+        raise ValueError(f"V/A/D binning: {problem}")
     csv_path = os.path.abspath(csv_path)
     csv_dir = os.path.dirname(csv_path)
     columns, rows = _read_rows(csv_path)
@@ -176,7 +187,8 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
         problem = corpora.speaker_id_problem(speaker)
         if problem:
             raise corpora.CorpusError(f"{where}, column 'speaker': {problem}")
-        aux = {task: _aux_label(row, task, where) for task in aux_columns}
+        aux = {task: _aux_label(row, task, where, vad_bin_edges, vad_score_range)
+               for task in aux_columns}
         wav_path = os.path.normpath(os.path.join(csv_dir, path_cell))
         if ID_COLUMN in columns:
             utterance_id = _cell(row, ID_COLUMN, where)
