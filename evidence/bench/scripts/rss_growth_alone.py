@@ -10,7 +10,7 @@ every step; TF_CPU_ALLOCATOR_USE_BFC=true [TF_NUM_INTEROP_THREADS=1] [READ_PARAL
 import json, os, sys, tempfile, time
 import mmtl_tf
 from mmtl_tf import training, episodes
-from mmtl_tf.bench import __main__ as bench_main, memory, random_shards, step_figures, run, timing
+from mmtl_tf.bench import __main__ as bench_main, memory, random_shards, outer_step, run, timing
 print("mmtl_tf from", mmtl_tf.__file__, flush=True)
 if os.environ.get("READ_PARALLELISM"):
     episodes.READ_PARALLELISM = int(os.environ["READ_PARALLELISM"])
@@ -20,7 +20,7 @@ steps = tuple(int(s) for s in (sys.argv[1].split(",") if len(sys.argv) > 1 else 
 work = tempfile.mkdtemp(prefix="rss_")
 d = os.path.join(work, "memory-shards")
 manifest = random_shards.write_random_shards(d, run.MEMORY_SPEAKERS, 4 * b,
-                                             step_figures.experiment_config(model, b).features)
+                                             outer_step.experiment_config(model, b).features)
 t = time.perf_counter()
 make = training.make_train_step
 def counted(*args, **kwargs):

@@ -7,11 +7,11 @@ Usage (2026-11-30, fourth session; output in ../2026-11-30-fourth-session/scale_
 """
 import json, os, shutil, sys, tempfile, time
 from mmtl_tf import training
-from mmtl_tf.bench import __main__ as bench_main, corpus_scale, plan as plan_lib, random_shards, step_figures, timing
+from mmtl_tf.bench import __main__ as bench_main, corpus_scale, plan as plan_lib, random_shards, outer_step, timing
 epochs = int(sys.argv[1]) if len(sys.argv) > 1 else plan_lib.BenchPlan.__dataclass_fields__["scale_steps"].default
 model, _, features = bench_main.preset_sizes("demo")
 b = plan_lib.BenchPlan.__dataclass_fields__["scale_segments_per_speaker"].default
-experiment = step_figures.experiment_config(model, b, feature_config=features)
+experiment = outer_step.experiment_config(model, b, feature_config=features)
 algorithm, optimizers, _, _ = training.build_training(experiment, plan_lib.NUM_CLASSES)
 step = training.make_train_step(algorithm, optimizers, corpus_scale.SPEAKERS_PER_EPISODE)
 work = tempfile.mkdtemp(prefix="scale_step_")

@@ -3,9 +3,9 @@
 
 Median outer-step seconds of the rss_growth loop's step (demo model, m=2, B=16) on one random episode."""
 import json, os, statistics, sys, time
-from mmtl_tf.bench import __main__ as bench_main, step_figures
+from mmtl_tf.bench import __main__ as bench_main, outer_step
 model, b, _ = bench_main.preset_sizes("demo")
-st = step_figures.build_outer_step(model, 2, b)
+st = outer_step.build_outer_step(model, 2, b)
 for _ in range(3): st.run()
 ts = []
 for _ in range(int(sys.argv[1]) if len(sys.argv) > 1 else 15):

@@ -7,10 +7,10 @@ Usage (2026-11-30, fourth session; output in ../2026-11-30-fourth-session/alloca
 import time, sys, os
 import tensorflow as tf
 from mmtl_tf import config as config_lib
-from mmtl_tf.bench import step_figures as sf
+from mmtl_tf.bench import outer_step, step_figures as sf
 mc = config_lib.ModelConfig(conv_filters=(8,12,16), conv_kernels=((3,3),(3,3),(3,3)), lstm_units=32, fc_units=32, num_frames=200, num_bins=200)
 print(mc)
-st = sf.build_outer_step(mc, 4, 16)
+st = outer_step.build_outer_step(mc, 4, 16)
 t=time.time(); st.run(); print("first", time.time()-t)
 ts=[]
 for i in range(6):
