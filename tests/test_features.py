@@ -160,17 +160,26 @@ def test_concatenated_utterances_give_the_padded_batch_features():
         np.testing.assert_array_equal(padded[name].numpy(), concatenated[name].numpy())
 
 
-def test_preparation_stream_gives_the_same_features_however_many_utterances_per_call(tmp_path):
-    """And however many threads compute them: the order is the listing's."""
-    from mmtl_tf import audio, corpora, preparation, preparation_stream
+def _wav_utterances(folder, seconds):
+    """Utterances u0, u1, ... of speech-like wavs of these lengths in `folder`, and their lengths
+    (samples) as `preparation.expected_samples` gives them."""
+    from mmtl_tf import audio, corpora, preparation
 
     utterances, lengths = [], {}
-    for index, seconds in enumerate([0.5, 3.0, 3.2, 7.0, 1.1]):
-        path = str(tmp_path / f"u{index}.wav")
-        audio.write_wav(path, _speechlike(seconds, index), CFG.sample_rate)
+    for index, length in enumerate(seconds):
+        path = str(folder / f"u{index}.wav")
+        audio.write_wav(path, _speechlike(length, index), CFG.sample_rate)
         utterance = corpora.Utterance(f"u{index}", path, "1F", "1", 0)
         utterances.append(utterance)
         lengths[utterance.utterance_id] = preparation.expected_samples(utterance, CFG)
+    return utterances, lengths
+
+
+def test_preparation_stream_gives_the_same_features_however_many_utterances_per_call(tmp_path):
+    """And however many threads compute them: the order is the listing's."""
+    from mmtl_tf import preparation_stream
+
+    utterances, lengths = _wav_utterances(tmp_path, [0.5, 3.0, 3.2, 7.0, 1.1])
     streams = [list(preparation_stream.feature_stream(utterances, lengths, CFG, per_call, workers))
                for per_call, workers in ((1, 1), (2, 3), (8, None))]
     for per_call_results in streams[1:]:
@@ -187,15 +196,9 @@ def test_preparation_stream_yields_every_utterance_before_a_bad_wav_then_names_i
     a consumer that stops early leaves no thread computing."""
     import threading
 
-    from mmtl_tf import audio, corpora, preparation, preparation_stream
+    from mmtl_tf import audio, preparation_stream
 
-    utterances, lengths = [], {}
-    for index in range(9):
-        path = str(tmp_path / f"u{index}.wav")
-        audio.write_wav(path, _speechlike(1.0, index), CFG.sample_rate)
-        utterance = corpora.Utterance(f"u{index}", path, "1F", "1", 0)
-        utterances.append(utterance)
-        lengths[utterance.utterance_id] = preparation.expected_samples(utterance, CFG)
+    utterances, lengths = _wav_utterances(tmp_path, [1.0] * 9)
     (tmp_path / "u6.wav").write_bytes(b"RIFF")  # damaged after the header check
     seen = []
     with pytest.raises(audio.AudioError, match=r"u6\.wav"):
@@ -215,16 +218,10 @@ def test_preparation_stream_sizes_its_threads_by_the_cores_this_process_may_use(
     import os
     import threading
 
-    from mmtl_tf import audio, corpora, preparation, preparation_stream
+    from mmtl_tf import preparation_stream
 
     allowed = os.sched_getaffinity(0)
-    utterances, lengths = [], {}
-    for index in range(12):
-        path = str(tmp_path / f"u{index}.wav")
-        audio.write_wav(path, _speechlike(0.5, index), CFG.sample_rate)
-        utterance = corpora.Utterance(f"u{index}", path, "1F", "1", 0)
-        utterances.append(utterance)
-        lengths[utterance.utterance_id] = preparation.expected_samples(utterance, CFG)
+    utterances, lengths = _wav_utterances(tmp_path, [0.5] * 12)
     assert preparation_stream.usable_cores() == len(allowed)
     os.sched_setaffinity(0, {min(allowed)})
     try:
