@@ -62,11 +62,14 @@ def ablate_run(run_dir: str, grid, with_test: bool) -> dict:
                                              experiment.features),
                    episodes.class_weights(manifest, [speaker], len(class_names))[0])
             for role, speaker in speakers.items()}
-    scores = {}
+    scores, evaluators = {}, {}  # one evaluator (one set of traced functions) per optimizer
     for optimizer, steps in grid:
-        rate = train.meta_learning_rate if optimizer == "sgd" else train.outer_learning_rate
-        evaluator = evaluation.SpeakerEvaluator(algorithm, rate, steps, train.segments_per_speaker,
-                                                train.seed, optimizer if steps else "sgd")
+        optimizer = optimizer if steps else "sgd"
+        if optimizer not in evaluators:
+            rate = train.meta_learning_rate if optimizer == "sgd" else train.outer_learning_rate
+            evaluators[optimizer] = evaluation.SpeakerEvaluator(
+                algorithm, rate, steps, train.segments_per_speaker, train.seed, optimizer)
+        evaluator = evaluators[optimizer].with_adapt_steps(steps)
         row = {}
         for role, (segments, weights) in data.items():
             result = evaluator.evaluate(segments, weights, class_names)

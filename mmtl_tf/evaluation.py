@@ -16,6 +16,8 @@ The same model is also scored with no adaptation: the deployable setting, where 
 comes with no V/A/D labels.
 """
 
+import copy
+
 import numpy as np
 import tensorflow as tf
 
@@ -69,6 +71,13 @@ class SpeakerEvaluator:
             second = [_BETA_2 * v + (1.0 - _BETA_2) * tf.square(g) for v, g in zip(second, gradients)]
             theta = [w - rate * m / (tf.sqrt(v) + _EPSILON) for w, m, v in zip(theta, first, second)]
         return theta
+
+    def with_adapt_steps(self, adapt_steps: int) -> "SpeakerEvaluator":
+        """This evaluator with another number of adaptation steps, sharing its traced functions
+        (the number of steps is data to them, so comparing counts traces nothing new)."""
+        other = copy.copy(self)
+        other.adapt_steps = adapt_steps if self.algorithm.adapts_at_test else 0
+        return other
 
     def adaptation_batches(self, count: int) -> np.ndarray:
         """Segment indices [adapt_steps, B] of the adaptation steps over `count` segments.

@@ -1,5 +1,5 @@
 """One tiny trained run and its export, shared by tests/test_export.py, tests/test_predict.py,
-tests/test_evaluation.py and tests/test_bench.py.
+tests/test_evaluation.py, tests/test_bench.py and tests/test_ablation.py.
 
 Built once per test session: a seeded synthetic corpus of 4 utterances per speaker (at most 4 s),
 prepared with the smoke preset's features, then one epoch of MMTL on a model with 4-filter
