@@ -5,13 +5,15 @@ predicting, without saying with which optimizer or for how long. This command me
 finished fold run found under the given directories (each `results.json`) is restored at its
 selected checkpoint and scored on its **validation** speaker under each adaptation setting
 (number of steps x optimizer: plain gradient steps at alpha, Eq. 4's inner step, or Adam at
-gamma). The table (mean and std of UA over runs, per model) is what chose the default; only
-validation speakers enter it. `--with_test` adds the test speakers' scores in separate columns,
+gamma; a run trained with `--test_adapt_learning_rate` is adapted at that rate instead). The
+table (mean and std of UA over runs, per model) is what chose the default; only validation
+speakers enter it. `--with_test` adds the test speakers' scores in separate columns,
 for the record, never for choosing.
 
 Writes `<output>.json` and `<output>.md` (default `ablation` in the current directory).
 """
 
+import dataclasses
 import os
 
 from absl import app
@@ -66,7 +68,7 @@ def ablate_run(run_dir: str, grid, with_test: bool) -> dict:
     for optimizer, steps in grid:
         optimizer = optimizer if steps else "sgd"
         if optimizer not in evaluators:
-            rate = train.meta_learning_rate if optimizer == "sgd" else train.outer_learning_rate
+            rate = dataclasses.replace(train, test_adapt_optimizer=optimizer).adapt_learning_rate
             evaluators[optimizer] = evaluation.SpeakerEvaluator(
                 algorithm, rate, steps, train.segments_per_speaker, train.seed, optimizer)
         evaluator = evaluators[optimizer].with_adapt_steps(steps)
