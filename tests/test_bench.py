@@ -64,6 +64,7 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
     assert [row["speakers"] for row in scale["table"]] == [2, 4]
     for row in scale["table"]:
         assert row["prepare_seconds_per_audio_second"] > 0 and row["step_seconds"] > 0
+        assert len(row["prepare_seconds"]) == 1  # --quick: one round of each size
         assert row["epoch_start_seconds"] > 0
     assert sorted(figures["serving_rtf"]["per_batch_size"]) == ["1", "32"]
     table = completed.stdout.split("mmtl_tf.bench, preset smoke")[-1]
@@ -141,6 +142,29 @@ def test_spread_listing_deals_the_utterances_to_new_speakers():
         random_shards.speaker_name(index): str(index // 2 + 1) for index in range(4)}
     assert [u.path for u in spread.utterances] == [f"/w{index % 3}.wav" for index in range(10)]
     assert [u.emotion for u in spread.utterances] == [index % 3 % 2 for index in range(10)]
+
+
+def test_corpus_sizes_take_turns_at_preparing_after_one_untimed_preparation(monkeypatch, tmp_path):
+    """(a) of the corpus-size table: a warm-up, then every size once per round, the order
+    rotating, so no size always goes first or last."""
+    from mmtl_tf import corpora, preparation
+
+    source = corpora.CorpusListing("c", ("a", "b"), [
+        corpora.Utterance(f"x{index}", f"/w{index}.wav", "1F", "1", index % 2)
+        for index in range(4)])
+    order = []
+
+    def fake_prepare(listing, feature_config, output_dir, show_progress):
+        order.append((len({u.speaker for u in listing.utterances}), os.path.basename(output_dir)))
+        os.makedirs(output_dir)
+
+    monkeypatch.setattr(preparation, "prepare_corpus", fake_prepare)
+    seconds = corpus_scale._prepare_seconds(  # pylint: disable=protected-access
+        source, [2, 4, 8], 8, None, str(tmp_path), rounds=4)
+    assert order[0] == (2, "scale-prepared-warm-up")
+    assert [count for count, _ in order[1:]] == [2, 4, 8, 4, 8, 2, 8, 2, 4, 2, 4, 8]
+    assert sorted(seconds) == [2, 4, 8] and all(len(v) == 4 and min(v) >= 0 for v in seconds.values())
+    assert not os.listdir(tmp_path)  # every preparation removed after timing
 
 
 def test_serving_real_time_factor_is_the_fastest_call_per_audio_second(monkeypatch):

@@ -1,10 +1,12 @@
 """Cost as corpora grow: the same measurements at 10, 100 and 1,000 speakers.
 
 At every corpus size:
-(a) prepare seconds per audio second (the faster of two runs): the same synthetic utterances
-    (a fixed number of them) are handed to `preparation.prepare_corpus` spread over that many
-    speakers, so only the per-speaker cost (hashes, manifest entries; small speakers share
-    shard files and done-records) differs between sizes;
+(a) prepare seconds per audio second: the same synthetic utterances (a fixed number of them)
+    are handed to `preparation.prepare_corpus` spread over that many speakers, so only the
+    per-speaker cost (hashes, manifest entries; small speakers share shard files and
+    done-records) differs between sizes; after one untimed preparation (it traces the feature
+    function) the sizes take turns round by round, the order rotating, and each size's median
+    counts, so a slow spell of the machine does not land on one size;
 (b) outer-step seconds with m = 8 speakers per episode, including the wait for the episode;
 (c) the input pipeline's resident memory and open files after a few episodes;
 (d) epoch start-up: seconds from `episodes.episode_dataset` to its first episode.
@@ -59,7 +61,8 @@ def spread_listing(listing, num_speakers: int, num_utterances: int):
 
 
 def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, model_config,
-                 segments_per_speaker: int, steps: int, feature_config) -> dict:
+                 segments_per_speaker: int, steps: int, feature_config,
+                 prepare_rounds: int = 3) -> dict:
     """The corpus-size table: (a)-(d) of the module docstring at every size.
 
     Args:
@@ -71,11 +74,13 @@ def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, mo
         2 * B segments.
       steps: timed epochs (two outer steps each) per size, after one untimed epoch.
       feature_config: the features (a) prepares and (b)-(d) read (the model's preset's).
+      prepare_rounds: timed preparations of every size (a).
 
     Returns:
-      dict: `table`, one row per size: speakers, prepare_seconds_per_audio_second,
-      step_seconds (steady), step_seconds_with_epoch_start, pipeline_megabytes, open_files,
-      epoch_start_seconds; and the sizes used.
+      dict: `table`, one row per size: speakers, prepare_seconds_per_audio_second (the median
+      round), prepare_seconds (every round), step_seconds (steady),
+      step_seconds_with_epoch_start, pipeline_megabytes, open_files, epoch_start_seconds; and
+      the sizes used.
     """
     audio_seconds = sum(info["num_frames"] / info["sample_rate"] for info in
                         (audio.inspect_wav(u.path) for u in listing.utterances[:num_utterances]))
@@ -84,20 +89,13 @@ def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, mo
                                                   feature_config=feature_config)
     algorithm, optimizers, _, _ = training.build_training(experiment, plan_lib.NUM_CLASSES)
     step = training.make_train_step(algorithm, optimizers, SPEAKERS_PER_EPISODE)
+    prepare_seconds = _prepare_seconds(listing, list(speaker_counts), num_utterances,
+                                       experiment.features, work_dir, prepare_rounds)
     table, shards_of = [], {}
     for count in speaker_counts:
-        row = {"speakers": count}
-        spread = spread_listing(listing, count, num_utterances)
-        seconds = []
-        for attempt in range(2):  # the faster of two: the first of the run also traces
-            prepared = os.path.join(work_dir, f"scale-prepared-{count}-{attempt}")
-            started = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                preparation.prepare_corpus(spread, experiment.features, prepared,
-                                           show_progress=False)
-            seconds.append(time.perf_counter() - started)
-            shutil.rmtree(prepared)
-        row["prepare_seconds_per_audio_second"] = min(seconds) / audio_seconds
+        row = {"speakers": count, "prepare_seconds_per_audio_second":
+               statistics.median(prepare_seconds[count]) / audio_seconds,
+               "prepare_seconds": prepare_seconds[count]}
         shards = os.path.join(work_dir, f"scale-random-{count}")
         manifest = random_shards.write_random_shards(shards, count, 2 * segments_per_speaker,
                                                      experiment.features)
@@ -114,6 +112,31 @@ def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, mo
     return {"table": table, "speakers_per_episode": SPEAKERS_PER_EPISODE,
             "segments_per_speaker": segments_per_speaker, "utterances_prepared": num_utterances,
             "audio_seconds_prepared": audio_seconds}
+
+
+def _prepare_seconds(listing, speaker_counts: list, num_utterances: int, feature_config,
+                     work_dir: str, rounds: int) -> dict:
+    """{speakers: [seconds of each round]} of (a): one untimed preparation, then the sizes in
+    turn, round by round, the order rotating."""
+    spreads = {count: spread_listing(listing, count, num_utterances) for count in speaker_counts}
+
+    def prepare(count, name) -> float:
+        prepared = os.path.join(work_dir, f"scale-prepared-{name}")
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            preparation.prepare_corpus(spreads[count], feature_config, prepared,
+                                       show_progress=False)
+        elapsed = time.perf_counter() - started
+        shutil.rmtree(prepared)
+        return elapsed
+
+    prepare(speaker_counts[0], "warm-up")
+    seconds = {count: [] for count in speaker_counts}
+    for round_index in range(rounds):
+        shift = round_index % len(speaker_counts)
+        for count in speaker_counts[shift:] + speaker_counts[:shift]:
+            seconds[count].append(prepare(count, count))
+    return seconds
 
 
 def _dataset(shards, manifest, feature_config, segments_per_speaker, epoch):

@@ -61,6 +61,7 @@ class BenchPlan:
       scale_utterances: utterances prepared at every corpus size (the same audio, spread over
         the speakers).
       scale_steps: timed epochs (two outer steps each) per corpus size, the sizes taking turns.
+      scale_prepare_rounds: timed preparations of every corpus size, the sizes taking turns.
       scale_segments_per_speaker: B of the corpus-size figures (small: the episode pipeline
         may hold every speaker's batch at once, 1,000 of them).
     """
@@ -92,6 +93,7 @@ class BenchPlan:
     scale_speakers: tuple = (10, 100, 1000)
     scale_utterances: int = 1000
     scale_steps: int = 7
+    scale_prepare_rounds: int = 3
     scale_segments_per_speaker: int = 4
 
     @property
@@ -136,7 +138,7 @@ def make_plan(preset: str, model_config, segments_per_speaker: int, small_model_
                      memory_steps=(2, 5, 10), corpus_utterances=4, corpus_max_seconds=4.0,
                      pipeline_epochs=2, serving_seconds=1.0, scale_speakers=(2, 4),
                      scale_utterances=8,
-                     scale_steps=1)
+                     scale_steps=1, scale_prepare_rounds=1)
     if rounds:
         sizes["rounds"] = rounds
     if scale_speakers:

@@ -136,7 +136,7 @@ def run_benchmark(plan: plan_lib.BenchPlan, work_dir: str, preset_of_replicas: s
     scale = guarded("corpus_scale", lambda: corpus_scale.corpus_scale(
         corpus_parts()[0], work_dir, plan.scale_speakers, plan.scale_utterances,
         plan.small_model_config, plan.scale_segments_per_speaker, plan.scale_steps,
-        plan.small_features))
+        plan.small_features, plan.scale_prepare_rounds))
     records.update(_scale_records(scale))
     if replica_process is None:
         records["replica_ratio"] = guarded("replica_ratio", lambda: replicas.replica_ratio(
