@@ -62,7 +62,7 @@ def spread_listing(listing, num_speakers: int, num_utterances: int):
 
 def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, model_config,
                  segments_per_speaker: int, steps: int, feature_config,
-                 prepare_rounds: int = 3) -> dict:
+                 prepare_rounds: int = 5) -> dict:
     """The corpus-size table: (a)-(d) of the module docstring at every size.
 
     Args:

@@ -93,7 +93,7 @@ class BenchPlan:
     scale_speakers: tuple = (10, 100, 1000)
     scale_utterances: int = 1000
     scale_steps: int = 7
-    scale_prepare_rounds: int = 3
+    scale_prepare_rounds: int = 5
     scale_segments_per_speaker: int = 4
 
     @property

@@ -1,5 +1,5 @@
 """(a) of corpus_scale alone, with the protocol of the seventh session: one untimed preparation,
-then the sizes 10, 100 and 1,000 speakers take turns for 3 rounds (order rotating), the median
+then the sizes 10, 100 and 1,000 speakers take turns for the plan's rounds (order rotating), the median
 per size (`corpus_scale._prepare_seconds`, the code `python -m mmtl_tf.bench` runs); prints
 seconds per audio second, each round's seconds, and scale_prepare (max/min of the medians).
 
