@@ -225,3 +225,19 @@ def test_prepare_takes_the_feature_flags_of_a_preset_and_main_all_of_them():
     assert flag_configs.feature_config_from_flags(prepared) == flag_configs.feature_config_from_flags(trained)
     with pytest.raises(app.UsageError, match="Unknown command line flag 'conv_filters'"):
         parse(cli_flags.PREPARE, "--preset=ravdess", "--conv_filters=8")
+
+
+def test_csv_vad_flags_reach_the_csv_reader(tmp_path):
+    """--csv_vad_bin_edges and --csv_vad_score_range bin a 1-7 rated CSV corpus as they say."""
+    import numpy as np
+
+    from mmtl_tf import audio
+
+    audio.write_wav(str(tmp_path / "a.wav"), np.zeros(1600, np.float32), 16000)
+    (tmp_path / "c.csv").write_text("path,speaker,session,emotion,arousal\n"
+                                    "a.wav,s1,1,angry,6.5\n", encoding="utf-8")
+    choice = flag_configs.corpus_choice_from_flags(parse(
+        cli_flags.PREPARE, "--corpus=csv", f"--csv={tmp_path / 'c.csv'}",
+        "--csv_vad_bin_edges=3,4.5,6", "--csv_vad_score_range=0.5,7.5"))
+    (utterance,) = flag_configs.read_corpus(choice).utterances
+    assert (utterance.arousal, utterance.valence) == (3, -1)
