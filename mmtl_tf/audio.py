@@ -1,10 +1,11 @@
 """Reading wav files into mono float32 waveforms at the feature sample rate.
 
 tensorflow-io cannot load its native ops on TensorFlow >= 2.18 (BUILD.md), and
-`tf.audio.decode_wav` rejects valid 16-bit PCM files it does not expect (WAVE_FORMAT_EXTENSIBLE
-headers, fmt chunks of other sizes, an odd-sized data chunk without its pad byte), so both 16-bit
-PCM and 32-bit IEEE-float samples are decoded with numpy from the data chunk the header check
-located. That check reads the RIFF header in Python from its first bytes: a missing, empty,
+`tf.audio.decode_wav` rejects valid files it does not expect (WAVE_FORMAT_EXTENSIBLE headers, fmt
+chunks of other sizes, an odd-sized data chunk without its pad byte, any width but 16 bits), so
+the samples are decoded with numpy from the data chunk the header check located: 8-bit
+(unsigned), 16-, 24- and 32-bit integer PCM and 32- and 64-bit IEEE float, as recorders and
+corpora write them (`ENCODINGS`); A-law, mu-law and compressed formats are refused. That check reads the RIFF header in Python from its first bytes: a missing, empty,
 non-wav, non-PCM or truncated file (a chunk claiming more data than the file holds) raises
 `AudioError` naming the file, and nothing large is allocated on a lying header. So does a
 header whose sample rate lies outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE (1 kHz to 384 kHz): below
@@ -30,6 +31,9 @@ MAX_SAMPLE_RATE = 384000
 _PCM = 1
 _IEEE_FLOAT = 3
 _EXTENSIBLE = 0xFFFE
+# (format tag, bits per sample) -> the encoding's name in `inspect_wav`'s record.
+ENCODINGS = {(_PCM, 8): "pcm8", (_PCM, 16): "pcm16", (_PCM, 24): "pcm24", (_PCM, 32): "pcm32",
+             (_IEEE_FLOAT, 32): "float32", (_IEEE_FLOAT, 64): "float64"}
 
 
 class AudioError(ValueError):
@@ -48,8 +52,9 @@ def inspect_wav(path: str) -> dict:
       path: the wav file.
 
     Returns:
-      A dict with `format` ("pcm16" or "float32"), `channels`, `sample_rate`, `data_offset`,
-      `data_bytes` and `num_frames` (samples per channel).
+      A dict with `format` (a name of `ENCODINGS`: "pcm16", "float32", ...), `bits_per_sample`,
+      `channels`, `sample_rate`, `data_offset`, `data_bytes` and `num_frames` (samples per
+      channel).
 
     Raises:
       AudioError: missing, unreadable, empty or not a regular file, not RIFF/WAVE, unsupported
@@ -104,13 +109,10 @@ def _read_header(path, handle, size) -> dict:
     if fmt is None:
         _fail(path, "no fmt chunk before the data chunk")
     tag, channels, rate, bits = fmt
-    if (tag, bits) == (_PCM, 16):
-        kind = "pcm16"
-    elif (tag, bits) == (_IEEE_FLOAT, 32):
-        kind = "float32"
-    else:
-        _fail(path, f"unsupported encoding (format tag {tag}, {bits} bits); "
-                    f"supported: 16-bit PCM and 32-bit float")
+    kind = ENCODINGS.get((tag, bits))
+    if kind is None:
+        _fail(path, f"unsupported encoding (format tag {tag}, {bits} bits); supported: 8-, "
+                    f"16-, 24- and 32-bit PCM and 32- and 64-bit float")
     if channels < 1:
         _fail(path, f"header says {channels} channels")
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
@@ -122,8 +124,9 @@ def _read_header(path, handle, size) -> dict:
     frame_bytes = channels * bits // 8
     if chunk_size < frame_bytes:
         _fail(path, "the data chunk holds no samples")
-    return {"format": kind, "channels": channels, "sample_rate": rate, "data_offset": offset,
-            "data_bytes": chunk_size, "num_frames": chunk_size // frame_bytes}
+    return {"format": kind, "bits_per_sample": bits, "channels": channels, "sample_rate": rate,
+            "data_offset": offset, "data_bytes": chunk_size,
+            "num_frames": chunk_size // frame_bytes}
 
 
 def to_mono_at_rate(samples: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
@@ -149,7 +152,7 @@ def read_wav(path: str, target_rate: int = 16000) -> np.ndarray:
     """Reads a wav as a mono float32 waveform in [-1, 1] at `target_rate`.
 
     Args:
-      path: the wav file (16-bit PCM or 32-bit float, any rate, any channel count).
+      path: the wav file (an encoding of `ENCODINGS`, any rate, any channel count).
       target_rate: the sample rate to return.
 
     Returns:
@@ -160,20 +163,38 @@ def read_wav(path: str, target_rate: int = 16000) -> np.ndarray:
         non-finite samples.
     """
     info = inspect_wav(path)
-    sample_type, scale = ("<i2", 1.0 / 32768.0) if info["format"] == "pcm16" else ("<f4", 1.0)
+    width = info["bits_per_sample"] // 8
     try:
         with open(path, "rb") as handle:
             handle.seek(info["data_offset"])
-            raw = handle.read(info["num_frames"] * info["channels"]
-                              * np.dtype(sample_type).itemsize)
+            raw = handle.read(info["num_frames"] * info["channels"] * width)
     except OSError as error:
         raise AudioError(f"{path}: cannot be read ({error.strerror})") from None
-    samples = np.frombuffer(raw, sample_type).reshape(-1, info["channels"]).astype(np.float32)
-    if scale != 1.0:
-        samples *= scale
+    samples = decode_samples(raw, info["format"]).reshape(-1, info["channels"])
     if not np.all(np.isfinite(samples)):
         _fail(path, "it contains NaN or infinite samples")
     return to_mono_at_rate(samples, info["sample_rate"], target_rate)
+
+
+def decode_samples(raw: bytes, encoding: str) -> np.ndarray:
+    """Little-endian samples of an `ENCODINGS` name as float32 in [-1, 1] (floats as stored).
+
+    Integer PCM is scaled by 2^(bits-1), 8-bit PCM being unsigned (128 is silence); 24-bit
+    samples are three bytes each, sign-extended.
+    """
+    if encoding == "pcm8":
+        return (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
+    if encoding == "pcm24":
+        triples = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        values = triples[:, 0] | (triples[:, 1] << 8) | (triples[:, 2] << 16)
+        values = np.where(values >= 1 << 23, values - (1 << 24), values)
+        return values.astype(np.float32) / np.float32(1 << 23)
+    sample_type, scale = {"pcm16": ("<i2", 2.0 ** -15), "pcm32": ("<i4", 2.0 ** -31),
+                          "float32": ("<f4", 1.0), "float64": ("<f8", 1.0)}[encoding]
+    samples = np.frombuffer(raw, sample_type)
+    if scale == 1.0:
+        return samples.astype(np.float32)
+    return (samples * scale).astype(np.float32)
 
 
 def encode_wav(waveform: np.ndarray, sample_rate: int) -> bytes:

@@ -160,14 +160,13 @@ def test_header_claiming_more_data_than_the_file_holds_names_file_and_sizes(tmp_
 
 
 @pytest.mark.parametrize("format_tag, bits, fmt_extra, encoding", [
-    (_PCM, 8, b"", "format tag 1, 8 bits"),
-    (_PCM, 24, b"", "format tag 1, 24 bits"),
-    (_PCM, 32, b"", "format tag 1, 32 bits"),
+    (_PCM, 12, b"", "format tag 1, 12 bits"),
+    (_PCM, 64, b"", "format tag 1, 64 bits"),
     (_ALAW, 8, b"", "format tag 6, 8 bits"),
     (_MULAW, 8, b"", "format tag 7, 8 bits"),
-    (_IEEE_FLOAT, 64, b"", "format tag 3, 64 bits"),
-    (_EXTENSIBLE, 24, _extensible_fmt_extra(24, _PCM), "format tag 1, 24 bits"),
-], ids=["pcm8", "pcm24", "pcm32", "alaw", "mulaw", "float64", "extensible-pcm24"])
+    (_IEEE_FLOAT, 16, b"", "format tag 3, 16 bits"),
+    (_EXTENSIBLE, 24, _extensible_fmt_extra(24, _MULAW), "format tag 7, 24 bits"),
+], ids=["pcm12", "pcm64", "alaw", "mulaw", "float16", "extensible-mulaw"])
 def test_unsupported_encoding_error_names_file_and_encoding(tmp_path, format_tag, bits,
                                                             fmt_extra, encoding):
     path = _write_riff(tmp_path / "odd.wav", bytes(bits // 8 * 800), format_tag=format_tag,
@@ -186,6 +185,44 @@ def test_float32_wav_with_non_finite_sample_error_names_file_and_nan(tmp_path, b
     with pytest.raises(audio.AudioError, match="NaN") as error:
         audio.read_wav(path)
     assert path in str(error.value)
+
+
+@pytest.mark.parametrize("encoding, format_tag, bits", [
+    ("pcm8", _PCM, 8), ("pcm16", _PCM, 16), ("pcm24", _PCM, 24), ("pcm32", _PCM, 32),
+    ("float32", _IEEE_FLOAT, 32), ("float64", _IEEE_FLOAT, 64), ("pcm24", _EXTENSIBLE, 24)])
+def test_every_common_encoding_reads_as_scipy_decodes_it(tmp_path, encoding, format_tag, bits):
+    """8/16/24/32-bit PCM and 32/64-bit float (a 24-bit one also behind an EXTENSIBLE header),
+    stereo, checked against scipy.io.wavfile's decoding scaled by the integer type's range."""
+    import scipy.io.wavfile
+
+    rng = np.random.default_rng(bits)
+    stereo = rng.uniform(-1.0, 1.0, (801, 2))
+    stereo[:4] = [[-1.0, 0.0], [0.999, -0.5], [0.25, -0.999], [0.0, 0.0]]
+    if encoding.startswith("pcm"):
+        full_scale = 2 ** (bits - 1)
+        integers = np.clip(np.round(stereo * full_scale), -full_scale, full_scale - 1).astype(np.int64)
+        if bits == 8:
+            data = (integers + 128).astype(np.uint8).tobytes()
+        else:
+            data = b"".join(int(v).to_bytes(bits // 8, "little", signed=True)
+                            for v in integers.ravel())
+    else:
+        data = stereo.astype(f"<f{bits // 8}").tobytes()
+    fmt_extra = _extensible_fmt_extra(bits, _PCM) if format_tag == _EXTENSIBLE else b""
+    path = _write_riff(tmp_path / f"{encoding}.wav", data, format_tag=format_tag, channels=2,
+                       bits=bits, fmt_extra=fmt_extra)
+    info = audio.inspect_wav(path)
+    assert (info["format"], info["bits_per_sample"], info["num_frames"]) == (encoding, bits, 801)
+    _, decoded = scipy.io.wavfile.read(path)
+    if decoded.dtype == np.uint8:
+        expected = (decoded.astype(np.float64) - 128) / 128
+    elif decoded.dtype.kind == "i":  # scipy returns 24-bit samples in the top of an int32
+        expected = decoded.astype(np.float64) / 2.0 ** (8 * decoded.dtype.itemsize - 1)
+    else:
+        expected = decoded.astype(np.float64)
+    mono = audio.read_wav(path)
+    np.testing.assert_allclose(mono, expected.mean(axis=1), rtol=0, atol=1e-6)
+    assert mono[0] == pytest.approx(-0.5) and np.abs(mono).max() <= 1.0
 
 
 def test_float32_wav_without_nan_reads_exactly(tmp_path):
