@@ -31,6 +31,11 @@ MAX_SAMPLE_RATE = 384000
 _PCM = 1
 _IEEE_FLOAT = 3
 _EXTENSIBLE = 0xFFFE
+# Leading bytes of audio files that are not RIFF/WAVE, named in the error.
+_OTHER_FORMATS = ((b"fLaC", "a FLAC"), (b"OggS", "an Ogg"), (b"ID3", "an MP3"),
+                  (b"\xff\xfb", "an MP3"), (b"\xff\xf3", "an MP3"), (b"\xff\xf2", "an MP3"),
+                  (b"RF64", "an RF64 (64-bit wav)"), (b"RIFX", "a big-endian RIFX"),
+                  (b"FORM", "an AIFF"), (b"NIST", "a NIST SPHERE"))
 # (format tag, bits per sample) -> the encoding's name in `inspect_wav`'s record.
 ENCODINGS = {(_PCM, 8): "pcm8", (_PCM, 16): "pcm16", (_PCM, 24): "pcm24", (_PCM, 32): "pcm32",
              (_IEEE_FLOAT, 32): "float32", (_IEEE_FLOAT, 64): "float64"}
@@ -82,7 +87,9 @@ def _read_header(path, handle, size) -> dict:
         _fail(path, "the file is empty")
     riff = handle.read(12)
     if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
-        _fail(path, "not a RIFF/WAVE file (corrupt header or another format)")
+        other = next((name for magic, name in _OTHER_FORMATS if riff.startswith(magic)), None)
+        _fail(path, f"{other} file, not a RIFF/WAVE one" if other else
+                    "not a RIFF/WAVE file (corrupt header or another format)")
     fmt = None
     while True:
         chunk = handle.read(8)

@@ -115,6 +115,21 @@ def test_not_a_wav_error_names_the_file(tmp_path, content):
         assert str(path) in str(error.value)
 
 
+@pytest.mark.parametrize("content, named", [
+    (b"fLaC\x00\x00\x00\x22" + bytes(40), "a FLAC file"),
+    (b"OggS\x00\x02" + bytes(40), "an Ogg file"),
+    (b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes(40), "an MP3 file"),
+    (b"\xff\xfb\x90\x64" + bytes(40), "an MP3 file"),
+    (b"RF64\xff\xff\xff\xffWAVE" + bytes(40), "an RF64 (64-bit wav) file"),
+])
+def test_other_audio_formats_named_like_a_wav_are_named_by_their_format(tmp_path, content, named):
+    path = tmp_path / "renamed.wav"
+    path.write_bytes(content)
+    with pytest.raises(audio.AudioError, match="Re-export it") as error:
+        audio.read_wav(str(path))
+    assert str(path) in str(error.value) and f"{named}, not a RIFF/WAVE one" in str(error.value)
+
+
 def test_wav_without_data_or_fmt_chunk_error_names_the_file(tmp_path):
     no_data = tmp_path / "no_data.wav"
     no_data.write_bytes(b"RIFF\x1c\x00\x00\x00WAVEfmt \x10\x00\x00\x00"
