@@ -364,3 +364,15 @@ def test_an_unusable_vad_binning_is_refused_before_any_row(corpus, edges, score_
     with pytest.raises(ValueError, match=message):
         csv_manifest.read_csv_manifest(_standard_manifest(corpus), vad_bin_edges=edges,
                                        vad_score_range=score_range)
+
+
+@pytest.mark.parametrize("delimiter", ["\t", ";"])
+def test_tab_and_semicolon_separated_manifests_read_as_the_comma_one(corpus, delimiter):
+    """As spreadsheets write them in some locales: recognised from the header; a Windows-style
+    relative path (wavs\\a.wav) is the same file."""
+    comma = csv_manifest.read_csv_manifest(_standard_manifest(corpus))
+    text = open(_standard_manifest(corpus), encoding="utf-8").read().replace(",", delimiter)
+    other = _write_manifest(corpus, text.replace("wavs/a.wav", "wavs\\a.wav"), name="other.csv")
+    listing = csv_manifest.read_csv_manifest(other)
+    assert listing.utterances == comma.utterances
+    assert listing.corpus == "csv:other.csv"

@@ -1,8 +1,10 @@
 """Reads any corpus described by a CSV manifest into a `CorpusListing`.
 
-One row per utterance, with a header row naming the columns (any order, any case):
+One row per utterance, with a header row naming the columns (any order, any case), separated by
+commas (or by the tabs or semicolons some spreadsheets write, recognised from the header):
 
-    path       the wav file, relative to the CSV's folder or absolute (required)
+    path       the wav file, relative to the CSV's folder or absolute (required); a relative
+               path written on Windows (wavs\\a.wav) is read as wavs/a.wav
     speaker    speaker id (required); a speaker must belong to a single session
     session    fold group (required), as IEMOCAP's sessions: speakers of a session share a fold
     emotion    emotion label (required), matched case-insensitively to `class_names`; IEMOCAP
@@ -33,6 +35,7 @@ from mmtl_tf import labels
 
 REQUIRED_COLUMNS = ("path", "speaker", "session", "emotion")
 ID_COLUMN = "utterance_id"
+_DELIMITERS = (",", "\t", ";")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 # IEMOCAP (and other common) emotion names -> the class names used by default. An alias applies
@@ -68,6 +71,16 @@ def _class_lookup(class_names):
     return lookup
 
 
+def _delimiter(header_line: str) -> str:
+    """The header's delimiter: a comma, or the tab or semicolon that spreadsheets write in some
+    locales, whichever splits the header into every required column (default: a comma)."""
+    for delimiter in _DELIMITERS:
+        names = {name.strip().strip('"').lower() for name in header_line.split(delimiter)}
+        if set(REQUIRED_COLUMNS) <= names:
+            return delimiter
+    return ","
+
+
 def _read_rows(csv_path):
     """Returns (columns, [(row number, {column: stripped cell, or None past the row's end})])."""
     if not os.path.isfile(csv_path):
@@ -75,7 +88,9 @@ def _read_rows(csv_path):
     rows = []
     try:
         with open(csv_path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
+            delimiter = _delimiter(handle.readline())
+            handle.seek(0)
+            reader = csv.reader(handle, delimiter=delimiter)
             header = next(reader, None)
             if header is None:
                 raise corpora.CorpusError(f"{csv_path}: the file is empty; expected a header row "
@@ -190,6 +205,9 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
         aux = {task: _aux_label(row, task, where, vad_bin_edges, vad_score_range)
                for task in aux_columns}
         wav_path = os.path.normpath(os.path.join(csv_dir, path_cell))
+        if "\\" in path_cell and os.sep == "/" and not os.path.lexists(wav_path):
+            # a manifest written on Windows: wavs\a.wav is wavs/a.wav here
+            wav_path = os.path.normpath(os.path.join(csv_dir, path_cell.replace("\\", "/")))
         if ID_COLUMN in columns:
             utterance_id = _cell(row, ID_COLUMN, where)
         else:
