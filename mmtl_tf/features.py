@@ -27,7 +27,6 @@ import math
 import tensorflow as tf
 
 from mmtl_tf import config as config_lib
-from mmtl_tf.labels import bin_vad_score  # noqa: F401 (re-exported)
 
 _STD_FLOOR = 1e-5
 

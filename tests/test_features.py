@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from mmtl_tf import config, features
+from mmtl_tf import config, features, labels
 
 CFG = config.FeatureConfig()
 
@@ -77,13 +77,13 @@ def test_batched_utterances_match_one_at_a_time():
 @pytest.mark.parametrize("score, expected", [(1.0, 0), (1.9999, 0), (2.0, 1), (2.5, 1), (3.0, 2),
                                              (3.6667, 2), (4.0, 3), (5.0, 3), (5.5, 3)])
 def test_vad_bins_put_edges_in_the_upper_bin(score, expected):
-    assert features.bin_vad_score(score) == expected
+    assert labels.bin_vad_score(score) == expected
 
 
 @pytest.mark.parametrize("score", [0.0, 6.0, -1.0, float("nan")])
 def test_vad_scores_outside_range_are_rejected(score):
     with pytest.raises(ValueError):
-        features.bin_vad_score(score)
+        labels.bin_vad_score(score)
 
 
 def test_impossible_feature_settings_name_the_field():

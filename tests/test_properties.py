@@ -28,6 +28,7 @@ import pytest
 
 from mmtl_tf import corpora
 from mmtl_tf import features
+from mmtl_tf import labels
 from mmtl_tf.corpora import csv_manifest
 from mmtl_tf.corpora import iemocap
 
@@ -135,7 +136,7 @@ def _expected_listing(root, tree):
                     continue
                 utterance_id = f"{dialog}_{gender}{number:03d}"
                 valence, arousal, dominance = (
-                    features.bin_vad_score(float(f"{score:.4f}")) for score in scores)
+                    labels.bin_vad_score(float(f"{score:.4f}")) for score in scores)
                 utterances.append(corpora.Utterance(
                     utterance_id=utterance_id, session=str(session), speaker=f"{session}{gender}",
                     path=os.path.join(root, f"Session{session}", "sentences", "wav", dialog,
@@ -193,7 +194,7 @@ def _strict_reading(dialog, line):
         return None
     if not all(0.0 < score < 6.0 for score in scores):
         return None
-    return utterance_id, label, tuple(features.bin_vad_score(score) for score in scores)
+    return utterance_id, label, tuple(labels.bin_vad_score(score) for score in scores)
 
 
 @_SETTINGS
@@ -321,7 +322,7 @@ def test_random_manifest_rows_round_trip_and_exclusions_are_counted(manifest):
         if emotion is None:
             excluded[f"label {row['emotion']}"] += 1
             continue
-        bins = {task: features.bin_vad_score(float(row[task]))
+        bins = {task: labels.bin_vad_score(float(row[task]))
                 for task in corpora.AUX_TASKS if task in row}
         expected.append(corpora.Utterance(
             utterance_id=row.get("utterance_id", os.path.splitext(row["path"])[0]),
