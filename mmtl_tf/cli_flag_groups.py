@@ -208,7 +208,10 @@ GROUPS = {
         _S(flags.DEFINE_integer, "seed", _TRAIN.seed, "Seed of initialisation and sampling.",
            _at_least(0)),
         _S(flags.DEFINE_boolean, "jit_compile", _TRAIN.jit_compile,
-           "Compile the outer step with XLA."))),
+           "Compile the outer step with XLA."),
+        _S(flags.DEFINE_integer, "parallel_speakers", _TRAIN.parallel_speakers, "MMTL: speakers "
+           "whose passes may run at once; 1 = less, flat peak memory, slower on CPUs.",
+           _at_least(1)))),
     "model": ("Network (Table 1)", (
         _S(flags.DEFINE_list, "conv_filters", [str(f) for f in _MODEL.conv_filters],
            "Filters of each conv layer (Table 1: 16,24,32).", _positive_integers),

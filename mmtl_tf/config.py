@@ -168,6 +168,10 @@ class TrainConfig:
         and gamma for "adam".
       seed: seeds initialisation, episode sampling and adaptation batches.
       jit_compile: compile the step with XLA.
+      parallel_speakers: MMTL speakers of an outer step whose passes may run at once (the
+        speaker loop's `parallel_iterations`); 1 holds one speaker's activations at a time:
+        less and flat peak memory, slower on CPUs (BUILD.md "Memory over a long run"). The
+        results are the same.
     """
 
     model: str = "mmtl"
@@ -190,6 +194,7 @@ class TrainConfig:
     test_adapt_learning_rate: float = 0.0
     seed: int = 0
     jit_compile: bool = False
+    parallel_speakers: int = 10
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -201,6 +206,8 @@ class TrainConfig:
             raise ValueError("--aux must name at least one of v, a, d")
         if self.test_adapt_optimizer not in ("sgd", "adam"):
             raise ValueError(f"--test_adapt_optimizer={self.test_adapt_optimizer!r}: sgd or adam")
+        if self.parallel_speakers < 1:
+            raise ValueError(f"--parallel_speakers={self.parallel_speakers}: must be >= 1")
         if self.segments_per_speaker < 1 or self.epochs < 0 or self.test_adapt_steps < 0:
             raise ValueError("--segments_per_speaker must be >= 1, --epochs and "
                              "--test_adapt_steps >= 0")

@@ -69,7 +69,9 @@ def is_finished(experiment) -> bool:
         return False
     stored = atomic_files.read_json(config_path).get("experiment", {})
     wanted = experiment.to_dict()
-    return all(stored.get(key) == wanted.get(key) for key in _COMPARED)
+    # as a resumed run compares them: settings that do not change results may differ
+    return (run_dir_lib.flatten_record({key: stored.get(key) for key in _COMPARED})
+            == run_dir_lib.flatten_record({key: wanted.get(key) for key in _COMPARED}))
 
 
 def clear_run(run_dir: str) -> None:

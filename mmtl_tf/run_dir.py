@@ -22,7 +22,7 @@ from mmtl_tf import directory_lock
 
 CONFIG_NAME = "config.json"
 # Settings a resumed run may change: they do not change its result.
-_MAY_DIFFER = ("run_dir", "export", "strategy", "num_cpu_devices")
+_MAY_DIFFER = ("run_dir", "export", "strategy", "num_cpu_devices", "parallel_speakers")
 
 
 class RunDirError(RuntimeError):
@@ -61,8 +61,8 @@ def check_same_settings(run_dir: str, record: dict) -> None:
     Nothing is written. A directory without config.json passes (a new run).
 
     Raises:
-      RunDirError: run_dir holds a run with other settings (run_dir, export and the
-        distribution strategy may differ: they do not change the result).
+      RunDirError: run_dir holds a run with other settings (run_dir, export, the
+        distribution strategy and --parallel_speakers may differ: they do not change the result).
     """
     path = os.path.join(run_dir, CONFIG_NAME)
     if not os.path.exists(path):

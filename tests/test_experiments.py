@@ -60,6 +60,14 @@ def test_each_model_trains_and_evaluates_in_the_shared_loop(synthetic_shards, tm
     assert experiments.is_finished(experiment)
     changed = dataclasses.replace(experiment, train=dataclasses.replace(experiment.train, seed=1))
     assert not experiments.is_finished(changed)
+    same_results = dataclasses.replace(experiment, train=dataclasses.replace(
+        experiment.train, parallel_speakers=1))  # how the passes overlap, not what they compute
+    assert experiments.is_finished(same_results)
+    config_path = tmp_path / model / "config.json"
+    record = json.loads(config_path.read_text())
+    del record["experiment"]["train"]["parallel_speakers"]  # as a run of an older version wrote it
+    config_path.write_text(json.dumps(record))
+    assert experiments.is_finished(experiment)
 
 
 def test_resolve_folds_reads_the_session_count(synthetic_shards):

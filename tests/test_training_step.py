@@ -16,10 +16,12 @@ def _episode(rng, speakers=4, segments=5):
             "class_weights": tf.constant(rng.uniform(0.2, 1, size=(speakers, 4, 4)).astype("float32"))}
 
 
-def _training(model="mmtl", outer_update="first_order"):
+def _training(model="mmtl", outer_update="first_order", parallel_speakers=10):
     experiment = config.ExperimentConfig(
         features=config.FeatureConfig(), model=TINY,
-        train=config.TrainConfig(model=model, outer_update=outer_update), tfrecord_dir="", run_dir="")
+        train=config.TrainConfig(model=model, outer_update=outer_update,
+                                 parallel_speakers=parallel_speakers),
+        tfrecord_dir="", run_dir="")
     algorithm, optimizers, _, _ = training.build_training(experiment, 4)
     return algorithm, training.make_train_step(algorithm, optimizers, 4)
 
@@ -36,6 +38,39 @@ def test_step_is_traced_once_over_changing_data(model, outer_update):
     assert step.traced_function.experimental_get_tracing_count() == 1
     after = [v.numpy() for v in algorithm.meta_variables()]
     assert any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def _loop_parallelism(concrete_function) -> set:
+    """parallel_iterations of every while-loop in a traced function (and the functions it calls)."""
+    graph_def = concrete_function.graph.as_graph_def()
+    nodes = list(graph_def.node) + [node for function in graph_def.library.function
+                                    for node in function.node_def]
+    return {node.attr["parallel_iterations"].i for node in nodes
+            if node.op in ("While", "StatelessWhile")}
+
+
+def test_speakers_one_at_a_time_give_the_same_steps_and_set_the_loop():
+    """--parallel_speakers=1 only stops the speaker loop's iterations from overlapping: three
+    outer steps from the same start give the same losses and weights, and the traced speaker
+    loop carries parallel_iterations 1 (TensorFlow's 10 by default)."""
+    import keras
+
+    runs = {}
+    for parallel in (10, 1):
+        keras.utils.set_random_seed(3)
+        algorithm, step = _training(parallel_speakers=parallel)
+        rng = np.random.default_rng(2)
+        losses = [step(_episode(rng))[0] for _ in range(3)]
+        concrete = step.traced_function.get_concrete_function(_episode(rng))
+        assert step.traced_function.experimental_get_tracing_count() == 1
+        runs[parallel] = (losses, [v.numpy() for v in algorithm.meta_variables()],
+                          _loop_parallelism(concrete))
+    assert 1 in runs[1][2] and 1 not in runs[10][2] and 10 in runs[10][2]
+    for mine, other in zip(runs[1][0], runs[10][0]):
+        for name in mine:
+            np.testing.assert_array_equal(mine[name].numpy(), other[name].numpy())
+    for mine, other in zip(runs[1][1], runs[10][1]):
+        np.testing.assert_array_equal(mine, other)
 
 
 def test_non_finite_step_is_not_applied_and_names_the_speaker():

@@ -22,7 +22,9 @@ speaker costs two forward/backward passes of the meta learner. `--outer_update` 
                uses the outer learning rate gamma (alpha and beta size only the inner steps).
 
 Speakers are visited by a `tf.range` loop (a graph while-loop, one trace for any episode), so
-memory holds one speaker's activations at a time and no model is ever copied.
+no model is ever copied. Its iterations may overlap (`TrainConfig.parallel_speakers`, default 10,
+TensorFlow's): one speaker's forward pass can run beside the previous one's backward pass, which
+is faster on CPUs but holds two speakers' activations at once when it happens; 1 holds one.
 """
 
 import keras
@@ -107,6 +109,7 @@ class MetaMultiTask(base.Algorithm):
         losses = {name: tf.TensorArray(tf.float32, size=speakers)
                   for name in ("support_loss", "transfer_loss", "query_loss", "outer_gradient_norm")}
         for speaker in tf.range(speakers):
+            tf.autograph.experimental.set_loop_options(parallel_iterations=config.parallel_speakers)
             result = self._speaker_step(theta, phi, spectrogram[speaker], labels[speaker],
                                         weights[speaker])
             sums = {name: common.add_all(sums[name], result[name]) for name in sums}
