@@ -66,12 +66,12 @@ def ablate_run(run_dir: str, grid, with_test: bool) -> dict:
             for role, speaker in speakers.items()}
     scores, evaluators = {}, {}  # one evaluator (one set of traced functions) per optimizer
     for optimizer, steps in grid:
-        optimizer = optimizer if steps else "sgd"
-        if optimizer not in evaluators:
-            rate = dataclasses.replace(train, test_adapt_optimizer=optimizer).adapt_learning_rate
-            evaluators[optimizer] = evaluation.SpeakerEvaluator(
-                algorithm, rate, steps, train.segments_per_speaker, train.seed, optimizer)
-        evaluator = evaluators[optimizer].with_adapt_steps(steps)
+        used = optimizer if steps else "sgd"  # "none": no step is taken, any evaluator scores it
+        if used not in evaluators:
+            rate = dataclasses.replace(train, test_adapt_optimizer=used).adapt_learning_rate
+            evaluators[used] = evaluation.SpeakerEvaluator(
+                algorithm, rate, steps, train.segments_per_speaker, train.seed, used)
+        evaluator = evaluators[used].with_adapt_steps(steps)
         row = {}
         for role, (segments, weights) in data.items():
             result = evaluator.evaluate(segments, weights, class_names)

@@ -2,18 +2,18 @@
 
 tensorflow-io cannot load its native ops on TensorFlow >= 2.18 (BUILD.md), and
 `tf.audio.decode_wav` rejects valid files it does not expect (WAVE_FORMAT_EXTENSIBLE headers, fmt
-chunks of other sizes, an odd-sized data chunk without its pad byte, any width but 16 bits), so
-the samples are decoded with numpy from the data chunk the header check located: 8-bit
-(unsigned), 16-, 24- and 32-bit integer PCM and 32- and 64-bit IEEE float, as recorders and
-corpora write them (`ENCODINGS`); A-law, mu-law and compressed formats are refused. That check reads the RIFF header in Python from its first bytes: a missing, empty,
-non-wav, non-PCM or truncated file (a chunk claiming more data than the file holds) raises
-`AudioError` naming the file, and nothing large is allocated on a lying header. So does a
-header whose sample rate lies outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE (1 kHz to 384 kHz): below
-1 kHz no speech band survives, 384 kHz is the highest rate audio interfaces record, and a rate
-outside them is a damaged header (1 Hz would make 8000 samples 8000 s of audio). Channels are
-mixed to mono, and any other sample rate is converted with scipy's polyphase resampler.
-`write_wav` writes 16-bit PCM, the bytes `tf.audio.encode_wav` would write, without TensorFlow.
-This module imports no TensorFlow.
+chunks of other sizes, an odd-sized data chunk without its pad byte, any width but 16 bits), so the
+samples are decoded with numpy from the data chunk the header check located: 8-bit (unsigned), 16-,
+24- and 32-bit integer PCM and 32- and 64-bit IEEE float, as recorders and corpora write them
+(`ENCODINGS`); A-law, mu-law and compressed formats are refused. That check reads the RIFF header
+in Python from its first bytes: a missing, empty, non-wav or truncated file (a chunk claiming more
+data than the file holds) raises `AudioError` naming the file, and nothing large is allocated on a
+lying header. So does a header whose sample rate lies outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE (1
+kHz to 384 kHz): below 1 kHz no speech band survives, 384 kHz is the highest rate audio interfaces
+record, and a rate outside them is a damaged header (1 Hz would make 8000 samples 8000 s of audio).
+Channels are mixed to mono, and any other sample rate is converted with scipy's polyphase
+resampler. `write_wav` writes 16-bit PCM, the bytes `tf.audio.encode_wav` would write, without
+TensorFlow. This module imports no TensorFlow.
 """
 
 import math
@@ -198,10 +198,10 @@ def decode_samples(raw: bytes, encoding: str) -> np.ndarray:
         return values.astype(np.float32) / np.float32(1 << 23)
     sample_type, scale = {"pcm16": ("<i2", 2.0 ** -15), "pcm32": ("<i4", 2.0 ** -31),
                           "float32": ("<f4", 1.0), "float64": ("<f8", 1.0)}[encoding]
-    samples = np.frombuffer(raw, sample_type)
-    if scale == 1.0:
-        return samples.astype(np.float32)
-    return (samples * scale).astype(np.float32)
+    samples = np.frombuffer(raw, sample_type).astype(np.float32)
+    if scale != 1.0:
+        samples *= np.float32(scale)  # a power of two: exact, as in float64
+    return samples
 
 
 def encode_wav(waveform: np.ndarray, sample_rate: int) -> bytes:

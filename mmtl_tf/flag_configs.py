@@ -146,8 +146,7 @@ _CORPUS_RULES = (  # (applies, message naming the flag) for --corpus=c and flag 
                                   or v["csv_vad_score_range"] != labels.PAPER_VAD_SCORE_RANGE),
      "--csv_vad_bin_edges and --csv_vad_score_range apply only to --corpus=csv (got "
      "--corpus={corpus})"),
-    (lambda c, v: c == "csv" and labels.vad_binning_problem(v["csv_vad_bin_edges"],
-                                                           v["csv_vad_score_range"]),
+    (lambda c, v: c == "csv" and v["binning"],
      "--csv_vad_bin_edges / --csv_vad_score_range: {binning}"),
     (lambda c, v: c == "csv" and v["corpus_dir"], "--corpus_dir is not read with --corpus=csv "
      "(paths in the CSV are relative to the CSV's folder)"),
@@ -170,10 +169,10 @@ def corpus_choice_from_flags(flag_values=FLAGS) -> CorpusChoice:
         int(b) for b in flag_values["ravdess_intensity_bins"].value)  # checked at parse time
     for name in ("csv_vad_bin_edges", "csv_vad_score_range"):  # numbers: checked at parse time
         values[name] = tuple(float(value) for value in flag_values[name].value)
+    binning = labels.vad_binning_problem(values["csv_vad_bin_edges"],
+                                         values["csv_vad_score_range"])
     for applies, message in _CORPUS_RULES:
-        if applies(corpus, values):
-            binning = labels.vad_binning_problem(values["csv_vad_bin_edges"],
-                                                 values["csv_vad_score_range"])
+        if applies(corpus, {**values, "binning": binning}):
             raise app.UsageError(message.format(corpus=corpus, binning=binning))
     classes = flag_values["classes"].value or DEFAULT_CLASSES[corpus].split(",")
     choice = CorpusChoice(corpus=corpus, class_names=tuple(name.strip() for name in classes),
