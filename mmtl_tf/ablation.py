@@ -51,19 +51,21 @@ def ablate_run(run_dir: str, grid, with_test: bool) -> dict:
       {"run_dir", "model", "seed", "fold", "scores": {"<optimizer>x<steps>": {"validation": UA,
       "test": UA or None}}}.
     """
-    from mmtl_tf import episodes, evaluation, run_dir as run_dir_lib, tfrecords, trained_model
+    from mmtl_tf import (episodes, evaluation, folds, run_dir as run_dir_lib, tfrecords,
+                         trained_model)
     algorithm, record = trained_model.load_trained(run_dir)
     experiment = run_dir_lib.experiment_from_record(record)
     train = experiment.train
     manifest = tfrecords.load_manifest(experiment.tfrecord_dir, experiment.features)
     class_names = list(record["class_names"])
-    speakers = {"validation": record["val_speaker"]}
+    speakers = {"validation": [record["val_speaker"]]}
     if with_test:
-        speakers["test"] = record["test_speaker"]
-    data = {role: (episodes.speaker_segments(experiment.tfrecord_dir, manifest, speaker,
-                                             experiment.features),
-                   episodes.class_weights(manifest, [speaker], len(class_names))[0])
-            for role, speaker in speakers.items()}
+        speakers["test"] = folds.recorded_test_speakers(record)
+    data = {role: [(episodes.speaker_segments(experiment.tfrecord_dir, manifest, speaker,
+                                              experiment.features),
+                    episodes.class_weights(manifest, [speaker], len(class_names))[0])
+                   for speaker in names]
+            for role, names in speakers.items()}
     scores, evaluators = {}, {}  # one evaluator (one set of traced functions) per optimizer
     for optimizer, steps in grid:
         used = optimizer if steps else "sgd"  # "none": no step is taken, any evaluator scores it
@@ -73,9 +75,8 @@ def ablate_run(run_dir: str, grid, with_test: bool) -> dict:
                 algorithm, rate, steps, train.segments_per_speaker, train.seed, used)
         evaluator = evaluators[used].with_adapt_steps(steps)
         row = {}
-        for role, (segments, weights) in data.items():
-            result = evaluator.evaluate(segments, weights, class_names)
-            row[role] = result["adapted"]["ua"]
+        for role, held_out in data.items():
+            row[role] = evaluator.evaluate_speakers(held_out, class_names)["adapted"]["ua"]
         scores[f"{optimizer} x{steps}" if steps else "none"] = row
     return {"run_dir": run_dir, "model": train.model, "seed": train.seed,
             "fold": experiment.fold, "scores": scores}

@@ -56,7 +56,8 @@ GROUPS = {
         _S(flags.DEFINE_string, "fold", "2", "Held-out session 1..N (N = sessions of the corpus), "
            "its speakers validate/test; or all: every fold into <run_dir>/fold<k>/.", checks.fold),
         _S(flags.DEFINE_string, "val_speaker", "F", "F or M: the held-out session's speaker "
-           "ending in that letter validates; or a speaker id.", checks.non_empty),
+           "ending in that letter validates (its other speakers are tested); or a speaker id.",
+           checks.non_empty),
         _S(flags.DEFINE_boolean, "rerun", False, "Recompute finished folds (otherwise they are "
            "skipped, and an interrupted one resumes from its checkpoints)."),
         _S(flags.DEFINE_boolean, "export", True, "Export a SavedModel into <run_dir>/export."),

@@ -12,6 +12,8 @@ For a target speaker:
    segments'; the predicted class is the argmax.
 3. Metrics over utterances: UA (unweighted accuracy, the mean of per-class recall over the
    classes present in the speaker's labels), WA (accuracy), confusion matrix, per-class recall.
+   Where a fold tests several speakers (a held-out session of more than two), each is adapted on
+   its own and the metrics are over all their utterances together (`evaluate_speakers`).
 The same model is also scored with no adaptation: the deployable setting, where a new speaker
 comes with no V/A/D labels.
 """
@@ -108,17 +110,42 @@ class SpeakerEvaluator:
         Returns:
           {"adapted": metrics, "no_adapt": metrics}; see `utterance_metrics`.
         """
+        scores = self.evaluate_speakers([(segments, speaker_class_weights)], class_names)
+        return {"adapted": scores["adapted"], "no_adapt": scores["no_adapt"]}
+
+    def evaluate_speakers(self, speakers, class_names) -> dict:
+        """Scores the current weights on several speakers together, each adapted on its own.
+
+        Args:
+          speakers: [(segments, speaker_class_weights)] as `evaluate` takes them, one per speaker.
+          class_names: emotion class names.
+
+        Returns:
+          {"adapted": metrics, "no_adapt": metrics} over the utterances of every speaker, and
+          "per_speaker": [{"adapted": metrics, "no_adapt": metrics}] in the order given.
+        """
         theta = self.algorithm.meta_weights()
         phi = self.algorithm.head_weights()
-        plain = self.segment_probabilities(theta, phi, segments["spectrogram"])
-        results = {"no_adapt": utterance_metrics(plain, segments, class_names)}
-        if self.adapt_steps:
-            adapted_theta = self.adapted_weights(segments, speaker_class_weights)
-            adapted = self.segment_probabilities(adapted_theta, phi, segments["spectrogram"])
-            results["adapted"] = utterance_metrics(adapted, segments, class_names)
-        else:
-            results["adapted"] = results["no_adapt"]
-        return results
+        predictions = {"adapted": [], "no_adapt": []}
+        for segments, speaker_class_weights in speakers:
+            plain = utterance_predictions(
+                self.segment_probabilities(theta, phi, segments["spectrogram"]), segments)
+            adapted = plain
+            if self.adapt_steps:
+                adapted_theta = self.adapted_weights(segments, speaker_class_weights)
+                adapted = utterance_predictions(
+                    self.segment_probabilities(adapted_theta, phi, segments["spectrogram"]),
+                    segments)
+            predictions["no_adapt"].append(plain)
+            predictions["adapted"].append(adapted)
+        scores = {setting: classification_metrics(
+            np.concatenate([truth for truth, _ in pairs]),
+            np.concatenate([predicted for _, predicted in pairs]), class_names)
+            for setting, pairs in predictions.items()}
+        scores["per_speaker"] = [
+            {setting: classification_metrics(*predictions[setting][index], class_names)
+             for setting in ("adapted", "no_adapt")} for index in range(len(speakers))]
+        return scores
 
     def adapted_weights(self, segments: dict, speaker_class_weights: np.ndarray) -> list:
         """theta after the meta-test adaptation on one speaker (step 1 of the module docstring).
@@ -152,14 +179,20 @@ def utterance_metrics(segment_probabilities: np.ndarray, segments: dict, class_n
       dict with `ua`, `wa`, `confusion` (rows true, columns predicted, utterance counts),
       `per_class_recall` ({name: recall or None when absent}) and `utterances`.
     """
+    return classification_metrics(*utterance_predictions(segment_probabilities, segments),
+                                  class_names)
+
+
+def utterance_predictions(segment_probabilities: np.ndarray, segments: dict) -> tuple:
+    """(true classes, predicted classes) of one speaker's utterances, in utterance-id order: an
+    utterance's posterior is the mean of its segments' (see `utterance_metrics`)."""
     ids, inverse = np.unique(segments["utterance_id"], return_inverse=True)
     count = len(ids)
     sums = np.zeros((count, segment_probabilities.shape[1]))
     np.add.at(sums, inverse, segment_probabilities)
     truth = np.zeros(count, np.int64)
     truth[inverse] = segments["labels"][:, 0]
-    predicted = sums.argmax(axis=1)
-    return classification_metrics(truth, predicted, class_names)
+    return truth, sums.argmax(axis=1)
 
 
 def classification_metrics(truth, predicted, class_names) -> dict:

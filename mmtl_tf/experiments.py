@@ -22,7 +22,8 @@ import dataclasses
 import os
 import shutil
 
-from mmtl_tf import atomic_files, corpora, labels, report_rendering, reporting, results_file
+from mmtl_tf import (atomic_files, corpora, folds, labels, report_rendering, reporting,
+                     results_file)
 from mmtl_tf import run_dir as run_dir_lib, training
 from mmtl_tf.corpus_notes import corpus_label
 
@@ -94,7 +95,8 @@ def clear_run(run_dir: str) -> None:
 def describe(results: dict) -> str:
     """The one-line result of a run, corpus first (the synthetic caveat included)."""
     return (f"[{corpus_label(results['corpus'])}] {results['model']} fold "
-            f"{results['fold']} aux={results['aux']} test {results['test_speaker']}: UA "
+            f"{results['fold']} aux={results['aux']} test "
+            f"{', '.join(folds.recorded_test_speakers(results))}: UA "
             f"{results['ua']:.4f} WA {results['wa']:.4f} | no adaptation: UA "
             f"{results['ua_no_adapt']:.4f} WA {results['wa_no_adapt']:.4f} | best epoch "
             f"{results['best_epoch']} | {results['seconds']:.0f} s -> {results['run_dir']}/results.json")

@@ -1,10 +1,12 @@
 """Folds (paper section 3.1.2): which speakers of a prepared corpus train, validate and test.
 
-Fold f holds out session f (sessions in sorted order): one of its two speakers validates (model
-selection) and the other is tested; every other session trains. `fold_split` also refuses a
-corpus that cannot make folds (a single session, or one emotion class). The training speakers of
-a fold are the tasks of the speaker episodes (`mmtl_tf.episodes`); the held-out ones are read
-whole for evaluation (`episodes.speaker_segments`).
+Fold f holds out session f (sessions in sorted order): one of its speakers validates (model
+selection) and the others are tested (IEMOCAP's and RAVDESS' sessions have two speakers, so one
+is tested; a CSV corpus may group more into a session); every other session trains.
+`fold_split` also refuses a corpus that cannot make folds (a single session, or one emotion
+class) and a held-out session of one speaker. The training speakers of a fold are the tasks of
+the speaker episodes (`mmtl_tf.episodes`); the held-out ones are read whole for evaluation
+(`episodes.speaker_segments`).
 """
 
 import dataclasses
@@ -16,13 +18,14 @@ from mmtl_tf import corpora
 
 @dataclasses.dataclass(frozen=True)
 class FoldSplit:
-    """Speakers of one fold: `train` (sorted), `validation` and `test` speaker ids."""
+    """Speakers of one fold: `train` (by session, then speaker), the `validation` speaker id and
+    the `test` speaker ids (sorted; one for a session of two speakers)."""
 
     fold: int
     session: str
     train: tuple
     validation: str
-    test: str
+    test: tuple
 
 
 def _sessions(manifest: dict) -> dict:
@@ -54,9 +57,10 @@ def fold_split(manifest: dict, fold: int, val_speaker: str = "F") -> FoldSplit:
       manifest: a TFRecord manifest.
       fold: 1-based index into the sorted sessions (IEMOCAP: fold f is Session f).
       val_speaker: "F" or "M" picks the held-out session's speaker whose id ends in that letter
-        (IEMOCAP's 1F/1M, a CSV corpus's actor01M); a full speaker id picks that speaker. Where the
-        session's speakers do not end in distinct F/M letters, the first in sorted order validates.
-        The held-out session must have exactly two speakers.
+        (IEMOCAP's 1F/1M, a CSV corpus's actor01M; where several do, the first of them in sorted
+        order); a full speaker id picks that speaker. Where no speaker ends in the letter, the
+        first in sorted order validates. The held-out session needs at least two speakers; all
+        but the validating one are tested.
 
     Raises:
       ValueError: naming --fold or --val_speaker when they do not fit the corpus, or naming the
@@ -70,20 +74,35 @@ def fold_split(manifest: dict, fold: int, val_speaker: str = "F") -> FoldSplit:
                          f"{len(names)} sessions ({', '.join(names)}), so folds are 1..{len(names)}")
     session = names[fold - 1]
     held_out = sessions[session]
-    if len(held_out) != 2:
-        raise ValueError(f"--fold={fold}: session {session} has speakers {held_out}; a fold needs "
-                         f"exactly two (one validates, one is tested)")
+    if len(held_out) < 2:
+        raise ValueError(f"--fold={fold}: session {session} has the single speaker "
+                         f"{held_out[0]}; a fold needs at least two (one validates, the others "
+                         f"are tested): group speakers into sessions of two or more (a CSV "
+                         f"corpus: its 'session' column)")
     if val_speaker in held_out:
         validation = val_speaker
     elif val_speaker.upper() in ("F", "M"):
         matching = [s for s in held_out if s.upper().endswith(val_speaker.upper())]
-        validation = matching[0] if len(matching) == 1 else held_out[0]
+        validation = (matching or held_out)[0]
     else:
         raise ValueError(f"--val_speaker={val_speaker!r} is neither F, M nor a speaker of "
                          f"session {session} ({', '.join(held_out)})")
-    test = [s for s in held_out if s != validation][0]
+    test = tuple(s for s in held_out if s != validation)
     train = tuple(s for name in names if name != session for s in sessions[name])
-    for speaker in train + (validation, test):
+    for speaker in train + (validation,) + test:
         if manifest["speakers"][speaker]["num_segments"] == 0:
             raise ValueError(f"speaker {speaker} has no segments in the prepared data")
     return FoldSplit(fold, session, train, validation, test)
+
+
+def recorded_test_speakers(record: dict) -> list:
+    """The test speaker ids a run's config.json or results.json names (`test_speaker`: one id,
+    or a list when its held-out session had more than two speakers)."""
+    named = record["test_speaker"]
+    return [named] if isinstance(named, str) else list(named)
+
+
+def test_speaker_field(split: FoldSplit):
+    """`test_speaker` as config.json and results.json record it: the id of a single test speaker
+    (as runs have always recorded it, so their settings still compare equal), else the list."""
+    return split.test[0] if len(split.test) == 1 else list(split.test)

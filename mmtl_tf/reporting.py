@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from mmtl_tf import results_file
+from mmtl_tf import folds, results_file
 from mmtl_tf.corpus_notes import corpus_note
 from mmtl_tf.results_file import METRICS, NO_AUX, ReportError  # noqa: F401 (re-exported)
 
@@ -127,7 +127,8 @@ def summarize(results_list) -> dict:
                               f"{first['aux']} appears twice ({seen[key]} and {where}); report one")
         seen[key] = where
         rows.append({"fold": results["fold"], "seed": key[0], "val_speaker": results.get("val_speaker"),
-                     "test_speaker": results.get("test_speaker"),
+                     "test_speaker": (", ".join(folds.recorded_test_speakers(results))
+                                      if "test_speaker" in results else None),
                      "best_epoch": results.get("best_epoch"), "run_dir": results.get("run_dir"),
                      "seconds": float(results.get("seconds", 0.0)),
                      **{metric: float(results[metric]) for metric in METRICS}})

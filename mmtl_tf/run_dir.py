@@ -19,6 +19,7 @@ import os
 from mmtl_tf import atomic_files
 from mmtl_tf import config as config_lib
 from mmtl_tf import directory_lock
+from mmtl_tf import folds
 
 CONFIG_NAME = "config.json"
 # Settings a resumed run may change: they do not change its result.
@@ -52,7 +53,7 @@ def config_record(experiment, manifest: dict, split) -> dict:
     """
     return {"experiment": experiment.to_dict(), "corpus": manifest["corpus"],
             "class_names": manifest["class_names"], "train_speakers": list(split.train),
-            "val_speaker": split.validation, "test_speaker": split.test}
+            "val_speaker": split.validation, "test_speaker": folds.test_speaker_field(split)}
 
 
 def check_same_settings(run_dir: str, record: dict) -> None:

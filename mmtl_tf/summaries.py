@@ -10,7 +10,7 @@ import time
 
 import tensorflow as tf
 
-from mmtl_tf import atomic_files, confusion_plot, labels
+from mmtl_tf import atomic_files, confusion_plot, folds, labels
 from mmtl_tf.corpus_notes import SYNTHETIC_NOTE, corpus_label  # noqa: F401 (re-exported)
 
 _DESCRIPTIONS = {
@@ -114,7 +114,8 @@ def _duration(seconds: float) -> str:
 
 def results_dict(experiment, record, selection, schedule, test, started, stopped_at: int,
                  skipped_steps: int) -> dict:
-    """The results.json of a run (test scores of the selected checkpoint, corpus named)."""
+    """The results.json of a run (test scores of the selected checkpoint, corpus named); `test`
+    is `evaluation.SpeakerEvaluator.evaluate_speakers` over the fold's test speakers."""
     adapted, plain = test["adapted"], test["no_adapt"]
     train = experiment.train
     best_step = min((selection.best_index + 1) * schedule.eval_every, schedule.total_steps)
@@ -133,6 +134,12 @@ def results_dict(experiment, record, selection, schedule, test, started, stopped
         "best_epoch": -(-best_step // schedule.steps_per_epoch) if selection.best_index >= 0 else -1,
         "best_val_score": selection.best_score,
         "seconds": round(time.time() - started, 1), "run_dir": experiment.run_dir,
+        # Each test speaker alone (the scores above are over all of them together).
+        "test_per_speaker": {
+            speaker: {"ua": scores["adapted"]["ua"], "wa": scores["adapted"]["wa"],
+                      "ua_no_adapt": scores["no_adapt"]["ua"], "wa_no_adapt": scores["no_adapt"]["wa"],
+                      "utterances": scores["adapted"]["utterances"]}
+            for speaker, scores in zip(folds.recorded_test_speakers(record), test["per_speaker"])},
     }
     if record["corpus"] == "synthetic":
         results["note"] = SYNTHETIC_NOTE

@@ -265,8 +265,9 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
 
         if best.latest_checkpoint:
             checkpoint.restore(best.latest_checkpoint).assert_existing_objects_matched()
-        test = evaluator.evaluate(*_held_out(experiment, manifest, split.test, len(class_names)),
-                                  class_names)
+        test = evaluator.evaluate_speakers(
+            [_held_out(experiment, manifest, speaker, len(class_names)) for speaker in split.test],
+            class_names)
         results = summaries.results_dict(experiment, record, selection, schedule, test, started,
                                          step, int(state["skipped_steps"].numpy()))
         summaries.write_outputs(experiment, results, writer)

@@ -114,7 +114,7 @@ def test_random_shards_are_read_by_the_episode_pipeline(tmp_path):
     feature_config = config_lib.FeatureConfig(max_frames=300, num_bins=20, fft_length=800)
     manifest = random_shards.write_random_shards(str(tmp_path), 6, 8, feature_config)
     assert tfrecords.load_manifest(str(tmp_path), feature_config) == manifest
-    assert folds.fold_split(manifest, 1).test in manifest["speakers"]
+    assert folds.fold_split(manifest, 1).test[0] in manifest["speakers"]
     speaker = sorted(manifest["speakers"])[3]
     segments = episodes.speaker_segments(str(tmp_path), manifest, speaker, feature_config)
     assert segments["spectrogram"].shape == (8, 300, 20)

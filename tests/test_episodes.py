@@ -31,10 +31,10 @@ def _split(manifest):
 def test_fold_holds_out_one_session(synthetic_shards):
     _, _, manifest = synthetic_shards
     split = _split(manifest)
-    assert (split.validation, split.test) == ("2F", "2M")
+    assert (split.validation, split.test) == ("2F", ("2M",))
     assert split.train == ("1F", "1M", "3F", "3M", "4F", "4M", "5F", "5M")
     assert folds.fold_split(manifest, 2, "M").validation == "2M"
-    assert folds.fold_split(manifest, 2, "2M").test == "2F"
+    assert folds.fold_split(manifest, 2, "2M").test == ("2F",)
 
 
 @pytest.mark.parametrize("fold, val_speaker, message", [

@@ -15,7 +15,7 @@ import tensorflow as tf
 from conftest import REPO, SMOKE_FLAGS, python_command, run_main_in_process
 
 RESULT_FIELDS = {"corpus", "fold", "aux", "model", "preset", "seed", "val_speaker", "test_speaker",
-                 "ua", "wa", "ua_no_adapt", "wa_no_adapt", "confusion", "class_names", "epochs",
+                 "test_per_speaker", "ua", "wa", "ua_no_adapt", "wa_no_adapt", "confusion", "class_names", "epochs",
                  "best_epoch", "best_step", "train_steps", "steps_trained", "seconds"}
 # The smoke corpus' largest training speaker has 22 segments: 6 steps per epoch at B = 4, so 9
 # steps (1.5 epochs) with a validation every 4 steps checks that the step schedule is obeyed.
@@ -56,6 +56,9 @@ def test_main_writes_results_naming_the_corpus(smoke_run):
     assert results["corpus"] == "synthetic" and "not IEMOCAP results" in results["note"]
     assert (results["fold"], results["aux"], results["model"], results["preset"]) == (2, "va", "mmtl", "smoke")
     assert (results["val_speaker"], results["test_speaker"]) == ("2F", "2M")
+    alone = results["test_per_speaker"]["2M"]  # the one test speaker: the fold's scores
+    assert (alone["ua"], alone["wa"], alone["utterances"]) == (
+        results["ua"], results["wa"], results["test_utterances"])
     assert (results["train_steps"], results["steps_trained"]) == (9, 9)
     assert results["best_step"] in (4, 8, 9)
     confusion = np.array(results["confusion"])

@@ -13,7 +13,7 @@ from mmtl_tf import config, directory_lock, run_dir as run_dir_lib
 
 
 class _Split:
-    train, validation, test = ("1F", "1M", "2F"), "3F", "3M"
+    train, validation, test = ("1F", "1M", "2F"), "3F", ("3M",)
 
 
 def _experiment(run_dir, strategy="default", **train):

@@ -39,7 +39,8 @@ class Utterance:
       utterance_id: unique id (IEMOCAP: `Ses01F_impro01_M013`).
       path: absolute path of its wav file.
       speaker: speaker id (IEMOCAP: `1F`, `1M`).
-      session: fold group (IEMOCAP: `1`..`5`); the two speakers of a session share it.
+      session: fold group (IEMOCAP: `1`..`5`); the speakers of a session (IEMOCAP's two, two or
+        more in any corpus) share it.
       emotion: index into the listing's `class_names`.
       valence, arousal, dominance: binned scores 0..3 (`labels.bin_vad_score`), or
         MISSING_LABEL (-1) when the corpus has none.
