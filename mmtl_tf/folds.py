@@ -1,8 +1,9 @@
 """Folds (paper section 3.1.2): which speakers of a prepared corpus train, validate and test.
 
-Fold f holds out session f (sessions in sorted order): one of its speakers validates (model
-selection) and the others are tested (IEMOCAP's and RAVDESS' sessions have two speakers, so one
-is tested; a CSV corpus may group more into a session); every other session trains.
+Fold f holds out session f (sessions in natural order, 2 before 10): one of its speakers
+validates (model selection) and the others are tested (IEMOCAP's and RAVDESS' sessions have two
+speakers, so one is tested; a CSV corpus may group more into a session); every other session
+trains.
 `fold_split` also refuses a corpus that cannot make folds (a single session, or one emotion
 class) and a held-out session of one speaker. The training speakers of a fold are the tasks of
 the speaker episodes (`mmtl_tf.episodes`); the held-out ones are read whole for evaluation
@@ -29,7 +30,7 @@ class FoldSplit:
 
 
 def _sessions(manifest: dict) -> dict:
-    """{session: [speakers, sorted]}, sessions sorted."""
+    """{session: [speakers, sorted]}, sessions in natural order (`corpora.natural_order`)."""
     return corpora.sessions_of({speaker: info["session"]
                                 for speaker, info in manifest["speakers"].items()})
 
@@ -55,7 +56,8 @@ def fold_split(manifest: dict, fold: int, val_speaker: str = "F") -> FoldSplit:
 
     Args:
       manifest: a TFRecord manifest.
-      fold: 1-based index into the sorted sessions (IEMOCAP: fold f is Session f).
+      fold: 1-based index into the sessions in natural order (IEMOCAP: fold f is Session f;
+        sessions 1, 2, 10 are folds 1, 2, 3).
       val_speaker: "F" or "M" picks the held-out session's speaker whose id ends in that letter
         (IEMOCAP's 1F/1M, a CSV corpus's actor01M; where several do, the first of them in sorted
         order); a full speaker id picks that speaker. Where no speaker ends in the letter, the

@@ -134,3 +134,13 @@ def test_a_run_on_a_session_of_four_tests_three_speakers(tmp_path, capsys):
     record = json.loads((tmp_path / "run" / "config.json").read_text())
     assert record["test_speaker"] == ["2M", "3F", "3M"]
     assert record["train_speakers"] == ["1F", "1M", "4F", "5F", "5M", "4M"]  # by session
+
+
+def test_sessions_numbered_past_nine_make_folds_in_numeric_order():
+    manifest = _manifest({str(n): [f"{n}a", f"{n}b"] for n in (1, 2, 10, 11, 9)})
+    held_out = [folds.fold_split(manifest, fold).session for fold in range(1, 6)]
+    assert held_out == ["1", "2", "9", "10", "11"]
+    from mmtl_tf import corpora
+    named = ["s10", "s9", "Session2", "session10", "s09", "a"]
+    assert sorted(named, key=corpora.natural_order) == ["Session2", "a", "s09", "s9", "s10",
+                                                        "session10"]

@@ -113,11 +113,19 @@ class CorpusListing:
 
 
 def sessions_of(speaker_sessions: dict) -> dict:
-    """Groups speakers by session: {session: [speakers, sorted]}, sessions sorted."""
+    """Groups speakers by session: {session: [speakers, sorted]}, sessions in `natural_order`
+    (their order is the fold numbering)."""
     grouped = collections.defaultdict(list)
     for speaker, session in speaker_sessions.items():
         grouped[session].append(speaker)
-    return {session: sorted(grouped[session]) for session in sorted(grouped)}
+    return {session: sorted(grouped[session]) for session in sorted(grouped, key=natural_order)}
+
+
+def natural_order(name: str) -> tuple:
+    """A sort key that orders the numbers inside names by value: session 2 before session 10
+    (as a CSV corpus may number its sessions), and IEMOCAP's 1..5 or `s06`, `s07` as before."""
+    parts = re.split(r"(\d+)", name)
+    return [int(part) if index % 2 else part for index, part in enumerate(parts)], name
 
 
 def optional_int(value: Optional[int]) -> int:

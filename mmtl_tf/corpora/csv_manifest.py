@@ -7,6 +7,7 @@ commas (or by the tabs or semicolons some spreadsheets write, recognised from th
                path written on Windows (wavs\\a.wav) is read as wavs/a.wav
     speaker    speaker id (required); a speaker must belong to a single session
     session    fold group (required), as IEMOCAP's sessions: speakers of a session share a fold
+               (two or more speakers each; numbered sessions make folds in numeric order)
     emotion    emotion label (required), matched case-insensitively to `class_names`; IEMOCAP
                names are accepted through `EMOTION_ALIASES` (neu -> neutral, ang -> angry, ...)
     valence, arousal, dominance
