@@ -93,13 +93,19 @@ def clear_run(run_dir: str) -> None:
 
 
 def describe(results: dict) -> str:
-    """The one-line result of a run, corpus first (the synthetic caveat included)."""
-    return (f"[{corpus_label(results['corpus'])}] {results['model']} fold "
+    """The one-line result of a run, corpus first (the synthetic caveat included), and a warning
+    line when the test predictions collapsed to one class."""
+    line = (f"[{corpus_label(results['corpus'])}] {results['model']} fold "
             f"{results['fold']} aux={results['aux']} test "
             f"{', '.join(folds.recorded_test_speakers(results))}: UA "
             f"{results['ua']:.4f} WA {results['wa']:.4f} | no adaptation: UA "
             f"{results['ua_no_adapt']:.4f} WA {results['wa_no_adapt']:.4f} | best epoch "
             f"{results['best_epoch']} | {results['seconds']:.0f} s -> {results['run_dir']}/results.json")
+    collapsed = results_file.collapsed_predictions(results)
+    if collapsed:
+        line += (f"\nwarning: the model predicts a single class ({'; '.join(collapsed)}): its "
+                 f"UA is a constant predictor's; see the confusion matrix")
+    return line
 
 
 def describe_outputs(run_dir: str, export_dir: str = None) -> str:

@@ -116,4 +116,9 @@ def render_fold_summary(summary) -> str:
     rows.append(["mean ± std", "", "", *(format_percent(summary["mean"][m], summary["std"][m])
                                           for m in METRICS), ""])
     lines += _markdown_table(["Fold", "Validation", "Test", *METRIC_HEADERS, "Best epoch"], rows)
+    collapsed = [f"fold {row['fold']} ({'; '.join(row['collapsed'])})"
+                 for row in summary["folds"] if row.get("collapsed")]
+    if collapsed:
+        lines += ["", "Folds whose test predictions are a single class: " + ", ".join(collapsed)
+                  + "."]
     return "\n".join(lines) + "\n"

@@ -130,6 +130,7 @@ def summarize(results_list) -> dict:
                      "test_speaker": (", ".join(folds.recorded_test_speakers(results))
                                       if "test_speaker" in results else None),
                      "best_epoch": results.get("best_epoch"), "run_dir": results.get("run_dir"),
+                     "collapsed": results_file.collapsed_predictions(results),
                      "seconds": float(results.get("seconds", 0.0)),
                      **{metric: float(results[metric]) for metric in METRICS}})
     statistics = {metric: mean_and_std([row[metric] for row in rows]) for metric in METRICS}

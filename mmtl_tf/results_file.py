@@ -94,3 +94,23 @@ def read_results(path: str) -> dict:
     except OSError as error:
         raise ReportError(f"{path}: cannot read results ({error.strerror or error})") from None
     return check_results(path, results)
+
+
+def collapsed_predictions(results: dict) -> list:
+    """The settings ("adapted", "not adapted") whose test predictions are all one class, each as
+    "<setting>: every test utterance predicted <class>" (issue 13's "no fold predicts a single
+    class"); [] when the predictions spread over two classes or more, or a single utterance
+    was tested."""
+    found = []
+    for setting, key in (("adapted", "confusion"), ("not adapted", "confusion_no_adapt")):
+        confusion = results.get(key)
+        if not confusion or sum(map(sum, confusion)) < 2:
+            continue
+        predicted = [column for column in range(len(confusion))
+                     if any(row[column] for row in confusion)]
+        if len(predicted) == 1:
+            names = results.get("class_names") or []
+            name = names[predicted[0]] if predicted[0] < len(names) else f"class {predicted[0]}"
+            found.append(f"{setting}: every test utterance predicted {name}")
+    return found
+

@@ -330,3 +330,32 @@ def test_seeds_pool_runs_and_give_the_standard_error_over_seeds(tmp_path):
     assert "| Wall time (h) |" in markdown and "| 0.02 |" in markdown  # 6 runs x 10 s
     with pytest.raises(reporting.ReportError, match="seed 1"):
         reporting.summarize(reporting.collect([root]) + reporting.collect([os.path.join(root, "seed1")]))
+
+
+def test_a_fold_predicting_one_class_is_named_in_the_summary_and_the_runs_last_line():
+    from mmtl_tf import experiments, results_file
+    spread = [[2, 1, 0, 0], [0, 3, 0, 0], [0, 2, 1, 0], [0, 1, 0, 1]]
+    one_class = [[0, 4, 0, 0], [0, 8, 0, 0], [0, 8, 0, 0], [0, 8, 0, 0]]
+    runs = [{"corpus": "csv:x.csv", "preset": "ravdess", "model": "mmtl", "aux": "a", "fold": fold,
+             "ua": ua, "wa": 0.3, "ua_no_adapt": 0.3, "wa_no_adapt": 0.3, "confusion": confusion,
+             "confusion_no_adapt": spread, "class_names": CLASSES, "best_epoch": 2,
+             "val_speaker": f"{fold}F", "test_speaker": f"{fold}M", "run_dir": f"r/fold{fold}",
+             "seconds": 10.0}
+            for fold, ua, confusion in ((1, 0.45, spread), (2, 0.25, one_class))]
+    assert results_file.collapsed_predictions(runs[0]) == []
+    assert results_file.collapsed_predictions(runs[1]) == [
+        "adapted: every test utterance predicted hap"]
+    both = dict(runs[1], confusion_no_adapt=[[0, 0, 0, 1], [0, 0, 0, 2], [0, 0, 0, 0], [0, 0, 0, 1]])
+    assert results_file.collapsed_predictions(both) == [
+        "adapted: every test utterance predicted hap",
+        "not adapted: every test utterance predicted ang"]
+    single_utterance = dict(runs[1], confusion=[[0, 1, 0, 0]] + [[0] * 4] * 3)
+    assert results_file.collapsed_predictions(single_utterance) == []  # nothing to spread over
+    markdown = report_rendering.render_fold_summary(reporting.summarize(runs))
+    assert markdown.rstrip().endswith("Folds whose test predictions are a single class: fold 2 "
+                                      "(adapted: every test utterance predicted hap).")
+    assert "single class" not in report_rendering.render_fold_summary(reporting.summarize(runs[:1]))
+    first, warning = experiments.describe(runs[1]).splitlines()
+    assert first.startswith("[corpus: csv:x.csv (") and "\n" not in experiments.describe(runs[0])
+    assert warning.startswith("warning: the model predicts a single class (adapted: every test "
+                              "utterance predicted hap)")
