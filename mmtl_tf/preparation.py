@@ -110,9 +110,10 @@ def _print_summary(manifest: dict, output_dir: str, seconds: float, computed: in
     print(f"folds: --fold=1..{len(sessions)}, one per session ({', '.join(sessions)})")
     for fold, (session, members) in enumerate(sessions.items(), 1):
         if len(members) < 2:  # folds.fold_split refuses to hold it out
-            print(f"warning: session {session} has the single speaker {members[0]}, so --fold={fold} "
-                  f"cannot hold it out (one speaker validates, the others are tested); it still "
-                  f"trains the other folds. Group speakers into sessions of two or more to use it.")
+            print(f"warning: session {session} has the single speaker {members[0]}, so "
+                  f"--fold={fold} cannot hold it out (one speaker validates, the others are "
+                  f"tested); it still trains the other folds. Group speakers into sessions of "
+                  f"two or more to use it.")
     if computed:
         print(f"computed {computed} utterances in {seconds:.1f} s "
               f"({computed / max(seconds, 1e-9):.1f} utterances/s)")

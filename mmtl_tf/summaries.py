@@ -137,7 +137,8 @@ def results_dict(experiment, record, selection, schedule, test, started, stopped
         # Each test speaker alone (the scores above are over all of them together).
         "test_per_speaker": {
             speaker: {"ua": scores["adapted"]["ua"], "wa": scores["adapted"]["wa"],
-                      "ua_no_adapt": scores["no_adapt"]["ua"], "wa_no_adapt": scores["no_adapt"]["wa"],
+                      "ua_no_adapt": scores["no_adapt"]["ua"],
+                      "wa_no_adapt": scores["no_adapt"]["wa"],
                       "utterances": scores["adapted"]["utterances"]}
             for speaker, scores in zip(folds.recorded_test_speakers(record), test["per_speaker"])},
     }
