@@ -163,6 +163,10 @@ GROUPS = {
            [f"{e:g}" for e in labels.PAPER_VAD_SCORE_RANGE], "CSV: low,high, the open range every "
            "V/A/D score must lie in (a cell outside it is an error naming its row).",
            checks.finite_numbers),
+        _S(flags.DEFINE_list, "csv_missing_vad", [], "CSV: cell texts that mark a missing "
+           "V/A/D rating (case-insensitive; an empty entry, as the trailing comma of `NA,`, "
+           "accepts an empty cell); such an utterance keeps its emotion and has no label for "
+           "that task. Default: none, every cell must hold a score."),
         _S(flags.DEFINE_list, "classes", None, "Emotion classes in label order; default neu,hap,"
            "sad,ang (iemocap, synthetic) or neutral,happy,sad,angry (csv, ravdess).",
            checks.class_names),

@@ -107,6 +107,7 @@ class CorpusChoice:
       synthetic_utterances_per_speaker, synthetic_seed: the synthetic corpus' size and seed.
       merge_calm, ravdess_intensity_bins: RAVDESS's calm label and intensity -> arousal bins.
       csv_vad_bin_edges, csv_vad_score_range: how a CSV corpus' V/A/D scores are binned.
+      csv_missing_vad: the CSV cell texts that mark a missing V/A/D rating.
     """
 
     corpus: str
@@ -122,6 +123,7 @@ class CorpusChoice:
     ravdess_intensity_bins: tuple
     csv_vad_bin_edges: tuple
     csv_vad_score_range: tuple
+    csv_missing_vad: tuple = ()
 
     def synthetic_tag(self) -> str:
         """u<N>-seed<S>: names the synthetic corpus' folders, so sizes never share one."""
@@ -146,6 +148,8 @@ _CORPUS_RULES = (  # (applies, message naming the flag) for --corpus=c and flag 
                                   or v["csv_vad_score_range"] != labels.PAPER_VAD_SCORE_RANGE),
      "--csv_vad_bin_edges and --csv_vad_score_range apply only to --corpus=csv (got "
      "--corpus={corpus})"),
+    (lambda c, v: c != "csv" and v["csv_missing_vad"],
+     "--csv_missing_vad applies only to --corpus=csv (got --corpus={corpus})"),
     (lambda c, v: c == "csv" and v["binning"],
      "--csv_vad_bin_edges / --csv_vad_score_range: {binning}"),
     (lambda c, v: c == "csv" and v["corpus_dir"], "--corpus_dir is not read with --corpus=csv "
@@ -169,6 +173,7 @@ def corpus_choice_from_flags(flag_values=FLAGS) -> CorpusChoice:
         int(b) for b in flag_values["ravdess_intensity_bins"].value)  # checked at parse time
     for name in ("csv_vad_bin_edges", "csv_vad_score_range"):  # numbers: checked at parse time
         values[name] = tuple(float(value) for value in flag_values[name].value)
+    values["csv_missing_vad"] = tuple(flag_values["csv_missing_vad"].value or ())
     binning = labels.vad_binning_problem(values["csv_vad_bin_edges"],
                                          values["csv_vad_score_range"])
     for applies, message in _CORPUS_RULES:
@@ -210,7 +215,8 @@ def read_corpus(choice: CorpusChoice):
     return csv_manifest.read_csv_manifest(choice.csv, class_names=choice.class_names,
                                           skip_missing=choice.skip_missing,
                                           vad_bin_edges=choice.csv_vad_bin_edges,
-                                          vad_score_range=choice.csv_vad_score_range)
+                                          vad_score_range=choice.csv_vad_score_range,
+                                          missing_vad=choice.csv_missing_vad)
 
 
 def default_tfrecord_dir(choice: CorpusChoice) -> str:

@@ -106,6 +106,12 @@ def _print_summary(manifest: dict, output_dir: str, seconds: float, computed: in
     excluded = ", ".join(f"{reason}: {n}" for reason, n in manifest["excluded"].items())
     print(f"excluded: {excluded or 'none'}; missing files: {len(manifest['missing_files'])}")
     print(f"aux labels available: {manifest['aux_available']}")
+    for task, available in manifest["aux_available"].items():
+        labelled = sum(sum(entry["histograms"][task]) for entry in speakers.values())
+        if available and labelled < manifest["totals"]["segments"]:
+            print(f"{task}: {manifest['totals']['segments'] - labelled} of "
+                  f"{manifest['totals']['segments']} segments have no rating (marked missing "
+                  f"in the corpus); they weigh 0 in the {task} loss")
     sessions = corpora.sessions_of({name: entry["session"] for name, entry in speakers.items()})
     print(f"folds: --fold=1..{len(sessions)}, one per session ({', '.join(sessions)})")
     for fold, (session, members) in enumerate(sessions.items(), 1):
@@ -149,8 +155,10 @@ def _build_manifest(listing, feature_config, generation: str, entries: dict) -> 
         "class_names": list(listing.class_names),
         "generation": generation,
         "aux_tasks": list(labels.AUX_TASKS),
-        "aux_available": {task: sum(sum(e["histograms"][task]) for e in speakers.values())
-                          == total_segments for task in labels.AUX_TASKS},
+        # A task is available when any segment has its label (a CSV corpus may leave some
+        # ratings out, --csv_missing_vad; those segments weigh 0 in the task's loss).
+        "aux_available": {task: sum(sum(e["histograms"][task]) for e in speakers.values()) > 0
+                          for task in labels.AUX_TASKS},
         "speakers": speakers,
         "excluded": dict(sorted(listing.excluded.items())),
         "missing_files": list(listing.missing_files),

@@ -61,6 +61,7 @@ def usage_error(command, *arguments) -> str:
     ("--csv_vad_bin_edges=2,x", "--csv_vad_bin_edges=2,x", "not a list of numbers"),
     ("--csv_vad_score_range=0,inf", "--csv_vad_score_range=0,inf", "finite numbers"),
     ("--csv_vad_bin_edges=3", "--csv_vad_bin_edges", "only to --corpus=csv"),
+    ("--csv_missing_vad=NA", "--csv_missing_vad", "only to --corpus=csv"),
 ])
 def test_bad_flag_is_one_line_naming_the_flag_before_any_work(argument, flag, expected, tmp_path):
     message = usage_error(cli_flags.MAIN, argument, "--preset=smoke")
@@ -241,3 +242,10 @@ def test_csv_vad_flags_reach_the_csv_reader(tmp_path):
         "--csv_vad_bin_edges=3,4.5,6", "--csv_vad_score_range=0.5,7.5"))
     (utterance,) = flag_configs.read_corpus(choice).utterances
     assert (utterance.arousal, utterance.valence) == (3, -1)
+    (tmp_path / "c.csv").write_text("path,speaker,session,emotion,arousal\n"
+                                    "a.wav,s1,1,angry,NA\n", encoding="utf-8")
+    marked = flag_configs.corpus_choice_from_flags(parse(
+        cli_flags.PREPARE, "--corpus=csv", f"--csv={tmp_path / 'c.csv'}", "--csv_missing_vad=na,"))
+    assert marked.csv_missing_vad == ("na", "")
+    (utterance,) = flag_configs.read_corpus(marked).utterances
+    assert utterance.arousal == -1

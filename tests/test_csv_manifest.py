@@ -376,3 +376,45 @@ def test_tab_and_semicolon_separated_manifests_read_as_the_comma_one(corpus, del
     listing = csv_manifest.read_csv_manifest(other)
     assert listing.utterances == comma.utterances
     assert listing.corpus == "csv:other.csv"
+
+
+def test_ratings_marked_missing_read_as_missing_labels_and_other_cells_still_fail(corpus):
+    """--csv_missing_vad: the corpus' own marks of a missing rating (compared case-insensitively,
+    "" for an empty cell) give MISSING_LABEL for that utterance and task only."""
+    rows = ("path,speaker,session,emotion,valence,arousal\n"
+            "wavs/a.wav,s1,1,sad,NA,4.5\n"
+            "wavs/b.wav,s2,1,angry,2.5,\n")
+    path = _write_manifest(corpus, rows)
+    with pytest.raises(corpora.CorpusError, match=r"row 2, column 'valence': 'NA' is not a "
+                                                  r"number; .*--csv_missing_vad"):
+        csv_manifest.read_csv_manifest(path)
+    with pytest.raises(corpora.CorpusError, match=r"row 3, column 'arousal': the cell is empty"):
+        csv_manifest.read_csv_manifest(path, missing_vad=("na",))  # an empty cell is not named
+    listing = csv_manifest.read_csv_manifest(path, missing_vad=("na", ""))
+    labelled = {u.speaker: (u.valence, u.arousal) for u in listing.utterances}
+    assert labelled == {"s1": (corpora.MISSING_LABEL, 3), "s2": (1, corpora.MISSING_LABEL)}
+    with pytest.raises(corpora.CorpusError, match=r"row 2, column 'valence': 'unknown' is not "
+                                                  r"a number$"):  # no hint: marks were given
+        csv_manifest.read_csv_manifest(_write_manifest(corpus, rows.replace("NA", "unknown")),
+                                       missing_vad=("na", ""))
+
+
+def test_a_partly_rated_task_is_available_and_prepare_counts_the_unrated(corpus, capsys):
+    from conftest import smoke_features
+    from mmtl_tf import preparation
+
+    path = _write_manifest(corpus, "path,speaker,session,emotion,arousal\n"
+                                   "wavs/a.wav,s1,1,sad,NA\n"
+                                   "wavs/b.wav,s2,1,angry,4.5\n")
+    listing = csv_manifest.read_csv_manifest(path, missing_vad=("na",))
+    capsys.readouterr()
+    manifest = preparation.prepare_corpus(listing, smoke_features(), str(corpus / "out"),
+                                          show_progress=False)
+    assert manifest["aux_available"] == {"valence": False, "arousal": True, "dominance": False}
+    rated = {speaker: sum(entry["histograms"]["arousal"])
+             for speaker, entry in manifest["speakers"].items()}
+    assert rated["s1"] == 0 and rated["s2"] == manifest["speakers"]["s2"]["num_segments"] > 0
+    unrated = manifest["speakers"]["s1"]["num_segments"]
+    assert (f"arousal: {unrated} of {manifest['totals']['segments']} segments have no rating"
+            in capsys.readouterr().out)
+

@@ -14,7 +14,9 @@ commas (or by the tabs or semicolons some spreadsheets write, recognised from th
                optional raw scores, binned with `labels.bin_vad_score`: by default the paper's
                bins of IEMOCAP's 1-5 scale (scores in (0, 6), edges 2, 3, 4); a corpus rated on
                another scale gives its own `vad_bin_edges` and `vad_score_range`. A column that
-               is absent gives MISSING_LABEL (-1), a column that is present needs every cell
+               is absent gives MISSING_LABEL (-1), a column that is present needs every cell,
+               unless the corpus names its marks of a missing rating (`missing_vad`, such as
+               NA or an empty cell): such a cell gives MISSING_LABEL for that utterance only
     utterance_id
                optional; by default the path relative to the CSV's folder without its extension
 
@@ -142,13 +144,22 @@ def _cell(row, column, where):
     return value
 
 
-def _aux_label(row, column, where, edges, score_range):
-    """Parses and bins one raw V/A/D score, raising CorpusError naming the row and column."""
-    text = _cell(row, column, where)
+def _aux_label(row, column, where, edges, score_range, missing_marks):
+    """Parses and bins one raw V/A/D score (MISSING_LABEL for a cell in `missing_marks`, compared
+    lower-cased), raising CorpusError naming the row and column."""
+    if row.get(column) is not None and row[column].lower() in missing_marks:
+        return corpora.MISSING_LABEL
+    hint = ("" if missing_marks else "; if the corpus leaves some ratings out, name its marks "
+            "of a missing rating with --csv_missing_vad (for example NA, or an empty entry)")
+    try:
+        text = _cell(row, column, where)
+    except corpora.CorpusError as error:
+        raise corpora.CorpusError(f"{error}{hint}") from None
     try:
         score = float(text)
     except ValueError:
-        raise corpora.CorpusError(f"{where}, column {column!r}: {text!r} is not a number") from None
+        raise corpora.CorpusError(f"{where}, column {column!r}: {text!r} is not a number"
+                                  f"{hint}") from None
     try:
         return labels.bin_vad_score(score, edges, score_range)
     except ValueError:
@@ -161,7 +172,8 @@ def _aux_label(row, column, where, edges, score_range):
 def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "angry"),
                       skip_missing: bool = False, corpus_name: str | None = None,
                       vad_bin_edges=labels.PAPER_VAD_BIN_EDGES,
-                      vad_score_range=labels.PAPER_VAD_SCORE_RANGE) -> corpora.CorpusListing:
+                      vad_score_range=labels.PAPER_VAD_SCORE_RANGE,
+                      missing_vad=()) -> corpora.CorpusListing:
     """Lists the utterances of a CSV manifest (columns in the module docstring).
 
     Args:
@@ -170,6 +182,8 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
       skip_missing: count and list rows whose wav is missing instead of failing.
       corpus_name: name written into the listing; default "csv:<file name>".
       vad_bin_edges, vad_score_range: how V/A/D scores are binned (`labels.bin_vad_score`).
+      missing_vad: cell texts (case-insensitive; "" for an empty cell) that mark a missing
+        V/A/D rating, read as MISSING_LABEL; by default none, so every cell must hold a score.
 
     Returns:
       A `CorpusListing` with utterances sorted by id, `excluded` counting "label <raw label>"
@@ -192,6 +206,7 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
     csv_dir = os.path.dirname(csv_path)
     columns, rows = _read_rows(csv_path)
     aux_columns = [task for task in corpora.AUX_TASKS if task in columns]
+    missing_marks = frozenset(mark.strip().lower() for mark in missing_vad)
     listing = corpora.CorpusListing(
         corpus=corpus_name or f"csv:{os.path.basename(csv_path)}", class_names=class_names,
         utterances=[])
@@ -203,7 +218,7 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
         problem = corpora.speaker_id_problem(speaker)
         if problem:
             raise corpora.CorpusError(f"{where}, column 'speaker': {problem}")
-        aux = {task: _aux_label(row, task, where, vad_bin_edges, vad_score_range)
+        aux = {task: _aux_label(row, task, where, vad_bin_edges, vad_score_range, missing_marks)
                for task in aux_columns}
         wav_path = os.path.normpath(os.path.join(csv_dir, path_cell))
         if "\\" in path_cell and os.sep == "/" and not os.path.lexists(wav_path):
