@@ -151,10 +151,9 @@ def _aux_label(row, column, where, edges, score_range, missing_marks):
         return corpora.MISSING_LABEL
     hint = ("" if missing_marks else "; if the corpus leaves some ratings out, name its marks "
             "of a missing rating with --csv_missing_vad (for example NA, or an empty entry)")
-    try:
-        text = _cell(row, column, where)
-    except corpora.CorpusError as error:
-        raise corpora.CorpusError(f"{error}{hint}") from None
+    if row.get(column) == "":
+        raise corpora.CorpusError(f"{where}, column {column!r}: the cell is empty{hint}")
+    text = _cell(row, column, where)
     try:
         score = float(text)
     except ValueError:
