@@ -103,14 +103,19 @@ def collapsed_predictions(results: dict) -> list:
     was tested."""
     found = []
     for setting, key in (("adapted", "confusion"), ("not adapted", "confusion_no_adapt")):
-        confusion = results.get(key)
-        if not confusion or sum(map(sum, confusion)) < 2:
-            continue
-        predicted = [column for column in range(len(confusion))
-                     if any(row[column] for row in confusion)]
-        if len(predicted) == 1:
-            names = results.get("class_names") or []
-            name = names[predicted[0]] if predicted[0] < len(names) else f"class {predicted[0]}"
+        name = single_predicted_class(results.get(key), results.get("class_names") or [])
+        if name:
             found.append(f"{setting}: every test utterance predicted {name}")
     return found
+
+
+def single_predicted_class(confusion, class_names):
+    """The class every utterance of a confusion matrix (rows true, columns predicted) was
+    predicted as, when there is one and at least two utterances; else None."""
+    if not confusion or sum(map(sum, confusion)) < 2:
+        return None
+    predicted = [column for column in range(len(confusion)) if any(row[column] for row in confusion)]
+    if len(predicted) != 1:
+        return None
+    return class_names[predicted[0]] if predicted[0] < len(class_names) else f"class {predicted[0]}"
 

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from mmtl_tf import checkpoints, distribution, episodes, evaluation, run_dir as run_dir_lib, summaries
-from mmtl_tf import episode_plan, folds, shard_reader, tfrecords
+from mmtl_tf import episode_plan, folds, results_file, shard_reader, tfrecords
 from mmtl_tf import config as config_lib
 from mmtl_tf import schedule as schedule_lib
 from mmtl_tf.algorithms import build_algorithm, common
@@ -258,7 +258,8 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
             print(f"{progress.line(step)} [{record['corpus']}, fold {experiment.fold}, {train.model}]"
                   f"\n  losses: " + ", ".join(f"{n} {v:.4f}" for n, v in means.items())
                   + f"\n  validation {split.validation}: UA {history[-1]:.4f} WA "
-                  f"{scores['adapted']['wa']:.4f} (no adaptation: UA {scores['no_adapt']['ua']:.4f})"
+                  f"{scores['adapted']['wa']:.4f}{_one_class(scores['adapted'], class_names)} "
+                  f"(no adaptation: UA {scores['no_adapt']['ua']:.4f})"
                   f"; selection score {smoothed:.4f}, best {selection.best_score:.4f} at step "
                   f"{(selection.best_index + 1) * schedule.eval_every if selection.best_index >= 0 else '-'}"
                   + ("; stopping early (--patience)" if selection.stop else ""), flush=True)
@@ -272,6 +273,12 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
                                          step, int(state["skipped_steps"].numpy()))
         summaries.write_outputs(experiment, results, writer)
     return results
+
+
+def _one_class(metrics, class_names) -> str:
+    """", every utterance predicted <class>" when the validation predictions collapsed."""
+    name = results_file.single_predicted_class(metrics["confusion"], class_names)
+    return f", every utterance predicted {name}" if name else ""
 
 
 def _episode_speakers(experiment, split) -> int:

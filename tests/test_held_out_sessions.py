@@ -7,6 +7,7 @@ whole training run on such a corpus are checked here.
 
 import dataclasses
 import json
+import re
 
 import keras
 import numpy as np
@@ -123,6 +124,10 @@ def test_a_run_on_a_session_of_four_tests_three_speakers(tmp_path, capsys):
     with pytest.raises(ValueError, match="--fold=3: session 4 has the single speaker 4F"):
         training.check_data(dataclasses.replace(experiment, fold=3))
     results = training.train_and_evaluate(experiment)
+    validation_line = next(line for line in capsys.readouterr().out.splitlines()
+                           if line.startswith("  validation 2F:"))
+    assert re.match(r"  validation 2F: UA [\d.]+ WA [\d.]+(, every utterance predicted "
+                    r"(neu|hap|sad|ang))? \(no adaptation: UA", validation_line), validation_line
     stored = json.loads((tmp_path / "run" / "results.json").read_text())
     assert stored == json.loads(json.dumps(results))
     assert (stored["val_speaker"], stored["test_speaker"]) == ("2F", ["2M", "3F", "3M"])

@@ -349,6 +349,9 @@ def test_a_fold_predicting_one_class_is_named_in_the_summary_and_the_runs_last_l
     assert results_file.collapsed_predictions(both) == [
         "adapted: every test utterance predicted hap",
         "not adapted: every test utterance predicted ang"]
+    assert results_file.single_predicted_class(one_class, CLASSES) == "hap"
+    assert results_file.single_predicted_class(spread, CLASSES) is None
+    assert results_file.single_predicted_class([[0, 3], [0, 2]], ["a"]) == "class 1"
     single_utterance = dict(runs[1], confusion=[[0, 1, 0, 0]] + [[0] * 4] * 3)
     assert results_file.collapsed_predictions(single_utterance) == []  # nothing to spread over
     markdown = report_rendering.render_fold_summary(reporting.summarize(runs))
