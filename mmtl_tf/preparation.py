@@ -44,6 +44,7 @@ from mmtl_tf import corpora
 from mmtl_tf import done_records
 from mmtl_tf import labels
 from mmtl_tf import preparation_stream
+from mmtl_tf import preparation_summary
 from mmtl_tf import shard_writer
 from mmtl_tf import tfrecord_dir
 from mmtl_tf import tfrecords
@@ -88,43 +89,6 @@ def _speaker_hash(listing, utterances, lengths, feature_dict, segments_per_shard
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _print_summary(manifest: dict, output_dir: str, seconds: float, computed: int) -> None:
-    """Prints utterances and segments per speaker and emotion class, and the exclusions."""
-    speakers = manifest["speakers"]
-    header = ["speaker", "session", "utterances", "segments", *manifest["class_names"]]
-    rows = [[speaker, entry["session"], entry["num_utterances"], entry["num_segments"],
-             *entry["histograms"]["emotion"]] for speaker, entry in speakers.items()]
-    class_totals = [sum(counts) for counts in
-                    zip(*(entry["histograms"]["emotion"] for entry in speakers.values()))]
-    rows.append(["total", "", manifest["totals"]["utterances"], manifest["totals"]["segments"],
-                 *class_totals])
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    print(f"\ncorpus: {manifest['corpus']} -> {output_dir} (segments per emotion class)")
-    for row in [header, *rows]:
-        print("  ".join(f"{cell!s:{'<' if column < 2 else '>'}{width}}"
-                        for column, (cell, width) in enumerate(zip(row, widths))))
-    excluded = ", ".join(f"{reason}: {n}" for reason, n in manifest["excluded"].items())
-    print(f"excluded: {excluded or 'none'}; missing files: {len(manifest['missing_files'])}")
-    print(f"aux labels available: {manifest['aux_available']}")
-    for task, available in manifest["aux_available"].items():
-        labelled = sum(sum(entry["histograms"][task]) for entry in speakers.values())
-        if available and labelled < manifest["totals"]["segments"]:
-            print(f"{task}: {manifest['totals']['segments'] - labelled} of "
-                  f"{manifest['totals']['segments']} segments have no rating (marked missing "
-                  f"in the corpus); they weigh 0 in the {task} loss")
-    sessions = corpora.sessions_of({name: entry["session"] for name, entry in speakers.items()})
-    print(f"folds: --fold=1..{len(sessions)}, one per session ({', '.join(sessions)})")
-    for fold, (session, members) in enumerate(sessions.items(), 1):
-        if len(members) < 2:  # folds.fold_split refuses to hold it out
-            print(f"warning: session {session} has the single speaker {members[0]}, so "
-                  f"--fold={fold} cannot hold it out (one speaker validates, the others are "
-                  f"tested); it still trains the other folds. Group speakers into sessions of "
-                  f"two or more to use it.")
-    if computed:
-        print(f"computed {computed} utterances in {seconds:.1f} s "
-              f"({computed / max(seconds, 1e-9):.1f} utterances/s)")
-
-
 def _refuse_other_settings(output_dir, committed, listing, feature_config) -> None:
     """Raises TfrecordDirError if the committed preparation has other features, corpus or classes."""
     def settings(corpus, class_names, feature_dict):
@@ -157,8 +121,8 @@ def _build_manifest(listing, feature_config, generation: str, entries: dict) -> 
         "aux_tasks": list(labels.AUX_TASKS),
         # A task is available when any segment has its label (a CSV corpus may leave some
         # ratings out, --csv_missing_vad; those segments weigh 0 in the task's loss).
-        "aux_available": {task: sum(sum(e["histograms"][task]) for e in speakers.values()) > 0
-                          for task in labels.AUX_TASKS},
+        "aux_available": {task: rated > 0 for task, rated
+                          in preparation_summary.rated_segments(speakers).items()},
         "speakers": speakers,
         "excluded": dict(sorted(listing.excluded.items())),
         "missing_files": list(listing.missing_files),
@@ -218,7 +182,7 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
                     listing, feature_config, committed.get("generation"), entries),
                     prepare_flags)):
             tfrecord_dir.remove_garbage(output_dir, committed)  # of a commit killed midway
-            _print_summary(committed, output_dir, 0.0, 0)
+            preparation_summary.print_summary(committed, output_dir, 0.0, 0)
             return committed
 
         staging = staging or tfrecord_dir.new_staging(output_dir, committed)
@@ -241,7 +205,7 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
             os.remove(flags_path)
         manifest = _build_manifest(listing, feature_config, staging, entries)
         tfrecord_dir.commit(output_dir, manifest, committed)
-    _print_summary(manifest, output_dir, seconds, len(todo))
+    preparation_summary.print_summary(manifest, output_dir, seconds, len(todo))
     return manifest
 
 

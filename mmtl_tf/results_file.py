@@ -118,4 +118,3 @@ def single_predicted_class(confusion, class_names):
     if len(predicted) != 1:
         return None
     return class_names[predicted[0]] if predicted[0] < len(class_names) else f"class {predicted[0]}"
-

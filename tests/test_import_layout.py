@@ -21,6 +21,7 @@ CLI_MODULES = {"mmtl_tf.main", "mmtl_tf.prepare", "mmtl_tf.export_cli", "mmtl_tf
 DATA_PREFIXES = ("mmtl_tf.corpora", "mmtl_tf.features", "mmtl_tf.audio", "mmtl_tf.tfrecords",
                  "mmtl_tf.tfrecord_dir", "mmtl_tf.episodes", "mmtl_tf.preparation", "mmtl_tf.labels",
                  "mmtl_tf.shard_writer", "mmtl_tf.preparation_stream",
+                 "mmtl_tf.preparation_summary",
                  "mmtl_tf.shard_reader", "mmtl_tf.folds", "mmtl_tf.episode_plan",
                  "mmtl_tf.done_records")
 TRAINING_PREFIXES = ("mmtl_tf.algorithms", "mmtl_tf.training", "mmtl_tf.evaluation",
@@ -138,7 +139,8 @@ LAYERS = (
     ("data", ("mmtl_tf.corpora", "mmtl_tf.audio", "mmtl_tf.features", "mmtl_tf.tfrecords",
               "mmtl_tf.tfrecord_dir", "mmtl_tf.shard_writer", "mmtl_tf.preparation",
               "mmtl_tf.shard_reader", "mmtl_tf.folds", "mmtl_tf.episode_plan",
-              "mmtl_tf.preparation_stream", "mmtl_tf.done_records", "mmtl_tf.episodes")),
+              "mmtl_tf.preparation_stream", "mmtl_tf.preparation_summary", "mmtl_tf.done_records",
+              "mmtl_tf.episodes")),
     ("models and algorithms", ("mmtl_tf.models", "mmtl_tf.algorithms", "mmtl_tf.distribution")),
     ("experiments and outputs", ("mmtl_tf.experiments", "mmtl_tf.training", "mmtl_tf.evaluation",
                                  "mmtl_tf.summaries", "mmtl_tf.schedule", "mmtl_tf.export",

@@ -1,0 +1,51 @@
+"""What `preparation.prepare_corpus` prints when it finishes (or finds the work done).
+
+A table of utterances and segments per speaker and emotion class, what the reader excluded,
+which auxiliary tasks are rated (and how many segments are not), the folds the sessions make
+(warning of a session that cannot be held out) and the preparation's speed.
+"""
+
+from mmtl_tf import corpora
+from mmtl_tf import labels
+
+
+def rated_segments(speakers: dict) -> dict:
+    """{task: segments with that auxiliary label} over the manifest's speaker entries."""
+    return {task: sum(sum(entry["histograms"][task]) for entry in speakers.values())
+            for task in labels.AUX_TASKS}
+
+
+def print_summary(manifest: dict, output_dir: str, seconds: float, computed: int) -> None:
+    """Prints utterances and segments per speaker and emotion class, and the exclusions."""
+    speakers = manifest["speakers"]
+    header = ["speaker", "session", "utterances", "segments", *manifest["class_names"]]
+    rows = [[speaker, entry["session"], entry["num_utterances"], entry["num_segments"],
+             *entry["histograms"]["emotion"]] for speaker, entry in speakers.items()]
+    class_totals = [sum(counts) for counts in
+                    zip(*(entry["histograms"]["emotion"] for entry in speakers.values()))]
+    rows.append(["total", "", manifest["totals"]["utterances"], manifest["totals"]["segments"],
+                 *class_totals])
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    print(f"\ncorpus: {manifest['corpus']} -> {output_dir} (segments per emotion class)")
+    for row in [header, *rows]:
+        print("  ".join(f"{cell!s:{'<' if column < 2 else '>'}{width}}"
+                        for column, (cell, width) in enumerate(zip(row, widths))))
+    excluded = ", ".join(f"{reason}: {n}" for reason, n in manifest["excluded"].items())
+    print(f"excluded: {excluded or 'none'}; missing files: {len(manifest['missing_files'])}")
+    print(f"aux labels available: {manifest['aux_available']}")
+    total = manifest["totals"]["segments"]
+    for task, rated in rated_segments(speakers).items():
+        if 0 < rated < total:
+            print(f"{task}: {total - rated} of {total} segments have no rating (marked missing "
+                  f"in the corpus); they weigh 0 in the {task} loss")
+    sessions = corpora.sessions_of({name: entry["session"] for name, entry in speakers.items()})
+    print(f"folds: --fold=1..{len(sessions)}, one per session ({', '.join(sessions)})")
+    for fold, (session, members) in enumerate(sessions.items(), 1):
+        if len(members) < 2:  # folds.fold_split refuses to hold it out
+            print(f"warning: session {session} has the single speaker {members[0]}, so "
+                  f"--fold={fold} cannot hold it out (one speaker validates, the others are "
+                  f"tested); it still trains the other folds. Group speakers into sessions of "
+                  f"two or more to use it.")
+    if computed:
+        print(f"computed {computed} utterances in {seconds:.1f} s "
+              f"({computed / max(seconds, 1e-9):.1f} utterances/s)")
