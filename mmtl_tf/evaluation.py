@@ -49,30 +49,41 @@ class SpeakerEvaluator:
         self.adapt_steps = adapt_steps if algorithm.adapts_at_test else 0
         self.batch_size = batch_size
         self.seed = seed
-        self._adapt = tf.function(self._adapt_graph, reduce_retracing=True)
-        self._logits = tf.function(algorithm.emotion_logits, reduce_retracing=True)
+        # Plain graph code (explicit tf.while_loop): no AutoGraph conversion to pay per process.
+        self._adapt = tf.function(self._adapt_graph, reduce_retracing=True, autograph=False)
+        self._logits = tf.function(algorithm.emotion_logits, reduce_retracing=True,
+                                   autograph=False)
 
     def _adapt_graph(self, theta, phi, spectrogram, labels, weights, batches):
         """SGD or Adam on the auxiliary loss over `batches` [steps, B] of segment indices."""
-        first = common.zeros_like_all(theta)
-        second = common.zeros_like_all(theta)
-        for step in tf.range(tf.shape(batches)[0]):
+
+        def gradients_at(step, theta):
             index = batches[step]
             with tf.GradientTape() as tape:
                 tape.watch(theta)
                 loss = self.algorithm.adaptation_loss(
                     theta, phi, tf.gather(spectrogram, index), tf.gather(labels, index),
                     tf.gather(weights, index))
-            gradients = tape.gradient(loss, theta)
-            if self.optimizer == "sgd":
-                theta = common.add_all(theta, gradients, -self.learning_rate)
-                continue
+            return tape.gradient(loss, theta)
+
+        def sgd_step(step, theta):
+            return step + 1, common.add_all(theta, gradients_at(step, theta), -self.learning_rate)
+
+        def adam_step(step, theta, first, second):
+            gradients = gradients_at(step, theta)
             t = tf.cast(step + 1, tf.float32)
             rate = self.learning_rate * tf.sqrt(1.0 - _BETA_2 ** t) / (1.0 - _BETA_1 ** t)
             first = [_BETA_1 * m + (1.0 - _BETA_1) * g for m, g in zip(first, gradients)]
             second = [_BETA_2 * v + (1.0 - _BETA_2) * tf.square(g) for v, g in zip(second, gradients)]
             theta = [w - rate * m / (tf.sqrt(v) + _EPSILON) for w, m, v in zip(theta, first, second)]
-        return theta
+            return step + 1, theta, first, second
+
+        steps = tf.shape(batches)[0]
+        if self.optimizer == "sgd":
+            return tf.while_loop(lambda step, _: step < steps, sgd_step, (tf.constant(0), theta))[1]
+        return tf.while_loop(lambda step, *_: step < steps, adam_step,
+                             (tf.constant(0), theta, common.zeros_like_all(theta),
+                              common.zeros_like_all(theta)))[1]
 
     def with_adapt_steps(self, adapt_steps: int) -> "SpeakerEvaluator":
         """This evaluator with another number of adaptation steps, sharing its traced functions

@@ -186,7 +186,7 @@ def shard_features(feature_config: config_lib.FeatureConfig):
     """
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32),
-                                  tf.TensorSpec([None], tf.int64)])
+                                  tf.TensorSpec([None], tf.int64)], autograph=False)
     def float16_features(samples, num_samples):
         computed = concatenated_features(samples, num_samples, feature_config)
         # The shards store float16: cast here, in TensorFlow's threads, not on the Python thread

@@ -246,16 +246,20 @@ def format_table(prediction: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv):
-    """Predicts the files named on the command line; exit status 1 when any failed."""
-    paths = argv[1:]
-    if not FLAGS.model_dir:
+def run(paths, flag_values=FLAGS) -> dict:
+    """Predicts the wav files `paths` with --model_dir; prints the table (or JSON) and one
+    `error:` line per file that failed, then exits with status 1 if any failed.
+
+    Returns:
+      The `predict_files` record (when every file was predicted).
+    """
+    if not flag_values.model_dir:
         raise app.UsageError("--model_dir is required (an export directory or a version of it)")
     if not paths:
         raise app.UsageError("name at least one wav file: python -m mmtl_tf.predict "
                              "--model_dir=DIR a.wav b.wav")
-    prediction = predict_files(FLAGS.model_dir, paths, FLAGS.batch_size)  # errors: cli_app.guard
-    if FLAGS.json:
+    prediction = predict_files(flag_values.model_dir, paths, flag_values.batch_size)
+    if flag_values.json:
         print(json.dumps(prediction, indent=2))
     else:
         print(format_table(prediction))
@@ -263,6 +267,12 @@ def main(argv):
         print(f"error: {failure['error']}", file=sys.stderr)
     if prediction["errors"]:
         sys.exit(1)
+    return prediction
+
+
+def main(argv):
+    """Runs `run` on the files named on the command line (errors: `cli_app.guard`)."""
+    run(argv[1:])
 
 
 if __name__ == "__main__":

@@ -109,7 +109,8 @@ def make_train_step(algorithm, optimizers, total_speakers: int, jit_compile: boo
         present = {name: [g for g in gradients if g is not None] for name, gradients in updates.items()}
         return present, losses
 
-    @tf.function(jit_compile=jit_compile)
+    # Plain graph code (tf.cond below): no AutoGraph conversion to pay per process.
+    @tf.function(jit_compile=jit_compile, autograph=False)
     def step(per_replica_episode):
         present, losses = strategy.run(replica_step, args=(per_replica_episode,))
         # Each replica's gradients are its speakers' sum / m, so the SUM over replicas is the mean.
@@ -122,8 +123,12 @@ def make_train_step(algorithm, optimizers, total_speakers: int, jit_compile: boo
             losses = {name: strategy.gather(value, axis=0) for name, value in losses.items()}
         all_gradients = [g for gradients in updates.values() for g in gradients if g is not None]
         finite = tf.logical_and(common.all_finite(all_gradients), common.all_finite(list(losses.values())))
-        if finite:
+
+        def apply():
             algorithm.apply_updates(optimizers, updates)
+            return tf.constant(True)
+
+        tf.cond(finite, apply, lambda: tf.constant(False))
         return losses, finite
 
     def run_step(episode):

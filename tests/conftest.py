@@ -70,9 +70,10 @@ def run_command_in_process(module, *arguments):
     """`python -m mmtl_tf.<module> arguments`, in this process.
 
     The flags are parsed into a fresh FlagValues and the command's `run` runs inside
-    `cli_app.guard`, as the command does. Output goes to this process's stdout and stderr (read
-    them with capsys). A test that needs the process boundary itself (start-up, a kill) starts
-    the command in a subprocess instead.
+    `cli_app.guard`, as the command does; a command that takes positional arguments (predict's
+    WAV...) gets them as `run(arguments, flag_values)`. Output goes to this process's stdout and
+    stderr (read them with capsys, or use `completed_in_process`). A test that needs the process
+    boundary itself (start-up, a kill) starts the command in a subprocess instead.
 
     Returns:
       What the command's `run` returns.
@@ -87,8 +88,35 @@ def run_command_in_process(module, *arguments):
     from mmtl_tf import cli_app  # pylint: disable=import-outside-toplevel
     command = importlib.import_module(f"mmtl_tf.{module}")
     flag_values = flags.FlagValues()
-    cli_app.parse([module, *arguments], command.COMMAND, flag_values)
+    positional = cli_app.parse([module, *arguments], command.COMMAND, flag_values)[1:]
+    if command.COMMAND.arguments:
+        return cli_app.guard(lambda: command.run(positional, flag_values), command.COMMAND,
+                             flag_values)
     return cli_app.guard(lambda: command.run(flag_values), command.COMMAND, flag_values)
+
+
+def completed_in_process(module, *arguments):
+    """`run_command_in_process` with its output captured, as `subprocess.run` reports a child.
+
+    For module-scoped fixtures (which cannot use capsys). Exit status 1 comes from the command's
+    SystemExit; any other exception propagates (where the command would print a traceback).
+
+    Returns:
+      subprocess.CompletedProcess(args, returncode, stdout, stderr) with text output.
+    """
+    import contextlib  # pylint: disable=import-outside-toplevel
+    import io  # pylint: disable=import-outside-toplevel
+    import subprocess  # pylint: disable=import-outside-toplevel
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    status = 0
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            run_command_in_process(module, *arguments)
+        except SystemExit as exited:
+            status = exited.code
+    return subprocess.CompletedProcess([module, *arguments], status, stdout.getvalue(),
+                                       stderr.getvalue())
 
 
 def run_main_in_process(*arguments):

@@ -5,10 +5,10 @@ before TensorFlow starts). Usage:
 
   python distributed_steps.py multi_worker OUTER_UPDATE
       one worker of the cluster in TF_CONFIG; prints one record.
-  python distributed_steps.py compare OUTER_UPDATE[,OUTER_UPDATE...]
-      splits the CPU into 2 logical devices, then runs the default strategy (1 replica) and
-      MirroredStrategy over the 2 devices for each outer update, in this one process; prints
-      {outer_update: {"default": record, "mirrored": record}}.
+  python distributed_steps.py compare OUTER_UPDATE[,OUTER_UPDATE...] MIRRORED[,MIRRORED...]
+      splits the CPU into 2 logical devices, then runs the default strategy (1 replica) for
+      each outer update, and MirroredStrategy over the 2 devices for those listed in MIRRORED,
+      in this one process; prints {outer_update: {"default": record[, "mirrored": record]}}.
 
 A record is {"replicas", "finite", "weights", "query_loss"} after 3 seeded outer steps.
 """
@@ -46,17 +46,19 @@ def run_steps(strategy, outer_update):
             "weights": weights, "query_loss": np.asarray(losses["query_loss"]).tolist()}
 
 
-def compare(outer_updates):
-    """{outer_update: {"default": record, "mirrored": record}} computed in this process."""
+def compare(outer_updates, mirrored_updates):
+    """{outer_update: {"default": record[, "mirrored": record]}} computed in this process."""
     mirrored = distribution.build_strategy("mirrored", 2)  # splits the CPU first
     default = distribution.build_strategy("default")
-    return {outer_update: {"default": run_steps(default, outer_update),
-                           "mirrored": run_steps(mirrored, outer_update)}
-            for outer_update in outer_updates}
+    records = {outer_update: {"default": run_steps(default, outer_update)}
+               for outer_update in outer_updates}
+    for outer_update in mirrored_updates:
+        records[outer_update]["mirrored"] = run_steps(mirrored, outer_update)
+    return records
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "compare":
-        print(json.dumps(compare(sys.argv[2].split(","))))
+        print(json.dumps(compare(sys.argv[2].split(","), sys.argv[3].split(","))))
     else:
         print(json.dumps(run_steps(distribution.build_strategy(sys.argv[1]), sys.argv[2])))

@@ -169,3 +169,23 @@ def test_imports_point_down_the_layers_of_build_md(graph):
             if own is not None and (layer_of(target) is None or layer_of(target) > own):
                 offenders.append(f"{name} -> {target}")
     assert not offenders, offenders
+
+
+def reachable(graph: dict, module: str) -> set:
+    """Every package module that importing `module` can load (the closure of its imports)."""
+    seen, stack = set(), [module]
+    while stack:
+        for target in graph.get(stack.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                stack.append(target)
+    return seen
+
+
+def test_run_records_are_read_without_training_code(graph):
+    # `report` and `export` read config.json through run_dir; it must not pull in the models.
+    assert "mmtl_tf.config" in reachable(graph, "mmtl_tf.run_dir")  # the closure is real
+    offenders = sorted(target for target in reachable(graph, "mmtl_tf.run_dir")
+                       if target.startswith(TRAINING_PREFIXES))
+    assert not offenders, offenders
+

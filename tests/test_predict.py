@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 import trained_run
+from conftest import completed_in_process
 from mmtl_tf import audio, export_format, predict
 
 CLASS_NAMES = ["neu", "hap", "sad", "ang"]
@@ -69,18 +70,23 @@ def _predict_command(*arguments):
 
 @pytest.fixture(scope="module")
 def children(wavs, tmp_path_factory):
-    """The predict runs of this file, at the same time: table, JSON, good plus bad files, and a
-    run directory given as the model."""
+    """The predict runs of this file: the table in a process of its own (the command end to
+    end, started from the shell's view: `python -m mmtl_tf.predict`); JSON, good plus bad
+    files, and a run directory given as the model, in this process (`completed_in_process`:
+    predict's `run` inside its error guard, as the command runs it)."""
     paths, bad = wavs
     export_dir = os.path.dirname(trained_run.version_dir())  # highest version is picked
     good = [paths["stereo_44k"], paths["mono_7s"]]
-    return trained_run.run_in_parallel({
+    table = trained_run.run_in_parallel({
         "table": _predict_command(f"--model_dir={export_dir}", *good),
-        "json": _predict_command(f"--model_dir={export_dir}", "--json", *good),
-        "bad": _predict_command(f"--model_dir={trained_run.version_dir()}", paths["mono_7s"],
-                                *bad.values()),
-        "not_an_export": _predict_command(f"--model_dir={trained_run.run_dir()}", paths["mono_7s"]),
     }, str(tmp_path_factory.mktemp("predict_children")))
+    return {**table,
+            "json": completed_in_process("predict", f"--model_dir={export_dir}", "--json", *good),
+            "bad": completed_in_process("predict", f"--model_dir={trained_run.version_dir()}",
+                                        paths["mono_7s"], *bad.values()),
+            "not_an_export": completed_in_process("predict",
+                                                  f"--model_dir={trained_run.run_dir()}",
+                                                  paths["mono_7s"])}
 
 
 def _direct(version_dir, paths):

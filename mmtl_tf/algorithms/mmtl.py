@@ -21,8 +21,8 @@ speaker costs two forward/backward passes of the meta learner. `--outer_update` 
                (Eq. 4's gradient) and one over phi (Eq. 5's); like the authors' code, every Adam
                uses the outer learning rate gamma (alpha and beta size only the inner steps).
 
-Speakers are visited by a `tf.range` loop (a graph while-loop, one trace for any episode), so
-no model is ever copied. Its iterations may overlap (`TrainConfig.parallel_speakers`, default 10,
+Speakers are visited by a `tf.while_loop` (one trace for any episode), so no model is ever
+copied. Its iterations may overlap (`TrainConfig.parallel_speakers`, default 10,
 TensorFlow's): one speaker's forward pass can run beside the previous one's backward pass, which
 is faster on CPUs but holds two speakers' activations at once when it happens; 1 holds one.
 """
@@ -108,12 +108,16 @@ class MetaMultiTask(base.Algorithm):
                 "outer_theta": common.zeros_like_all(theta), "outer_phi": common.zeros_like_all(phi)}
         losses = {name: tf.TensorArray(tf.float32, size=speakers)
                   for name in ("support_loss", "transfer_loss", "query_loss", "outer_gradient_norm")}
-        for speaker in tf.range(speakers):
-            tf.autograph.experimental.set_loop_options(parallel_iterations=config.parallel_speakers)
+
+        def visit(speaker, sums, losses):
             result = self._speaker_step(theta, phi, spectrogram[speaker], labels[speaker],
                                         weights[speaker])
-            sums = {name: common.add_all(sums[name], result[name]) for name in sums}
-            losses = {name: losses[name].write(speaker, result[name]) for name in losses}
+            return (speaker + 1, {name: common.add_all(sums[name], result[name]) for name in sums},
+                    {name: losses[name].write(speaker, result[name]) for name in losses})
+
+        _, sums, losses = tf.while_loop(lambda speaker, *_: speaker < speakers, visit,
+                                        (tf.constant(0), sums, losses),
+                                        parallel_iterations=config.parallel_speakers)
         mean = {name: [g / float(total_speakers) for g in sums[name]] for name in sums}
 
         if config.outer_update == "reptile":

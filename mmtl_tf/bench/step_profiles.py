@@ -15,7 +15,7 @@ from mmtl_tf.bench import timing
 def xla_loop_profile(algorithm, episode: dict, rounds: int) -> dict:
     """Seconds of one forward/backward pass of the meta learner: graph, XLA, XLA in a loop.
 
-    The outer step visits speakers in a `tf.range` loop; this isolates what XLA does with a
+    The outer step visits speakers in a while-loop; this isolates what XLA does with a
     pass inside such a loop (a one-iteration loop) against the same pass outside one.
 
     Args:

@@ -79,12 +79,16 @@ class ServingModule(tf.Module):
         if flags_path:
             self.flags_file = tf.saved_model.Asset(flags_path)
         frames, bins = experiment.features.max_frames, experiment.features.num_bins
-        self.serve_waveform = tf.function(self._serve_waveform, input_signature=[
+        # Plain graph code: no AutoGraph conversion to pay.
+        self.serve_waveform = tf.function(self._serve_waveform, autograph=False, input_signature=[
             tf.TensorSpec([None, None], tf.float32, name="waveform"),
             tf.TensorSpec([None], tf.int32, name="num_samples")])
-        self.serve_spectrogram = tf.function(self._serve_spectrogram, input_signature=[
-            tf.TensorSpec([None, frames, bins], tf.float32, name="spectrogram")])
-        self.serve_metadata = tf.function(self._serve_metadata, input_signature=[])
+        self.serve_spectrogram = tf.function(self._serve_spectrogram, autograph=False,
+                                             input_signature=[tf.TensorSpec([None, frames, bins],
+                                                                            tf.float32,
+                                                                            name="spectrogram")])
+        self.serve_metadata = tf.function(self._serve_metadata, autograph=False,
+                                          input_signature=[])
 
     def _name_captured_variables(self, extra=()):
         """Captures the variables a signature reads under their own names, before any read.
