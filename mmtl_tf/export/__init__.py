@@ -83,10 +83,9 @@ class ServingModule(tf.Module):
         self.serve_waveform = tf.function(self._serve_waveform, autograph=False, input_signature=[
             tf.TensorSpec([None, None], tf.float32, name="waveform"),
             tf.TensorSpec([None], tf.int32, name="num_samples")])
+        spectrogram = tf.TensorSpec([None, frames, bins], tf.float32, name="spectrogram")
         self.serve_spectrogram = tf.function(self._serve_spectrogram, autograph=False,
-                                             input_signature=[tf.TensorSpec([None, frames, bins],
-                                                                            tf.float32,
-                                                                            name="spectrogram")])
+                                             input_signature=[spectrogram])
         self.serve_metadata = tf.function(self._serve_metadata, autograph=False,
                                           input_signature=[])
 
