@@ -30,7 +30,7 @@ _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
 
 
 class SpeakerEvaluator:
-    """Adapts and scores one algorithm on held-out speakers; its tf.functions trace once per shape.
+    """Adapts and scores one algorithm on held-out speakers; its tf.functions trace once.
 
     Args:
       algorithm: a trained `algorithms.base.Algorithm`.
@@ -49,10 +49,17 @@ class SpeakerEvaluator:
         self.adapt_steps = adapt_steps if algorithm.adapts_at_test else 0
         self.batch_size = batch_size
         self.seed = seed
-        # Plain graph code (explicit tf.while_loop): no AutoGraph conversion to pay per process.
-        self._adapt = tf.function(self._adapt_graph, reduce_retracing=True, autograph=False)
-        self._logits = tf.function(algorithm.emotion_logits, reduce_retracing=True,
-                                   autograph=False)
+        # One trace each for any speaker and step count (their sizes are None in the signatures),
+        # and plain graph code (explicit tf.while_loop): no AutoGraph conversion to pay.
+        model = algorithm.model_config
+        theta = [tf.TensorSpec(w.shape, w.dtype) for w in algorithm.meta_weights()]
+        phi = [tf.TensorSpec(w.shape, w.dtype) for w in algorithm.head_weights()]
+        spectrogram = tf.TensorSpec([None, model.num_frames, model.num_bins], tf.float32)
+        self._adapt = tf.function(self._adapt_graph, autograph=False, input_signature=[
+            theta, phi, spectrogram, tf.TensorSpec([None, 4], tf.int32),
+            tf.TensorSpec([None, 4], tf.float32), tf.TensorSpec([None, batch_size], tf.int32)])
+        self._logits = tf.function(algorithm.emotion_logits, autograph=False,
+                                   input_signature=[theta, phi, spectrogram])
 
     def _adapt_graph(self, theta, phi, spectrogram, labels, weights, batches):
         """SGD or Adam on the auxiliary loss over `batches` [steps, B] of segment indices."""
