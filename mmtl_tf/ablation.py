@@ -115,27 +115,27 @@ def render_markdown(summary, corpus: str, with_test: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(directories) -> dict:
+def run(directories, flag_values=FLAGS) -> dict:
     """Flags -> ablation over the runs under `directories` -> output files."""
     import json
     runs = finished_runs(directories)
     if not runs:
         raise FileNotFoundError("no finished run (results.json with checkpoints/) under "
                                 f"{', '.join(directories)}")
-    steps = sorted({int(value) for value in FLAGS.steps})
-    grid = settings_grid(steps, FLAGS.optimizers)
+    steps = sorted({int(value) for value in flag_values.steps})
+    grid = settings_grid(steps, flag_values.optimizers)
     rows = []
     for index, run_dir in enumerate(runs, start=1):
-        rows.append(ablate_run(run_dir, grid, FLAGS.with_test))
+        rows.append(ablate_run(run_dir, grid, flag_values.with_test))
         print(f"[{index}/{len(runs)}] {run_dir}: " + ", ".join(
             f"{name} {roles['validation']:.3f}" for name, roles in rows[-1]["scores"].items()), flush=True)
     corpus = json.load(open(os.path.join(runs[0], "results.json"), encoding="utf-8"))["corpus"]
     summary = summarize([row for row in rows if row["model"] != "cnn_lstm"])
-    markdown = render_markdown(summary, corpus, FLAGS.with_test)
-    atomic_files.write_json(f"{FLAGS.output}.json", {"corpus": corpus, "runs": rows,
+    markdown = render_markdown(summary, corpus, flag_values.with_test)
+    atomic_files.write_json(f"{flag_values.output}.json", {"corpus": corpus, "runs": rows,
                                                       "summary": summary})
-    atomic_files.write_text(f"{FLAGS.output}.md", markdown)
-    print(markdown + f"wrote {FLAGS.output}.json and {FLAGS.output}.md")
+    atomic_files.write_text(f"{flag_values.output}.md", markdown)
+    print(markdown + f"wrote {flag_values.output}.json and {flag_values.output}.md")
     return summary
 
 

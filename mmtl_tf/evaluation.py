@@ -56,8 +56,9 @@ class SpeakerEvaluator:
         phi = [tf.TensorSpec(w.shape, w.dtype) for w in algorithm.head_weights()]
         spectrogram = tf.TensorSpec([None, model.num_frames, model.num_bins], tf.float32)
         self._adapt = tf.function(self._adapt_graph, autograph=False, input_signature=[
-            theta, phi, spectrogram, tf.TensorSpec([None, 4], tf.int32),
-            tf.TensorSpec([None, 4], tf.float32), tf.TensorSpec([None, batch_size], tf.int32)])
+            theta, phi, spectrogram, tf.TensorSpec([None, len(common.TASKS)], tf.int32),
+            tf.TensorSpec([None, len(common.TASKS)], tf.float32),
+            tf.TensorSpec([None, batch_size], tf.int32)])
         self._logits = tf.function(algorithm.emotion_logits, autograph=False,
                                    input_signature=[theta, phi, spectrogram])
 

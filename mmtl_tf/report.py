@@ -82,13 +82,23 @@ def describe_report(written: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv):
-    directories = argv[1:]
+def run(directories, flag_values=FLAGS) -> dict:
+    """Writes the report of the runs under `directories` and prints what it wrote.
+
+    Returns:
+      `write_report`'s record.
+    """
     if not directories:
         raise app.UsageError("give at least one RUN_DIR: python -m mmtl_tf.report RUN_DIR...")
     # Errors become one `error:` line in cli_app.guard.
-    written = write_report(directories, FLAGS.output_dir or default_output_dir())
+    written = write_report(directories, flag_values.output_dir or default_output_dir())
     print(describe_report(written))
+    return written
+
+
+def main(argv):
+    """Runs `run` on the directories named on the command line."""
+    run(argv[1:])
 
 
 if __name__ == "__main__":

@@ -114,7 +114,9 @@ def single_predicted_class(confusion, class_names):
     predicted as, when there is one and at least two utterances; else None."""
     if not confusion or sum(map(sum, confusion)) < 2:
         return None
-    predicted = [column for column in range(len(confusion)) if any(row[column] for row in confusion)]
+    predicted = [column for column in range(len(confusion))
+                 if any(row[column] for row in confusion)]
     if len(predicted) != 1:
         return None
-    return class_names[predicted[0]] if predicted[0] < len(class_names) else f"class {predicted[0]}"
+    column = predicted[0]
+    return class_names[column] if column < len(class_names) else f"class {column}"

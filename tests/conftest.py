@@ -71,7 +71,7 @@ def run_command_in_process(module, *arguments):
 
     The flags are parsed into a fresh FlagValues and the command's `run` runs inside
     `cli_app.guard`, as the command does; a command that takes positional arguments (predict's
-    WAV...) gets them as `run(arguments, flag_values)`. Output goes to this process's stdout and
+    WAV..., report's and ablation's RUN_DIR...) gets them as `run(arguments, flag_values)`. Output goes to this process's stdout and
     stderr (read them with capsys, or use `completed_in_process`). A test that needs the process
     boundary itself (start-up, a kill) starts the command in a subprocess instead.
 

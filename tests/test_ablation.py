@@ -47,5 +47,6 @@ def test_an_evaluator_with_other_steps_adapts_as_a_fresh_one_and_shares_its_trac
     fresh = evaluation.SpeakerEvaluator(algorithm, 0.05, 3, 4, seed=3).adapted_weights(segments, weights)
     for mine, expected in zip(shared, fresh):
         np.testing.assert_allclose(np.asarray(mine), np.asarray(expected), rtol=1e-6, atol=1e-7)
-    assert three_steps._adapt.experimental_get_tracing_count() == traces == 1  # pylint: disable=protected-access
+    traced = three_steps._adapt.experimental_get_tracing_count()  # pylint: disable=protected-access
+    assert traced == traces == 1
     assert one_step.adapt_steps == 1 and three_steps.adapt_steps == 3

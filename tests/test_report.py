@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import REPO, python_command
+from conftest import REPO, completed_in_process, python_command
 from mmtl_tf import report, report_rendering, reporting
 
 CLASSES = ["neu", "hap", "sad", "ang"]
@@ -260,14 +260,14 @@ def test_report_cli_writes_a_report_folder_and_one_error_line(fixture_root, tmp_
     (damaged / "results.json").write_text(json.dumps({
         "corpus": "iemocap", "model": "mmtl", "aux": "vad", "fold": 1, "ua": "high", "wa": 0.5,
         "ua_no_adapt": 0.5, "wa_no_adapt": 0.5}))
-    commands = {"report": python_command("mmtl_tf.report", fixture_root),
-                "missing": python_command("mmtl_tf.report", str(tmp_path / "nowhere")),
-                "damaged": python_command("mmtl_tf.report", str(tmp_path / "damaged"))}
-    processes = {name: subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env=_child_env())
-                 for name, command in commands.items()}
-    completed = {name: process.communicate(timeout=120) + (process.returncode,)
-                 for name, process in processes.items()}
+    process = subprocess.Popen(python_command("mmtl_tf.report", fixture_root), cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=_child_env())  # the command end to end
+    completed = {"report": process.communicate(timeout=120) + (process.returncode,)}
+    for name in ("missing", "damaged"):  # report's `run` in this process, inside its guard
+        child = completed_in_process("report", str(tmp_path / ("nowhere" if name == "missing"
+                                                                else "damaged")))
+        completed[name] = (child.stdout, child.stderr, child.returncode)
 
     stdout, stderr, code = completed["report"]
     assert code == 0, stderr[-2000:]
