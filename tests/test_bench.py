@@ -60,6 +60,14 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
     memory = figures["rss_growth"]
     assert sorted(memory["kilobytes"], key=int) == ["2", "5", "10"]
     assert memory["traces"] == 1  # 10 steps over one run-long dataset, one trace
+    kilobytes, allocator = memory["kilobytes"], memory["allocator_kilobytes"]
+    assert memory["growth_kilobytes"]["VmHWM"] == kilobytes["10"]["VmHWM"] - kilobytes["2"]["VmHWM"]
+    assert sorted(allocator, key=int) == ["2", "5", "10"]
+    for reading in allocator.values():  # the commands' BFC pool keeps statistics on the CPU
+        assert 0 < reading["in_use"] <= reading["peak"]
+    assert allocator["2"]["peak"] <= allocator["10"]["peak"]  # a peak never falls
+    assert memory["growth_kilobytes"]["allocator_peak"] == (allocator["10"]["peak"]
+                                                            - allocator["2"]["peak"])
     scale = figures["scale_step"]
     assert [row["speakers"] for row in scale["table"]] == [2, 4]
     for row in scale["table"]:

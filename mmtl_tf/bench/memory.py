@@ -6,6 +6,13 @@ The loop is the training loop's per-step work, built from the same public pieces
 the `training.make_train_step` step, and a TensorBoard scalar per loss and step. What could
 leak in a long run (the pipeline's buffers, retracing, summary writers, Python-side lists) runs
 here as often as in training.
+
+Besides the process's peak (VmHWM), every reading records TensorFlow's own allocator: the most
+memory its tensors ever held at once. That peak depends on how the executor happened to
+schedule concurrent ops (two speakers' passes, a prefetched episode), so it can step up at any
+step, and a pooling allocator keeps the pages it touched: a VmHWM rise that the allocator's peak
+matches is such a step, a rise it does not match lies outside TensorFlow's tensors (a leak
+candidate: Python objects, a library's caches).
 """
 
 import os
@@ -21,6 +28,16 @@ from mmtl_tf.bench import plan as plan_lib
 from mmtl_tf.bench import timing
 
 
+def allocator_kilobytes(device: str = "CPU:0"):
+    """TensorFlow's allocator on `device`: {"in_use": kB now, "peak": most kB ever in use at once},
+    or None where the runtime keeps no such statistics."""
+    try:
+        info = tf.config.experimental.get_memory_info(device)
+    except (ValueError, tf.errors.OpError):
+        return None
+    return {"in_use": info["current"] >> 10, "peak": info["peak"] >> 10}
+
+
 def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_speaker: int,
                speakers_per_episode: int, checkpoints=(25, 100, 200)) -> dict:
     """rss_growth: peak RSS (VmHWM) growth of the training loop from the first checkpoint step on.
@@ -33,9 +50,12 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
 
     Returns:
       dict: `value` (VmHWM at the last checkpoint / at the first - 1), `kilobytes` (VmHWM and
-      VmRSS at each checkpoint), `later_growth` (the same from the middle checkpoint), `epochs`
-      (epochs the steps reached into), `datasets` (episode datasets built: 1, as training
-      builds one per run), `traces` (of the step function: 1 means no retracing), m and B.
+      VmRSS at each checkpoint), `allocator_kilobytes` (`allocator_kilobytes` at each
+      checkpoint, when available), `growth_kilobytes` (of VmHWM and of the allocator's peak,
+      from the first checkpoint to the last), `later_growth` (VmHWM growth from the middle
+      checkpoint), `epochs` (epochs the steps reached into), `datasets` (episode datasets
+      built: 1, as training builds one per run), `traces` (of the step function: 1 means no
+      retracing), m and B.
     """
     feature_config = outer_step_lib.experiment_config(model_config, segments_per_speaker).features
     experiment = outer_step_lib.experiment_config(model_config, segments_per_speaker,
@@ -45,7 +65,7 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
     speakers = sorted(manifest["speakers"])
     writer = tf.summary.create_file_writer(os.path.join(tfrecord_dir, "tensorboard"))
     checkpoints = sorted(checkpoints)
-    readings, done = {}, 0
+    readings, allocator, done = {}, {}, 0
     per_epoch = episode_plan.steps_per_epoch(manifest, speakers, segments_per_speaker)
     dataset = episodes.run_episode_dataset(tfrecord_dir, manifest, speakers, segments_per_speaker,
                                            feature_config, plan_lib.NUM_CLASSES, seed=0,
@@ -61,13 +81,19 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
                 tf.summary.scalar(f"train_step/{name}", float(np.mean(value)))
         if done in checkpoints:
             readings[str(done)] = timing.memory_kilobytes()
+            allocator[str(done)] = allocator_kilobytes()
         if done == checkpoints[-1]:
             break
     writer.close()
     first, middle, last = (readings[str(step_count)]
                            for step_count in (checkpoints[0], checkpoints[len(checkpoints) // 2],
                                               checkpoints[-1]))
+    first_step, last_step = str(checkpoints[0]), str(checkpoints[-1])
+    growth = {"VmHWM": last["VmHWM"] - first["VmHWM"]}
+    if allocator[first_step] and allocator[last_step]:
+        growth["allocator_peak"] = allocator[last_step]["peak"] - allocator[first_step]["peak"]
     return {"value": last["VmHWM"] / first["VmHWM"] - 1.0, "kilobytes": readings,
+            "allocator_kilobytes": allocator, "growth_kilobytes": growth,
             "later_growth": last["VmHWM"] / middle["VmHWM"] - 1.0,
             "epochs": -(-done // per_epoch), "datasets": 1,
             "traces": step.traced_function.experimental_get_tracing_count(),

@@ -61,7 +61,9 @@ class BenchPlan:
       scale_utterances: utterances prepared at every corpus size (the same audio, spread over
         the speakers).
       scale_steps: timed epochs (two outer steps each) per corpus size, the sizes taking turns.
-      scale_prepare_rounds: timed preparations of every corpus size, the sizes taking turns.
+      scale_prepare_rounds: timed preparations of every corpus size, the sizes taking turns
+        (11: one round of a size varies by about 10% on a quiet 2-core machine, as much as
+        the figure's aim; the medians of 11 agree within 2-3%).
       scale_segments_per_speaker: B of the corpus-size figures (small: the episode pipeline
         may hold every speaker's batch at once, 1,000 of them).
     """
@@ -93,7 +95,7 @@ class BenchPlan:
     scale_speakers: tuple = (10, 100, 1000)
     scale_utterances: int = 1000
     scale_steps: int = 7
-    scale_prepare_rounds: int = 5
+    scale_prepare_rounds: int = 11
     scale_segments_per_speaker: int = 4
 
     @property
