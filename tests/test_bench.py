@@ -8,6 +8,7 @@ must finish with status 0 and give every figure a number, except the XLA figure 
 import json
 import math
 import os
+import platform
 import subprocess
 
 import numpy as np
@@ -68,6 +69,14 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
     assert allocator["2"]["peak"] <= allocator["10"]["peak"]  # a peak never falls
     assert memory["growth_kilobytes"]["allocator_peak"] == (allocator["10"]["peak"]
                                                             - allocator["2"]["peak"])
+    heap = memory["malloc_kilobytes"]
+    assert sorted(heap, key=int) == ["2", "5", "10"]
+    libc, version = platform.libc_ver()
+    if libc == "glibc" and tuple(map(int, version.split("."))) >= (2, 33):  # has mallinfo2
+        assert all(0 < reading["heap_in_use"] <= reading["heap"] for reading in heap.values())
+        assert memory["growth_kilobytes"]["malloc_heap"] == heap["10"]["heap"] - heap["2"]["heap"]
+    else:
+        assert all(reading is None for reading in heap.values())
     scale = figures["scale_step"]
     assert [row["speakers"] for row in scale["table"]] == [2, 4]
     for row in scale["table"]:

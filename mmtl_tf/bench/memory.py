@@ -7,13 +7,16 @@ the `training.make_train_step` step, and a TensorBoard scalar per loss and step.
 leak in a long run (the pipeline's buffers, retracing, summary writers, Python-side lists) runs
 here as often as in training.
 
-Besides the process's peak (VmHWM), every reading records TensorFlow's own allocator: the most
-memory its tensors ever held at once. That peak depends on how the executor happened to
-schedule concurrent ops (two speakers' passes, a prefetched episode), so it can step up at any
-step, and a pooling allocator keeps the pages it touched: a VmHWM rise that the allocator's peak
-matches is such a step, a rise it does not match lies outside TensorFlow's tensors (a leak
-candidate: Python objects, a library's caches).
+Besides the process's peak (VmHWM), every reading records where memory is held, so a rise says
+what it is: TensorFlow's allocator (the most memory its tensors ever held at once, a peak that
+depends on how the executor happened to schedule concurrent ops, so it can step up at any step)
+and malloc's heap (Python objects, the libraries' own allocations: where a leak would show). A
+rise that neither matches is pages of the allocator's pool touched for the first time, where its
+placement put a tensor (the commands' BFC pool reserves its regions untouched and keeps what it
+touched).
 """
+
+import ctypes
 
 import os
 
@@ -38,6 +41,26 @@ def allocator_kilobytes(device: str = "CPU:0"):
     return {"in_use": info["current"] >> 10, "peak": info["peak"] >> 10}
 
 
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def malloc_kilobytes():
+    """glibc malloc's statistics (`mallinfo2`) in kB: {"heap": obtained from the system for its
+    arenas, "heap_in_use": of that, allocated, "mapped": large blocks mapped one by one}, or None
+    without glibc >= 2.33."""
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _Mallinfo2
+    info = mallinfo2()
+    return {"heap": info.arena >> 10, "heap_in_use": info.uordblks >> 10,
+            "mapped": info.hblkhd >> 10}
+
+
 def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_speaker: int,
                speakers_per_episode: int, checkpoints=(25, 100, 200)) -> dict:
     """rss_growth: peak RSS (VmHWM) growth of the training loop from the first checkpoint step on.
@@ -51,7 +74,8 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
     Returns:
       dict: `value` (VmHWM at the last checkpoint / at the first - 1), `kilobytes` (VmHWM and
       VmRSS at each checkpoint), `allocator_kilobytes` (`allocator_kilobytes` at each
-      checkpoint, when available), `growth_kilobytes` (of VmHWM and of the allocator's peak,
+      checkpoint, when available), `malloc_kilobytes` (`malloc_kilobytes` at each checkpoint,
+      when available), `growth_kilobytes` (of VmHWM, the allocator's peak and malloc's heap,
       from the first checkpoint to the last), `later_growth` (VmHWM growth from the middle
       checkpoint), `epochs` (epochs the steps reached into), `datasets` (episode datasets
       built: 1, as training builds one per run), `traces` (of the step function: 1 means no
@@ -65,7 +89,7 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
     speakers = sorted(manifest["speakers"])
     writer = tf.summary.create_file_writer(os.path.join(tfrecord_dir, "tensorboard"))
     checkpoints = sorted(checkpoints)
-    readings, allocator, done = {}, {}, 0
+    readings, allocator, heap, done = {}, {}, {}, 0
     per_epoch = episode_plan.steps_per_epoch(manifest, speakers, segments_per_speaker)
     dataset = episodes.run_episode_dataset(tfrecord_dir, manifest, speakers, segments_per_speaker,
                                            feature_config, plan_lib.NUM_CLASSES, seed=0,
@@ -82,6 +106,7 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
         if done in checkpoints:
             readings[str(done)] = timing.memory_kilobytes()
             allocator[str(done)] = allocator_kilobytes()
+            heap[str(done)] = malloc_kilobytes()
         if done == checkpoints[-1]:
             break
     writer.close()
@@ -92,8 +117,11 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
     growth = {"VmHWM": last["VmHWM"] - first["VmHWM"]}
     if allocator[first_step] and allocator[last_step]:
         growth["allocator_peak"] = allocator[last_step]["peak"] - allocator[first_step]["peak"]
+    if heap[first_step] and heap[last_step]:
+        growth["malloc_heap"] = heap[last_step]["heap"] - heap[first_step]["heap"]
     return {"value": last["VmHWM"] / first["VmHWM"] - 1.0, "kilobytes": readings,
-            "allocator_kilobytes": allocator, "growth_kilobytes": growth,
+            "allocator_kilobytes": allocator, "malloc_kilobytes": heap,
+            "growth_kilobytes": growth,
             "later_growth": last["VmHWM"] / middle["VmHWM"] - 1.0,
             "epochs": -(-done // per_epoch), "datasets": 1,
             "traces": step.traced_function.experimental_get_tracing_count(),
