@@ -172,6 +172,10 @@ class TrainConfig:
         speaker loop's `parallel_iterations`); 1 holds one speaker's activations at a time:
         less and flat peak memory, slower on CPUs (BUILD.md "Memory over a long run"). The
         results are the same.
+      parallel_episode_reads: episodes the input pipeline reads at once, ahead of the two it
+        keeps prefetched; 0 lets tf.data tune it during the run (it raises the count at random
+        moments, and with it the peak memory: BUILD.md "Memory over a long run"). The episodes
+        are the same.
     """
 
     model: str = "mmtl"
@@ -195,6 +199,7 @@ class TrainConfig:
     seed: int = 0
     jit_compile: bool = False
     parallel_speakers: int = 10
+    parallel_episode_reads: int = 1
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -208,6 +213,9 @@ class TrainConfig:
             raise ValueError(f"--test_adapt_optimizer={self.test_adapt_optimizer!r}: sgd or adam")
         if self.parallel_speakers < 1:
             raise ValueError(f"--parallel_speakers={self.parallel_speakers}: must be >= 1")
+        if self.parallel_episode_reads < 0:
+            raise ValueError(f"--parallel_episode_reads={self.parallel_episode_reads}: must be "
+                             f">= 0 (0: tuned by tf.data)")
         if self.segments_per_speaker < 1 or self.epochs < 0 or self.test_adapt_steps < 0:
             raise ValueError("--segments_per_speaker must be >= 1, --epochs and "
                              "--test_adapt_steps >= 0")

@@ -26,12 +26,6 @@ from mmtl_tf import labels
 from mmtl_tf import shard_reader
 from mmtl_tf import tfrecords
 
-# Episodes read at once (a module constant so the memory figure can try a fixed count; issue
-# 17.2, BUILD.md "Memory over a long run": autotuning may raise it during a run, and each
-# episode more in flight, ~15 MB in the demo preset, raises the peak memory).
-READ_PARALLELISM = tf.data.AUTOTUNE
-
-
 def class_weights(manifest: dict, speakers, num_classes: int) -> np.ndarray:
     """Per-speaker class weights w'_{i,c} = (N_i / N_{i,c}) / max_c (N_i / N_{i,c}) for each task.
 
@@ -110,8 +104,13 @@ def _episode_width(speakers, speakers_per_episode: int) -> int:
 
 
 def _read_episodes(planned: tf.data.Dataset, paths, width: int, segments_per_speaker: int,
-                   feature_config, weights: np.ndarray) -> tf.data.Dataset:
-    """Maps (rows, path indices, offsets) elements to episode dicts, in order, prefetched."""
+                   feature_config, weights: np.ndarray, read_parallelism: int) -> tf.data.Dataset:
+    """Maps (rows, path indices, offsets) elements to episode dicts, in order, prefetched.
+
+    `read_parallelism` episodes are read at once (0: tf.data's autotuner decides, and raises the
+    count at moments that depend on timing: each episode more in flight, ~15 MB in the demo
+    preset, raises the peak memory at a random step; issue 17.2).
+    """
     weights = tf.constant(weights)
 
     def read(step_rows, path_indices, offsets):
@@ -124,13 +123,13 @@ def _read_episodes(planned: tf.data.Dataset, paths, width: int, segments_per_spe
                 "labels": tf.reshape(_labels(parsed), shape + [len(labels.TASKS)]),
                 "class_weights": tf.gather(weights, step_rows)}
 
-    return planned.map(read, num_parallel_calls=READ_PARALLELISM,
+    return planned.map(read, num_parallel_calls=read_parallelism or tf.data.AUTOTUNE,
                        deterministic=True).prefetch(2)
 
 
 def episode_dataset(directory: str, manifest: dict, speakers, segments_per_speaker: int,
                     feature_config, num_classes: int, seed: int, epoch: int,
-                    speakers_per_episode: int = 0) -> tf.data.Dataset:
+                    speakers_per_episode: int = 0, read_parallelism: int = 1) -> tf.data.Dataset:
     """The episodes of one epoch, deterministic in (seed, epoch).
 
     Args:
@@ -142,6 +141,8 @@ def episode_dataset(directory: str, manifest: dict, speakers, segments_per_speak
       seed, epoch: select the speakers and segments (`episode_plan.epoch_plan`).
       speakers_per_episode: m; 0 (or >= len(speakers)) takes every speaker in every episode,
         otherwise each episode samples m distinct speakers.
+      read_parallelism: episodes read at once (`TrainConfig.parallel_episode_reads`; 0: tuned
+        by tf.data). The episodes do not depend on it.
 
     Returns:
       A finite dataset of episode dicts (see the module docstring),
@@ -158,13 +159,14 @@ def episode_dataset(directory: str, manifest: dict, speakers, segments_per_speak
                                seed, epoch)
     return _read_episodes(tf.data.Dataset.from_tensor_slices(planned), paths,
                           _episode_width(speakers, speakers_per_episode), segments_per_speaker,
-                          feature_config, class_weights(manifest, speakers, num_classes))
+                          feature_config, class_weights(manifest, speakers, num_classes),
+                          read_parallelism)
 
 
 def run_episode_dataset(directory: str, manifest: dict, speakers, segments_per_speaker: int,
                         feature_config, num_classes: int, seed: int, start_epoch: int,
                         speakers_per_episode: int = 0, start_index: int = 0,
-                        num_epochs: int = None) -> tf.data.Dataset:
+                        num_epochs: int = None, read_parallelism: int = 1) -> tf.data.Dataset:
     """The episodes of epochs `start_epoch`, `start_epoch + 1`, ... as one dataset (issue 17.2).
 
     Element k of epoch e is exactly element k of `episode_dataset(..., seed, e)`: the epoch is
@@ -174,7 +176,7 @@ def run_episode_dataset(directory: str, manifest: dict, speakers, segments_per_s
 
     Args:
       directory, manifest, speakers, segments_per_speaker, feature_config, num_classes, seed,
-        speakers_per_episode: as `episode_dataset`.
+        speakers_per_episode, read_parallelism: as `episode_dataset`.
       start_epoch: the first epoch.
       start_index: episodes of `start_epoch` to skip (a resumed run's position); skipped
         episodes are planned but not read.
@@ -204,7 +206,7 @@ def run_episode_dataset(directory: str, manifest: dict, speakers, segments_per_s
               else tf.data.Dataset.range(start_epoch, start_epoch + num_epochs))
     planned = epochs.map(plan).unbatch().skip(start_index)
     return _read_episodes(planned, paths, width, segments_per_speaker, feature_config,
-                          class_weights(manifest, speakers, num_classes))
+                          class_weights(manifest, speakers, num_classes), read_parallelism)
 
 
 def speaker_segments(directory: str, manifest: dict, speaker: str, feature_config) -> dict:

@@ -23,7 +23,8 @@ from mmtl_tf import folds
 
 CONFIG_NAME = "config.json"
 # Settings a resumed run may change: they do not change its result.
-_MAY_DIFFER = ("run_dir", "export", "strategy", "num_cpu_devices", "parallel_speakers")
+_MAY_DIFFER = ("run_dir", "export", "strategy", "num_cpu_devices", "parallel_speakers",
+               "parallel_episode_reads")
 
 
 class RunDirError(RuntimeError):
@@ -63,7 +64,8 @@ def check_same_settings(run_dir: str, record: dict) -> None:
 
     Raises:
       RunDirError: run_dir holds a run with other settings (run_dir, export, the
-        distribution strategy and --parallel_speakers may differ: they do not change the result).
+        distribution strategy, --parallel_speakers and --parallel_episode_reads may differ:
+        they do not change the result).
     """
     path = os.path.join(run_dir, CONFIG_NAME)
     if not os.path.exists(path):

@@ -161,7 +161,7 @@ def _episode_stream(experiment, manifest, split, num_classes, schedule, start_st
     iterator = iter(episodes.run_episode_dataset(
         experiment.tfrecord_dir, manifest, split.train, train.segments_per_speaker,
         experiment.features, num_classes, train.seed, epoch, train.speakers_per_episode,
-        start_index=index))
+        start_index=index, read_parallelism=train.parallel_episode_reads))
     while True:
         try:
             episode = next(iterator)

@@ -54,6 +54,7 @@ def usage_error(command, *arguments) -> str:
     ("--classes=a,b,a", "--classes=a,b,a", "names a class twice"),
     ("--corpus=csv", "--corpus=csv", "--csv="),
     ("--train_steps=-1", "--train_steps=-1", ">= 0"),
+    ("--parallel_episode_reads=-1", "--parallel_episode_reads=-1", ">= 0"),
     ("--selection_smoothing=0", "--selection_smoothing=0", ">= 1"),
     ("--test_adapt_learning_rate=-1", "--test_adapt_learning_rate=-1", ">= 0"),
     ("--ravdess_intensity_bins=2,9", "--ravdess_intensity_bins=2,9", "0..3"),
@@ -83,13 +84,16 @@ def test_relations_between_layers_and_input_name_the_flags():
 
 def test_good_flags_build_the_configs_they_name():
     flag_values = parse(cli_flags.MAIN, "--aux=AD", "--window_ms=25", "--conv_filters=3,5",
-                        "--conv_kernels=2x4,6X8", "--num_bins=100", "--seed=7")
+                        "--conv_kernels=2x4,6X8", "--num_bins=100", "--seed=7",
+                        "--parallel_episode_reads=0")
     features = flag_configs.feature_config_from_flags(flag_values)
     assert features == config.FeatureConfig(window_ms=25.0, num_bins=100)
     assert flag_configs.model_config_from_flags(flag_values) == config.ModelConfig(
         conv_filters=(3, 5), conv_kernels=((2, 4), (6, 8)), num_bins=100)
     train = flag_configs.train_config_from_flags(flag_values)
-    assert train == config.TrainConfig(aux_tasks=("arousal", "dominance"), seed=7)
+    assert train == config.TrainConfig(aux_tasks=("arousal", "dominance"), seed=7,
+                                       parallel_episode_reads=0)
+    assert config.TrainConfig().parallel_episode_reads == 1  # a fixed count: flat peak memory
     for letters, tasks in (("v", ("valence",)), ("dv", ("valence", "dominance")),
                            ("adv", ("valence", "arousal", "dominance"))):
         assert flag_configs.aux_tasks_from_flags(parse(cli_flags.MAIN, f"--aux={letters}")) == tasks

@@ -62,11 +62,15 @@ def test_run_dataset_is_the_per_epoch_datasets_one_after_another(synthetic_shard
                                         seed, epoch))
     expected = {key: np.concatenate([arrays[key] for arrays in per_epoch])[start_index:]
                 for key in KEYS}
+    # Episodes read at once (--parallel_episode_reads: 1, 3, or 0 for tf.data's autotuner) do
+    # not change the episodes.
     finite = episodes.run_episode_dataset(directory, manifest, speakers, batch, feature_config, 4,
-                                          seed, start_epoch, m, start_index, num_epochs=epochs)
+                                          seed, start_epoch, m, start_index, num_epochs=epochs,
+                                          read_parallelism=3)
     _assert_same(_arrays(finite), expected)
     endless = episodes.run_episode_dataset(directory, manifest, speakers, batch, feature_config,
-                                           4, seed, start_epoch, m, start_index)
+                                           4, seed, start_epoch, m, start_index,
+                                           read_parallelism=0)
     _assert_same(_arrays(endless.take(epochs * steps - start_index)), expected)
 
 

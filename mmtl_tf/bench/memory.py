@@ -94,7 +94,8 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
     dataset = episodes.run_episode_dataset(tfrecord_dir, manifest, speakers, segments_per_speaker,
                                            feature_config, plan_lib.NUM_CLASSES, seed=0,
                                            start_epoch=0,
-                                           speakers_per_episode=speakers_per_episode)
+                                           speakers_per_episode=speakers_per_episode,
+                                           read_parallelism=experiment.train.parallel_episode_reads)
     for episode in dataset:
         losses, finite = step(episode)
         if not bool(finite):

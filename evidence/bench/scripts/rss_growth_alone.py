@@ -6,6 +6,9 @@ Usage (2026-11-30, third session; output in ../2026-11-30-third-session/rss_grow
   MALLOC_ARENA_MAX=2 python evidence/bench/scripts/rss_growth_alone.py
 Sixth session (outputs in ../2026-11-30-sixth-session/rss-*.log): EVERY_STEP=1 prints a reading after
 every step; TF_CPU_ALLOCATOR_USE_BFC=true [TF_NUM_INTEROP_THREADS=1] [READ_PARALLELISM=2] as the logs say.
+Tenth session: READ_PARALLELISM=N sets `TrainConfig.parallel_episode_reads` (0: tf.data's
+autotuner, the default until then; 1 is the default since); before, it set the module constant
+`episodes.READ_PARALLELISM` that the flag replaced.
 Seventh session: PARALLEL_SPEAKERS=1 runs the speaker loop one iteration at a time
 (`--parallel_speakers`; the log was made with the same setting through an environment hook in a
 clone of 16b22fb's parent, `rss-bfc-parallel-speakers-1.log`).
@@ -14,18 +17,18 @@ import json, os, sys, tempfile, time
 import mmtl_tf
 from mmtl_tf import training, episodes
 from mmtl_tf.bench import __main__ as bench_main, memory, random_shards, outer_step, run, timing
-if os.environ.get("PARALLEL_SPEAKERS"):
+_overrides = {name: int(os.environ[variable]) for variable, name in
+              (("PARALLEL_SPEAKERS", "parallel_speakers"),
+               ("READ_PARALLELISM", "parallel_episode_reads")) if os.environ.get(variable)}
+if _overrides:
     import dataclasses
     _config = outer_step.experiment_config
-    def _with_parallel_speakers(*args, **kwargs):
+    def _with_overrides(*args, **kwargs):
         experiment = _config(*args, **kwargs)
-        return dataclasses.replace(experiment, train=dataclasses.replace(
-            experiment.train, parallel_speakers=int(os.environ["PARALLEL_SPEAKERS"])))
-    outer_step.experiment_config = _with_parallel_speakers
-print("mmtl_tf from", mmtl_tf.__file__, flush=True)
-if os.environ.get("READ_PARALLELISM"):
-    episodes.READ_PARALLELISM = int(os.environ["READ_PARALLELISM"])
-print("READ_PARALLELISM", episodes.READ_PARALLELISM, flush=True)
+        return dataclasses.replace(experiment, train=dataclasses.replace(experiment.train,
+                                                                         **_overrides))
+    outer_step.experiment_config = _with_overrides
+print("mmtl_tf from", mmtl_tf.__file__, "overrides", _overrides, flush=True)
 model, b, features = bench_main.preset_sizes("demo")
 steps = tuple(int(s) for s in (sys.argv[1].split(",") if len(sys.argv) > 1 else (25, 100, 200)))
 work = tempfile.mkdtemp(prefix="rss_")
