@@ -64,7 +64,7 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
     kilobytes, allocator = memory["kilobytes"], memory["allocator_kilobytes"]
     assert memory["growth_kilobytes"]["VmHWM"] == kilobytes["10"]["VmHWM"] - kilobytes["2"]["VmHWM"]
     assert sorted(allocator, key=int) == ["2", "5", "10"]
-    for reading in allocator.values():  # the commands' BFC pool keeps statistics on the CPU
+    for reading in allocator.values():  # TensorFlow's CPU allocator keeps these statistics
         assert 0 < reading["in_use"] <= reading["peak"]
     assert allocator["2"]["peak"] <= allocator["10"]["peak"]  # a peak never falls
     assert memory["growth_kilobytes"]["allocator_peak"] == (allocator["10"]["peak"]

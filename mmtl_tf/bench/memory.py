@@ -17,7 +17,6 @@ touched).
 """
 
 import ctypes
-
 import os
 
 import numpy as np
