@@ -112,11 +112,12 @@ GROUPS = {
         _S(flags.DEFINE_boolean, "jit_compile", _TRAIN.jit_compile,
            "Compile the outer step with XLA."),
         _S(flags.DEFINE_integer, "parallel_speakers", _TRAIN.parallel_speakers, "MMTL: speakers "
-           "whose passes may run at once; 1 = less, flat peak memory, slower on CPUs.",
+           "whose passes may run at once; 1 = a lower peak memory, slower on CPUs for small "
+           "models.",
            checks.at_least(1)),
         _S(flags.DEFINE_integer, "parallel_episode_reads", _TRAIN.parallel_episode_reads,
-           "Episodes the input pipeline reads at once; 0 = tuned by tf.data (peak memory then "
-           "rises at random steps).", checks.at_least(0)))),
+           "Episodes the input pipeline reads at once; 0 = tuned by tf.data (the memory held "
+           "between steps then varies with timing).", checks.at_least(0)))),
     "model": ("Network (Table 1)", (
         _S(flags.DEFINE_list, "conv_filters", [str(f) for f in _MODEL.conv_filters],
            "Filters of each conv layer (Table 1: 16,24,32).", checks.positive_integers),

@@ -170,12 +170,12 @@ class TrainConfig:
       jit_compile: compile the step with XLA.
       parallel_speakers: MMTL speakers of an outer step whose passes may run at once (the
         speaker loop's `parallel_iterations`); 1 holds one speaker's activations at a time:
-        less and flat peak memory, slower on CPUs (BUILD.md "Memory over a long run"). The
-        results are the same.
+        a lower peak memory, and slower on CPUs for small models (none on the paper model;
+        BUILD.md "Memory over a long run"). The results are the same.
       parallel_episode_reads: episodes the input pipeline reads at once, ahead of the two it
-        keeps prefetched; 0 lets tf.data tune it during the run (it raises the count at random
-        moments, and with it the peak memory: BUILD.md "Memory over a long run"). The episodes
-        are the same.
+        keeps prefetched; 0 lets tf.data tune it during the run (the count then changes at
+        moments set by timing, and with it the memory held between steps: BUILD.md "Memory
+        over a long run"). The episodes are the same.
     """
 
     model: str = "mmtl"
