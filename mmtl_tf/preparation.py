@@ -215,6 +215,9 @@ def _finished_speakers(output_dir: str, sources, digests: dict) -> dict:
     A unit's files are named after its first speaker, and recomputing a speaker starts by
     removing the files named after it (`done_records.remove_speakers_files`): a finished speaker
     stored in such a file is recomputed too (with a changed first speaker, its whole unit).
+    Files of a later source are linked into staging under their own names, so a speaker whose
+    file has the name of a file an earlier source's speaker keeps (the staged unit of a grown
+    speaker, say) is recomputed too, rather than linked over it.
     """
     found = {}
     for source in sources:
@@ -222,10 +225,16 @@ def _finished_speakers(output_dir: str, sources, digests: dict) -> dict:
         for speaker, (entry, record) in done_records.finished_speakers(
                 os.path.join(output_dir, source), remaining).items():
             found[speaker] = (source, entry, record)
+    rank = {source: index for index, source in enumerate(sources)}
     while True:
         pending = set(digests) - set(found)
-        clashing = [speaker for speaker, (_, entry, record) in found.items()
+        claimed = {}  # file name -> the rank of the first source whose speakers keep it
+        for source, entry, record in found.values():
+            for name in entry["shards"] + [record]:
+                claimed[name] = min(claimed.get(name, rank[source]), rank[source])
+        clashing = [speaker for speaker, (source, entry, record) in found.items()
                     if any(done_records.file_speaker(name) in pending
+                           or claimed[name] < rank[source]
                            for name in entry["shards"] + [record])]
         if not clashing:
             break

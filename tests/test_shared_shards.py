@@ -13,7 +13,9 @@ import shutil
 import pytest
 
 import handmade_corpus
+from mmtl_tf import audio
 from mmtl_tf import config as config_lib
+from mmtl_tf import corpora
 from mmtl_tf import episodes
 from mmtl_tf import preparation
 from mmtl_tf import shard_reader
@@ -152,3 +154,41 @@ def test_a_changed_first_speaker_recomputes_its_whole_unit(packed, tmp_path, cap
     fresh = preparation.prepare_corpus(changed, FEATURE_CONFIG, str(tmp_path / "fresh"),
                                        segments_per_shard=4, show_progress=False)
     assert {**updated, "generation": None} == {**fresh, "generation": None}
+
+
+def test_resuming_a_failed_reprepare_never_links_an_old_unit_over_a_staged_one(
+        packed, tmp_path, monkeypatch, capsys):
+    """1F grows out of the unit [1F 1M 2F]: the re-prepare stages 1F's new unit under the old
+    unit's name (1F-...) and fails before 1M's. Resumed, 1M and 2F match their digests in the
+    committed generation, but their file is named like the staged one: they are recomputed,
+    and 1F keeps its new shard (linking the old file over it gave 1F the old unit's records)."""
+    listing, directory, _ = packed
+    copy = str(tmp_path / "copy")
+    shutil.copytree(directory, copy)
+    path = str(tmp_path / "1F_z.wav")
+    audio.write_wav(path, handmade_corpus.waveform(7.0, 16000, 99), 16000)  # 3 more segments
+    grown = dataclasses.replace(listing, utterances=sorted(
+        listing.utterances + [corpora.Utterance("1F_z", path, "1F", "1", 1, 1, 1, 1)],
+        key=lambda utterance: utterance.utterance_id))
+    write_unit = shard_writer.write_unit
+
+    def failing_after_one_unit(folder, unit, *args, **kwargs):
+        if unit[0] != "1F":
+            raise audio.AudioError("a bad wav in the next unit")
+        return write_unit(folder, unit, *args, **kwargs)
+
+    monkeypatch.setattr(shard_writer, "write_unit", failing_after_one_unit)
+    with pytest.raises(audio.AudioError):
+        preparation.prepare_corpus(grown, FEATURE_CONFIG, copy, segments_per_shard=4,
+                                   show_progress=False)
+    monkeypatch.setattr(shard_writer, "write_unit", write_unit)
+    capsys.readouterr()
+    resumed = preparation.prepare_corpus(grown, FEATURE_CONFIG, copy, segments_per_shard=4,
+                                         show_progress=False)
+    printed = capsys.readouterr().out
+    assert "speaker 1F: already prepared" in printed  # from the staged unit
+    assert "speaker 1M: already" not in printed and "speaker 2F: already" not in printed
+    for speaker in resumed["speakers"]:
+        assert _own_utterances(copy, resumed, speaker) == [
+            utterance_id for utterance_id in _expected_utterances(listing, speaker)
+        ] + (["1F_z"] * 3 if speaker == "1F" else [])
