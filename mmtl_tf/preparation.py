@@ -9,8 +9,8 @@ what it writes. It is idempotent, checked and transactional, like SpeechBrain's 
 2. The directory is locked (`tfrecord_dir.lock`). A committed preparation with other feature
    settings, corpus or classes is refused, naming the differences, unless `overwrite`.
 3. A speaker whose digest (feature config, corpus, class names, shard size and the speaker's
-   utterance ids, paths, lengths and labels) a done-record holds, and whose shards all have
-   their recorded sizes, is reused: from the staging folder of an unfinished prepare, or
+   utterance ids, paths, wav sizes and modification times, lengths and labels) a done-record
+   holds, and whose shards all have their recorded sizes, is reused: from the staging folder of an unfinished prepare, or
    hard-linked from the committed generation. The others are recomputed into staging.
 4. The remaining utterances (speaker by speaker, order preserved) are read and go through the
    one feature function a few at a time, on a small pool of threads that keeps every core busy
@@ -78,13 +78,23 @@ def expected_samples(utterance: corpora.Utterance,
 
 def _speaker_hash(listing, utterances, lengths, feature_dict, segments_per_shard) -> str:
     """Digest of everything a speaker's shards depend on (`feature_dict`: the FeatureConfig's
-    `to_dict()`, made once for all speakers)."""
+    `to_dict()`, made once for all speakers).
+
+    A wav stands in by its path, size and modification time (as `make` and `rsync` judge a
+    file), so audio edited in place (denoised, repaired, gain-normalised) is recomputed even
+    when its length is unchanged; a copy that does not keep the times is recomputed too.
+    """
+    def wav_stamp(path):
+        status = os.stat(path)
+        return [status.st_size, status.st_mtime_ns]
+
     payload = {
         "format_version": tfrecords.RECORD_VERSION, "corpus": listing.corpus,
         "class_names": list(listing.class_names), "feature_config": feature_dict,
         "segments_per_shard": segments_per_shard,
-        "utterances": sorted([u.utterance_id, u.path, u.session, u.emotion, u.valence, u.arousal,
-                              u.dominance, lengths[u.utterance_id]] for u in utterances),
+        "utterances": sorted([u.utterance_id, u.path, wav_stamp(u.path), u.session, u.emotion,
+                              u.valence, u.arousal, u.dominance, lengths[u.utterance_id]]
+                             for u in utterances),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 

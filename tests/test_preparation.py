@@ -139,6 +139,37 @@ def test_changed_label_recomputes_only_that_speaker(prepared, tmp_path, capsys):
     assert manifest["speakers"]["1M"]["histograms"]["emotion"] == [3, 2, 0, 0]
 
 
+def test_audio_edited_in_place_recomputes_only_that_speaker(prepared, tmp_path, capsys):
+    """Same length, other samples (a denoised or repaired wav): the speaker is recomputed and
+    its shard holds the new audio's features."""
+    listing, output_dir, _ = prepared
+    copy = str(tmp_path / "copy")
+    shutil.copytree(output_dir, copy)
+    wav_copy = str(tmp_path / "wav")
+    shutil.copytree(os.path.dirname(listing.utterances[0].path), wav_copy)
+    moved = dataclasses.replace(listing, utterances=[
+        dataclasses.replace(u, path=os.path.join(wav_copy, os.path.basename(u.path)))
+        for u in listing.utterances])
+    preparation.prepare_corpus(moved, FEATURE_CONFIG, copy, show_progress=False)  # new paths
+    edited = next(u for u in moved.utterances if u.utterance_id == "1M_a")
+    before = audio.read_wav(edited.path, 16000)
+    audio.write_wav(edited.path, before[::-1].copy(), 16000)  # the same length, reversed
+    stamp = os.stat(edited.path)
+    os.utime(edited.path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))  # a later edit
+    capsys.readouterr()
+    manifest = preparation.prepare_corpus(moved, FEATURE_CONFIG, copy, show_progress=False)
+    printed = capsys.readouterr().out
+    assert "speaker 1F: already prepared" in printed and "speaker 1M: already" not in printed
+    first = shard_reader.speaker_dataset(copy, manifest, "1M", FEATURE_CONFIG).take(1)
+    stored = next(iter(first))["spectrogram"].numpy()
+    def first_segment(waveform):
+        return features.concatenated_features(waveform, [len(waveform)],
+                                              FEATURE_CONFIG)["spectrogram"][0].numpy()
+
+    np.testing.assert_allclose(stored, first_segment(before[::-1].copy()), atol=2e-3)
+    assert np.abs(stored - first_segment(before)).max() > 0.1  # not the old audio's
+
+
 def test_small_shards_split_a_speaker_in_order(prepared, tmp_path):
     listing, output_dir, manifest = prepared
     small = preparation.prepare_corpus(listing, FEATURE_CONFIG, str(tmp_path), segments_per_shard=2,
