@@ -75,7 +75,8 @@ def locate_data(flag_values, feature_config):
         experiments.resolve_folds(fold, _sessions(listing))
         print(f"no --tfrecord_dir: preparing --corpus={choice.corpus} into {directory} "
               f"(cached; finished speakers are skipped)")
-        preparation.prepare_corpus(listing, feature_config, directory, show_progress=True)
+        preparation.prepare_corpus(listing, feature_config, directory, show_progress=True,
+                                   source=flag_configs.corpus_source(choice))
     manifest = tfrecords.load_manifest(directory, feature_config)
     return directory, manifest, experiments.resolve_folds(fold, manifest)
 

@@ -229,6 +229,12 @@ def default_tfrecord_dir(choice: CorpusChoice) -> str:
     return os.path.join("tfrecords", choice.corpus)
 
 
+def corpus_source(choice: CorpusChoice) -> str:
+    """What the corpus is read from, made absolute: the --csv file or the --corpus_dir (the
+    manifest records it, so two CSV files of one name are not taken for one corpus)."""
+    return os.path.abspath(choice.csv or choice.corpus_dir)
+
+
 def experiment_config_from_flags(flag_values, tfrecord_dir: str, run_dir: str,
                                  fold: int) -> config_lib.ExperimentConfig:
     """The `ExperimentConfig` of the flags: the three configs above, the given data, run

@@ -99,14 +99,20 @@ def _speaker_hash(listing, utterances, lengths, feature_dict, segments_per_shard
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _refuse_other_settings(output_dir, committed, listing, feature_config) -> None:
-    """Raises TfrecordDirError if the committed preparation has other features, corpus or classes."""
-    def settings(corpus, class_names, feature_dict):
-        return {"corpus": corpus, "class_names": list(class_names), **feature_dict}
+def _refuse_other_settings(output_dir, committed, listing, feature_config, source) -> None:
+    """Raises TfrecordDirError if the committed preparation has other features, corpus or classes,
+    or was read from another source (where both record one: two CSV files of the same name are
+    the same corpus name, and so the same default --tfrecord_dir)."""
+    def settings(corpus, class_names, feature_dict, read_from):
+        compared = {"corpus": corpus, "class_names": list(class_names), **feature_dict}
+        if source and committed.get("source"):
+            compared["source"] = read_from
+        return compared
 
     differences = config_lib.describe_mismatch(
-        settings(listing.corpus, listing.class_names, feature_config.to_dict()),
-        settings(committed["corpus"], committed["class_names"], committed["feature_config"]))
+        settings(listing.corpus, listing.class_names, feature_config.to_dict(), source),
+        settings(committed["corpus"], committed["class_names"], committed["feature_config"],
+                 committed.get("source")))
     if differences:
         raise tfrecord_dir.TfrecordDirError(
             f"{output_dir} holds a preparation with other settings ({'; '.join(differences)}). "
@@ -114,9 +120,12 @@ def _refuse_other_settings(output_dir, committed, listing, feature_config) -> No
             f"in place until the new one is complete).")
 
 
-def _build_manifest(listing, feature_config, generation: str, entries: dict) -> dict:
-    """The manifest of a preparation whose speakers' entries are `entries`."""
-    speakers = {speaker: entries[speaker] for speaker in sorted(entries)}
+def _build_manifest(listing, feature_config, generation: str, entries: dict, digests: dict,
+                    source) -> dict:
+    """The manifest of a preparation whose speakers' entries are `entries`; each entry also
+    carries its speaker's digest, so a run can tell when its speakers' data changed."""
+    speakers = {speaker: {**entries[speaker], "digest": digests[speaker]}
+                for speaker in sorted(entries)}
     total_utterances = sum(entry["num_utterances"] for entry in speakers.values())
     if total_utterances != len(listing.utterances):
         raise RuntimeError(f"wrote {total_utterances} utterances, the listing has "
@@ -125,6 +134,7 @@ def _build_manifest(listing, feature_config, generation: str, entries: dict) -> 
     return {
         "format_version": tfrecords.FORMAT_VERSION,
         "corpus": listing.corpus,
+        "source": source,
         "feature_config": feature_config.to_dict(),
         "class_names": list(listing.class_names),
         "generation": generation,
@@ -142,7 +152,7 @@ def _build_manifest(listing, feature_config, generation: str, entries: dict) -> 
 
 def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.FeatureConfig,
                    output_dir: str, segments_per_shard: int = 2000, show_progress: bool = True,
-                   overwrite: bool = False, prepare_flags: str = None) -> dict:
+                   overwrite: bool = False, prepare_flags: str = None, source: str = None) -> dict:
     """Computes features for every utterance of `listing` and commits shards and manifest.json.
 
     Args:
@@ -151,10 +161,13 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
       output_dir: the prepared directory (`tfrecord_dir` describes its layout); created if needed.
       segments_per_shard: maximum segments per shard file.
       show_progress: draw a progress bar over utterances.
-      overwrite: replace a committed preparation made with other feature settings, corpus or
-        classes (otherwise refused).
+      overwrite: replace a committed preparation made with other feature settings, corpus,
+        classes or source (otherwise refused).
       prepare_flags: the resolved flags, stored as prepare_flags.txt in the new generation
         (None: not recorded).
+      source: where the listing was read from (the CSV file or the corpus folder, absolute),
+        recorded in the manifest; a committed preparation of another source is refused like
+        other settings (None: not recorded, not compared).
 
     Returns:
       The manifest dict, as committed to `output_dir/manifest.json`.
@@ -179,7 +192,7 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
     with tfrecord_dir.lock(output_dir):
         committed = tfrecord_dir.read_committed(output_dir)
         if committed is not None and not overwrite:
-            _refuse_other_settings(output_dir, committed, listing, feature_config)
+            _refuse_other_settings(output_dir, committed, listing, feature_config, source)
         staging = tfrecord_dir.leftover_staging(output_dir, committed)
         sources = [staging] if staging else []
         if committed is not None:
@@ -189,8 +202,8 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
         pending = [speaker for speaker in sorted(by_speaker) if speaker not in entries]
         if (not pending and staging is None and committed is not None
                 and tfrecord_dir.is_committed(output_dir, committed, _build_manifest(
-                    listing, feature_config, committed.get("generation"), entries),
-                    prepare_flags)):
+                    listing, feature_config, committed.get("generation"), entries, digests,
+                    source), prepare_flags)):
             tfrecord_dir.remove_garbage(output_dir, committed)  # of a commit killed midway
             preparation_summary.print_summary(committed, output_dir, 0.0, 0)
             return committed
@@ -213,7 +226,7 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
             atomic_files.write_text(flags_path, prepare_flags)
         elif os.path.exists(flags_path):  # staged by another invocation: not these flags
             os.remove(flags_path)
-        manifest = _build_manifest(listing, feature_config, staging, entries)
+        manifest = _build_manifest(listing, feature_config, staging, entries, digests, source)
         tfrecord_dir.commit(output_dir, manifest, committed)
     preparation_summary.print_summary(manifest, output_dir, seconds, len(todo))
     return manifest

@@ -9,10 +9,10 @@ Usage:
 Flags -> `FeatureConfig` and a `CorpusListing` -> `preparation.prepare_corpus`. The output goes
 to --tfrecord_dir (default: `flag_configs.default_tfrecord_dir`, e.g. tfrecords/iemocap), with
 the command's flags in <generation>/prepare_flags.txt (layout in `mmtl_tf/tfrecord_dir.py`).
-Rerunning with the same flags skips the speakers already done; other feature settings, corpus
-or classes are refused unless --overwrite. Bad input (a corpus file, a wav, a flag value) ends
-with "error: <message>" on stderr and exit status 1; pass --verbosity=1 to see the traceback
-too.
+Rerunning with the same flags skips the speakers already done; other feature settings, corpus,
+classes or source (the --csv file or --corpus_dir) are refused unless --overwrite. Bad input (a
+corpus file, a wav, a flag value) ends with "error: <message>" on stderr and exit status 1; pass
+--verbosity=1 to see the traceback too.
 """
 
 from absl import flags
@@ -35,7 +35,8 @@ def run(flag_values=FLAGS) -> dict:
         listing, feature_config, tfrecord_dir,
         segments_per_shard=flag_values["segments_per_shard"].value,
         show_progress=flag_values["progress"].value, overwrite=flag_values["overwrite"].value,
-        prepare_flags=cli_flags.flags_text(COMMAND, flag_values))
+        prepare_flags=cli_flags.flags_text(COMMAND, flag_values),
+        source=flag_configs.corpus_source(choice))
 
 
 def main(argv):

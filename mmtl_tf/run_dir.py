@@ -25,6 +25,7 @@ CONFIG_NAME = "config.json"
 # Settings a resumed run may change: they do not change its result.
 _MAY_DIFFER = ("run_dir", "export", "strategy", "num_cpu_devices", "parallel_speakers",
                "parallel_episode_reads")
+DATA_KEY = "speaker_digests"  # the fold's speakers' digests of their prepared data
 
 
 class RunDirError(RuntimeError):
@@ -45,16 +46,28 @@ class RunLock(directory_lock.DirectoryLock):
 
 
 def config_record(experiment, manifest: dict, split) -> dict:
-    """The config.json record of a run: experiment, corpus, class names and the fold's speakers.
+    """The config.json record of a run: experiment, corpus, class names, the fold's speakers and
+    the digests of their prepared data (`preparation` puts one in each manifest entry; None in
+    a manifest from before that).
 
     Args:
       experiment: the `config.ExperimentConfig`.
-      manifest: the prepared corpus' manifest (corpus name, class names).
+      manifest: the prepared corpus' manifest (corpus name, class names, speakers).
       split: the fold's speakers (`folds.fold_split`).
     """
+    speakers = split.train + (split.validation,) + tuple(split.test)
     return {"experiment": experiment.to_dict(), "corpus": manifest["corpus"],
             "class_names": manifest["class_names"], "train_speakers": list(split.train),
-            "val_speaker": split.validation, "test_speaker": folds.test_speaker_field(split)}
+            "val_speaker": split.validation, "test_speaker": folds.test_speaker_field(split),
+            DATA_KEY: {speaker: manifest["speakers"][speaker].get("digest")
+                       for speaker in speakers}}
+
+
+def _changed_speakers(requested: dict, stored: dict) -> list:
+    """Speakers whose data digest differs between two records (unrecorded ones are not compared:
+    runs and manifests from before digests were recorded still resume)."""
+    return sorted(speaker for speaker, digest in requested.items()
+                  if digest and stored.get(speaker) and stored[speaker] != digest)
 
 
 def check_same_settings(run_dir: str, record: dict) -> None:
@@ -65,13 +78,22 @@ def check_same_settings(run_dir: str, record: dict) -> None:
     Raises:
       RunDirError: run_dir holds a run with other settings (run_dir, export, the
         distribution strategy, --parallel_speakers and --parallel_episode_reads may differ:
-        they do not change the result).
+        they do not change the result), or one whose speakers' data was prepared again since.
     """
     path = os.path.join(run_dir, CONFIG_NAME)
     if not os.path.exists(path):
         return
-    differences = config_lib.describe_mismatch(flatten_record(record),
-                                               flatten_record(atomic_files.read_json(path)))
+    stored = atomic_files.read_json(path)
+    changed = _changed_speakers(record.get(DATA_KEY, {}), stored.get(DATA_KEY) or {})
+    if changed:
+        raise RunDirError(f"{run_dir} holds a run trained on other data: speaker(s) "
+                          f"{', '.join(changed)} were prepared again since it started (other "
+                          f"audio, labels or settings in {record['experiment']['tfrecord_dir']}); "
+                          f"pass --rerun to train it again on the current data, or choose "
+                          f"another --run_dir")
+    differences = config_lib.describe_mismatch(
+        flatten_record({key: value for key, value in record.items() if key != DATA_KEY}),
+        flatten_record({key: value for key, value in stored.items() if key != DATA_KEY}))
     if differences:
         raise RunDirError(f"{run_dir} holds a run with other settings ({'; '.join(differences)}); "
                           f"resume it with its own settings or choose another --run_dir")

@@ -56,12 +56,24 @@ def speaker_shard_paths(directory: str, manifest: dict, speaker: str) -> list:
     sizes = speakers[speaker].get("shard_bytes") or [None] * len(paths)
     for path, size in zip(paths, sizes):
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path} is listed in the manifest but missing; re-run "
-                                    f"`python -m mmtl_tf.prepare --tfrecord_dir={directory}`")
+            raise FileNotFoundError(_missing_shard_message(path, directory, manifest))
         if size is not None and os.path.getsize(path) != size:
             raise DamagedShardError(damaged_shard_message(
                 path, directory, f"{os.path.getsize(path)} bytes, prepare wrote {size}"))
     return paths
+
+
+def _missing_shard_message(path: str, directory: str, manifest: dict) -> str:
+    """Why a shard the manifest lists is missing: the directory was prepared again while this
+    process read the older manifest (prepare removes the generation it replaces), or not."""
+    current = tfrecord_dir.read_committed(directory)
+    if current is not None and current.get("generation") != manifest.get("generation"):
+        return (f"{path} is gone: {directory} was prepared again while this process read it "
+                f"({current.get('generation')} replaced {manifest.get('generation')}). Start "
+                f"the command again to read the new data (a run resumes only while its "
+                f"speakers' data is unchanged; --rerun trains it again)")
+    return (f"{path} is listed in the manifest but missing; re-run "
+            f"`python -m mmtl_tf.prepare --tfrecord_dir={directory}`")
 
 
 def speaker_record_runs(manifest: dict, speaker: str) -> list:

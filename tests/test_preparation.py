@@ -31,6 +31,7 @@ from mmtl_tf import corpora
 from mmtl_tf import features
 from mmtl_tf import preparation
 from mmtl_tf import shard_reader
+from mmtl_tf import tfrecord_dir
 from mmtl_tf import tfrecords
 
 FEATURE_CONFIG = config_lib.FeatureConfig()
@@ -168,6 +169,33 @@ def test_audio_edited_in_place_recomputes_only_that_speaker(prepared, tmp_path, 
 
     np.testing.assert_allclose(stored, first_segment(before[::-1].copy()), atol=2e-3)
     assert np.abs(stored - first_segment(before)).max() > 0.1  # not the old audio's
+
+
+def test_another_source_is_refused_and_a_reader_of_a_replaced_generation_is_told(
+        prepared, tmp_path):
+    """Two CSV files of one name make one corpus name (and default --tfrecord_dir): the
+    manifest records the source, and another one is refused unless --overwrite. A process
+    still holding the replaced manifest is told the data was prepared again."""
+    listing, _, _ = prepared
+    directory = str(tmp_path / "shards")
+    first = preparation.prepare_corpus(listing, FEATURE_CONFIG, directory, show_progress=False,
+                                       source="/data/a/metadata.csv")
+    assert first["source"] == "/data/a/metadata.csv"
+    assert all(len(entry["digest"]) == 64 for entry in first["speakers"].values())
+    with pytest.raises(tfrecord_dir.TfrecordDirError,
+                       match="source: requested '/data/b/metadata.csv', stored "
+                             "'/data/a/metadata.csv'"):
+        preparation.prepare_corpus(listing, FEATURE_CONFIG, directory, show_progress=False,
+                                   source="/data/b/metadata.csv")
+    changed = dataclasses.replace(listing, utterances=[
+        dataclasses.replace(u, emotion=1) if u.utterance_id == "1M_a" else u
+        for u in listing.utterances])
+    second = preparation.prepare_corpus(changed, FEATURE_CONFIG, directory, show_progress=False,
+                                        source="/data/b/metadata.csv", overwrite=True)
+    assert second["speakers"]["1M"]["digest"] != first["speakers"]["1M"]["digest"]
+    assert second["speakers"]["1F"]["digest"] == first["speakers"]["1F"]["digest"]
+    with pytest.raises(FileNotFoundError, match="was prepared again while this process read it"):
+        shard_reader.speaker_shard_paths(directory, first, "1M")
 
 
 def test_small_shards_split_a_speaker_in_order(prepared, tmp_path):

@@ -23,7 +23,9 @@ def _experiment(run_dir, strategy="default", **train):
         strategy=strategy)
 
 
-MANIFEST = {"corpus": "synthetic", "class_names": ["neu", "hap", "sad", "ang"]}
+MANIFEST = {"corpus": "synthetic", "class_names": ["neu", "hap", "sad", "ang"],
+            "speakers": {speaker: {"digest": f"digest-{speaker}"}
+                         for speaker in ("1F", "1M", "2F", "3F", "3M")}}
 
 
 def test_a_live_owner_keeps_the_lock_and_a_dead_one_loses_it(tmp_path):
@@ -89,3 +91,29 @@ def test_report_modules_load_no_tensorflow():  # run_dir's imports: test_import_
     completed = subprocess.run([sys.executable, "-c", _IMPORTS], cwd=REPO, capture_output=True,
                                text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert completed.returncode == 0 and completed.stdout.strip() == "ok", completed.stderr[-2000:]
+
+
+def test_a_run_whose_speakers_were_prepared_again_is_refused_unless_unrecorded(tmp_path):
+    """A resumed run must not continue on other data: a fold speaker's digest in the manifest
+    differs from the one config.json recorded. Runs (or manifests) without digests resume."""
+    record = run_dir_lib.record_config(_experiment(tmp_path), MANIFEST, _Split())
+    assert record[run_dir_lib.DATA_KEY] == {speaker: f"digest-{speaker}"
+                                            for speaker in ("1F", "1M", "2F", "3F", "3M")}
+    relabelled = json.loads(json.dumps(MANIFEST))
+    relabelled["speakers"]["3M"]["digest"] = "digest-3M-relabelled"
+    relabelled["speakers"]["4F"] = {"digest": "a speaker of no fold here"}
+    with pytest.raises(run_dir_lib.RunDirError) as raised:
+        run_dir_lib.check_same_settings(str(tmp_path), run_dir_lib.config_record(
+            _experiment(tmp_path), relabelled, _Split()))
+    assert "trained on other data: speaker(s) 3M were prepared again" in str(raised.value)
+    assert "--rerun" in str(raised.value)
+    unrecorded = json.loads(json.dumps(MANIFEST))
+    for entry in unrecorded["speakers"].values():
+        del entry["digest"]  # a manifest from before digests
+    run_dir_lib.check_same_settings(str(tmp_path), run_dir_lib.config_record(
+        _experiment(tmp_path), unrecorded, _Split()))
+    old = json.loads((tmp_path / "config.json").read_text())
+    del old[run_dir_lib.DATA_KEY]  # a run from before digests
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    run_dir_lib.check_same_settings(str(tmp_path), run_dir_lib.config_record(
+        _experiment(tmp_path), relabelled, _Split()))
