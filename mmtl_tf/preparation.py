@@ -14,7 +14,9 @@ what it writes. It is idempotent, checked and transactional, like SpeechBrain's 
    hard-linked from the committed generation. The others are recomputed into staging.
 4. The remaining utterances (speaker by speaker, order preserved) are read and go through the
    one feature function a few at a time, on a small pool of threads that keeps every core busy
-   (`preparation_stream.feature_stream`); the spectrograms come out as the shards' float16.
+   (`preparation_stream.feature_stream`); the spectrograms come out as the shards' float16. A
+   unit (step 5) starts a call of its own, so a resumed run makes the calls, and the bytes, of
+   an uninterrupted one (a segment's last bit can depend on the utterances sharing its call).
 5. The speakers to compute are grouped into units (`shard_writer.pack_units`): small speakers share one
    shard file, a large one has its own (one file per speaker made preparing thousands of small
    speakers cost a file creation each, issue 17.3). Each unit's segments go to temporary shard
@@ -287,7 +289,10 @@ def _compute_speakers(folder, todo, lengths, feature_config, segments_per_shard,
     # What a killed run left of these speakers goes before any of them is written, so no old
     # done-record can vouch for a half-written speaker.
     done_records.remove_speakers_files(folder, segments)
-    stream = preparation_stream.feature_stream(todo, lengths, feature_config)
+    unit_starts = [index for index, utterance in enumerate(todo)
+                   if index and head_of[utterance.speaker] != head_of[todo[index - 1].speaker]]
+    stream = preparation_stream.feature_stream(todo, lengths, feature_config,
+                                               call_starts=unit_starts)
     with atomic_files.EarlySync() as syncer:
         for head, items in itertools.groupby(stream, key=lambda item: head_of[item[0].speaker]):
             if progress is not None:

@@ -32,19 +32,34 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+def call_ranges(count: int, utterances_per_call: int, call_starts=()) -> list:
+    """[(start, stop)] of the feature calls over `count` utterances: `utterances_per_call` at a
+    time, and a new call at each index of `call_starts`."""
+    bounds = sorted({0, count, *(start for start in call_starts if 0 < start < count)})
+    return [(start, min(start + utterances_per_call, end))
+            for begin, end in zip(bounds, bounds[1:])
+            for start in range(begin, end, utterances_per_call)]
+
+
 def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.FeatureConfig,
-                   utterances_per_call: int = 4, workers: int = None):
+                   utterances_per_call: int = 4, workers: int = None, call_starts=()):
     """Yields (utterance, features as numpy) in the order of `utterances`.
+
+    A segment's values can differ in the last bit with the utterances that share its call (the
+    per-segment sums of `features` are split across threads by the size of the call), so a
+    caller that must reproduce bytes fixes where calls start: `preparation` starts one at every
+    unit, the step a killed preparation resumes from, so a resumed run makes the same calls.
 
     Args:
       utterances: the utterances, in the order to yield them.
       lengths: utterance id -> samples `audio.read_wav` returns (`preparation.expected_samples`).
       feature_config: the analysis parameters.
-      utterances_per_call: utterances per feature call (the results do not depend on it).
+      utterances_per_call: utterances per feature call, at most.
       workers: threads computing ahead of the consumer (default: one more than the cores this
         process may run on, `usable_cores`, so a core stays busy while a thread holds the GIL to
         read a wav). At most 2 * workers + 1
         tasks are ahead of the consumer (running, queued or done), which bounds the memory.
+      call_starts: indices of `utterances` where a call must start (`call_ranges`).
 
     Yields:
       (utterance, dict) with `spectrogram` float16 [segments, max_frames, num_bins] (the
@@ -58,8 +73,8 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
     workers = workers or usable_cores() + 1
     compute = features.shard_features(feature_config)
 
-    def task(start: int) -> list:
-        batch = utterances[start:start + utterances_per_call]
+    def task(start: int, stop: int) -> list:
+        batch = utterances[start:stop]
         waveforms = [_read(utterance, lengths, feature_config) for utterance in batch]
         computed = compute(tf.constant(np.concatenate(waveforms)),
                            tf.constant([len(waveform) for waveform in waveforms], tf.int64))
@@ -72,8 +87,8 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
     pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="mmtl-features")
     waiting = collections.deque()
     try:
-        for start in range(0, len(utterances), utterances_per_call):
-            waiting.append(pool.submit(task, start))
+        for start, stop in call_ranges(len(utterances), utterances_per_call, call_starts):
+            waiting.append(pool.submit(task, start, stop))
             if len(waiting) > 2 * workers:
                 yield from waiting.popleft().result()
         while waiting:

@@ -176,7 +176,8 @@ def _wav_utterances(folder, seconds):
 
 
 def test_preparation_stream_gives_the_same_features_however_many_utterances_per_call(tmp_path):
-    """And however many threads compute them: the order is the listing's."""
+    """And however many threads compute them: the order is the listing's. The spectrograms
+    agree to the last float16 step (a segment's sums are split by the size of its call)."""
     from mmtl_tf import preparation_stream
 
     utterances, lengths = _wav_utterances(tmp_path, [0.5, 3.0, 3.2, 7.0, 1.1])
@@ -186,9 +187,44 @@ def test_preparation_stream_gives_the_same_features_however_many_utterances_per_
         assert [u for u, _ in per_call_results] == utterances
         for (_, alone), (_, batched) in zip(streams[0], per_call_results):
             assert sorted(batched) == ["num_frames", "segment_index", "spectrogram"]
-            for name in alone:
+            for name in ("num_frames", "segment_index"):
                 np.testing.assert_array_equal(alone[name], batched[name])
+            np.testing.assert_allclose(alone["spectrogram"].astype(np.float32),
+                                       batched["spectrogram"].astype(np.float32),
+                                       rtol=2.0 ** -10, atol=2.0 ** -14)
     assert [len(computed["segment_index"]) for _, computed in streams[0]] == [1, 1, 2, 3, 1]
+
+
+def test_feature_calls_start_where_asked_and_preparation_starts_one_per_unit(tmp_path,
+                                                                            monkeypatch):
+    """A resumed preparation starts at a unit; with a call starting at every unit it makes
+    the calls (so the bytes) of an uninterrupted run."""
+    from mmtl_tf import corpora, features as features_lib, preparation, preparation_stream
+
+    assert preparation_stream.call_ranges(7, 4) == [(0, 4), (4, 7)]
+    assert preparation_stream.call_ranges(7, 4, [3, 0, 7]) == [(0, 3), (3, 7)]
+    assert preparation_stream.call_ranges(9, 2, [5]) == [(0, 2), (2, 4), (4, 5), (5, 7), (7, 9)]
+    utterances, _ = _wav_utterances(tmp_path, [3.0, 1.0, 6.0, 2.0, 2.0, 7.0, 1.0])
+    speakers = ["1F", "1F", "1M", "2F", "2F", "2M", "3F"]  # segments 2, 2, 2, 3, 1
+    listing = corpora.CorpusListing("calls", ("neu", "hap"), [
+        corpora.Utterance(u.utterance_id, u.path, speaker, speaker[0], 0)
+        for u, speaker in zip(utterances, speakers)])
+    calls = []
+    real = features_lib.shard_features
+
+    def recording(feature_config):
+        compute = real(feature_config)
+
+        def call(samples, num_samples):
+            calls.append(int(num_samples.shape[0]))
+            return compute(samples, num_samples)
+        return call
+
+    monkeypatch.setattr(features_lib, "shard_features", recording)
+    preparation.prepare_corpus(listing, CFG, str(tmp_path / "out"), segments_per_shard=4,
+                               show_progress=False)
+    # Units [1F 1M] [2F] [2M 3F] hold 3, 2 and 2 utterances: a call each (4 a call would be 4, 3).
+    assert calls == [3, 2, 2]
 
 
 def test_preparation_stream_yields_every_utterance_before_a_bad_wav_then_names_it(tmp_path):
