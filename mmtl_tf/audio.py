@@ -125,6 +125,10 @@ def _read_header(path, handle, size) -> dict:
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         _fail(path, f"header says {rate} Hz, outside the {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz "
                     f"of real recordings (a damaged header)")
+    if chunk_size == 0xFFFFFFFF:
+        _fail(path, f"the data chunk's size is {chunk_size:#x}, the placeholder of a recorder or "
+                    f"stream that never finished the header; rewrite the file with a tool that "
+                    f"writes the sizes (e.g. `sox in.wav out.wav`)")
     if chunk_size > size - offset:
         _fail(path, f"header claims {chunk_size} bytes of audio but the file holds only "
                     f"{size - offset} after the header (truncated file)")

@@ -30,6 +30,10 @@ def print_summary(manifest: dict, output_dir: str, seconds: float, computed: int
     for row in [header, *rows]:
         print("  ".join(f"{cell!s:{'<' if column < 2 else '>'}{width}}"
                         for column, (cell, width) in enumerate(zip(row, widths))))
+    for name, total in zip(manifest["class_names"], class_totals):
+        if total == 0:
+            print(f"warning: class {name!r} has no segment: check its spelling in --classes "
+                  f"against the corpus' labels (excluded labels are listed below)")
     excluded = ", ".join(f"{reason}: {n}" for reason, n in manifest["excluded"].items())
     print(f"excluded: {excluded or 'none'}; missing files: {len(manifest['missing_files'])}")
     print(f"aux labels available: {manifest['aux_available']}")

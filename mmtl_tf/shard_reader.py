@@ -98,7 +98,8 @@ def _scan_offsets(path: str, size: int, modified_ns: int) -> tuple:
             end = position + 12 + length + 4  # length, its CRC, data, the data's CRC
             if end > size:
                 raise DamagedShardError(
-                    f"record at byte {position} ends past the end of the file (truncated)")
+                    f"record at byte {position} ends past the end of the file (truncated, or its "
+                    f"length field is damaged)")
             offsets.append(position)
             position = end
             handle.seek(position)

@@ -391,3 +391,13 @@ def test_reading_audio_and_corpora_does_not_load_tensorflow():
                                cwd=repository, env={**os.environ, "PYTHONPATH": repository},
                                timeout=120)
     assert completed.stdout.split() == ["False", "False"], completed.stderr
+
+
+def test_a_streamed_wav_with_a_placeholder_size_is_named_as_such(tmp_path):
+    """A recorder or pipe that never went back to write the sizes leaves 0xFFFFFFFF: not a
+    truncated file, and the message says how to repair it."""
+    path = _write_riff(tmp_path / "streamed.wav", _pcm16(_sine(220, 16000, 1600)),
+                       data_size=0xFFFFFFFF)
+    with pytest.raises(audio.AudioError, match="placeholder .*sox in.wav out.wav") as error:
+        audio.inspect_wav(path)
+    assert path in str(error.value) and "truncated" not in str(error.value)

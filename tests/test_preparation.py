@@ -123,6 +123,8 @@ def test_rerun_with_same_settings_skips_finished_speakers(prepared, tmp_path, ca
     printed = capsys.readouterr().out
     assert "speaker 1F: already prepared" in printed and "speaker 1M: already prepared" in printed
     assert "corpus: handmade" in printed
+    assert "warning: class 'hap' has no segment" in printed  # the corpus labels none 'hap'
+    assert "class 'neu' has no" not in printed
     assert handmade_corpus.tree_bytes(copy) == handmade_corpus.tree_bytes(output_dir)
 
 
