@@ -192,7 +192,8 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
       ValueError: `class_names` is empty or names one emotion twice, or the V/A/D binning is
         unusable (`labels.vad_binning_problem`).
       CorpusError: naming the file (and row and column), for a missing file or column, an empty
-        required cell, an empty or invalid V/A/D cell, a duplicate utterance id, a speaker in two
+        required cell, an empty or invalid V/A/D cell, a duplicate utterance id, a wav file
+        listed by two rows (the same file after resolving `..` and links), a speaker in two
         sessions, or a missing wav (unless `skip_missing`).
     """
     class_names = tuple(class_names)
@@ -209,7 +210,7 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
     listing = corpora.CorpusListing(
         corpus=corpus_name or f"csv:{os.path.basename(csv_path)}", class_names=class_names,
         utterances=[])
-    id_rows, speaker_rows = {}, {}
+    id_rows, speaker_rows, file_rows = {}, {}, {}
     for row_number, row in rows:
         where = f"{csv_path}: row {row_number}"
         path_cell, speaker, session, emotion = (
@@ -234,6 +235,16 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
             raise corpora.CorpusError(f"{where}: utterance id {utterance_id!r} is already used "
                                       f"by row {id_rows[utterance_id][0]}")
         id_rows[utterance_id] = (row_number, wav_path)
+        # one audio under two ids could land in both training and test data
+        same_file = os.path.normcase(os.path.realpath(wav_path))
+        if same_file in file_rows:
+            first_row, first_path = file_rows[same_file]
+            spelled = "" if first_path == wav_path else f" as {first_path}"
+            raise corpora.CorpusError(
+                f"{where}: wav file {wav_path} is already listed by row {first_row}{spelled} "
+                f"(under another utterance id); an audio file may appear in one row only, "
+                f"remove one of the two rows")
+        file_rows[same_file] = (row_number, wav_path)
         first_row, first_session = speaker_rows.setdefault(speaker, (row_number, session))
         if first_session != session:
             raise corpora.CorpusError(
