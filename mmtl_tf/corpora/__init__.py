@@ -128,6 +128,14 @@ def natural_order(name: str) -> tuple:
     return [int(part) if index % 2 else part for index, part in enumerate(parts)], name
 
 
+def near_miss_number(name: str, stem: str) -> Optional[int]:
+    """The number of a folder name that reads as `<stem><number>` once case, spaces, `_`, `-`
+    and other punctuation are ignored (`session_1`, `actor-14`), or None; the readers refuse
+    such near-misses of the release's exact names rather than skip them."""
+    match = re.match(rf"{stem}(\d+)", re.sub(r"[^a-z0-9]", "", name.lower()))
+    return int(match[1]) if match else None
+
+
 def optional_int(value: Optional[int]) -> int:
     """Returns `value`, or MISSING_LABEL for None."""
     return MISSING_LABEL if value is None else int(value)
