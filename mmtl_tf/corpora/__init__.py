@@ -66,6 +66,8 @@ class CorpusListing:
       utterances: kept utterances, sorted by utterance_id.
       excluded: Counter of reasons ("label xxx", "scripted dialog", "missing wav") -> count.
       missing_files: paths of missing wavs skipped under `skip_missing` (listed in the report).
+      notes: lines for the user about the corpus' input (a CSV's columns not read), printed
+        when the corpus is read for a preparation.
     """
 
     corpus: str
@@ -73,6 +75,7 @@ class CorpusListing:
     utterances: list
     excluded: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     missing_files: list = dataclasses.field(default_factory=list)
+    notes: list = dataclasses.field(default_factory=list)
 
     def wav_present(self, path: str, skip_missing: bool, where: str) -> bool:
         """Whether an utterance's wav exists; a missing one raises, or is counted and listed.
