@@ -1,4 +1,4 @@
-"""mmtl_tf.directory_lock: a lock names its owner by pid and start time, so a reused pid is stale."""
+"""mmtl_tf.directory_lock: a lock names its owner by pid and start time; a reused pid is stale."""
 
 import os
 import subprocess
