@@ -171,6 +171,8 @@ GROUPS = {
            "V/A/D rating (case-insensitive; an empty entry, as the trailing comma of `NA,`, "
            "accepts an empty cell); such an utterance keeps its emotion and has no label for "
            "that task. Default: none, every cell must hold a score."),
+        _S(flags.DEFINE_list, "csv_columns", [], "CSV: name=column entries for columns the CSV "
+           "names otherwise, e.g. arousal=activation,utterance_id=utt_id (case-insensitive)."),
         _S(flags.DEFINE_list, "classes", None, "Emotion classes in label order; default neu,hap,"
            "sad,ang (iemocap, synthetic) or neutral,happy,sad,angry (csv, ravdess).",
            checks.class_names),

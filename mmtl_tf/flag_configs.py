@@ -14,7 +14,7 @@ from absl import flags
 
 from mmtl_tf import config as config_lib
 from mmtl_tf import labels
-from mmtl_tf.corpora import ravdess
+from mmtl_tf.corpora import csv_columns, ravdess
 
 FLAGS = flags.FLAGS
 CORPORA = ("iemocap", "synthetic", "csv", "ravdess")
@@ -108,6 +108,7 @@ class CorpusChoice:
       merge_calm, ravdess_intensity_bins: RAVDESS's calm label and intensity -> arousal bins.
       csv_vad_bin_edges, csv_vad_score_range: how a CSV corpus' V/A/D scores are binned.
       csv_missing_vad: the CSV cell texts that mark a missing V/A/D rating.
+      csv_columns: ((column the reader reads, the CSV's name for it), ...) of --csv_columns.
     """
 
     corpus: str
@@ -124,6 +125,7 @@ class CorpusChoice:
     csv_vad_bin_edges: tuple
     csv_vad_score_range: tuple
     csv_missing_vad: tuple = ()
+    csv_columns: tuple = ()
 
     def synthetic_tag(self) -> str:
         """u<N>-seed<S>: names the synthetic corpus' folders, so sizes never share one."""
@@ -150,6 +152,8 @@ _CORPUS_RULES = (  # (applies, message naming the flag) for --corpus=c and flag 
      "--corpus={corpus})"),
     (lambda c, v: c != "csv" and v["csv_missing_vad"],
      "--csv_missing_vad applies only to --corpus=csv (got --corpus={corpus})"),
+    (lambda c, v: c != "csv" and v["csv_columns"],
+     "--csv_columns applies only to --corpus=csv (got --corpus={corpus})"),
     (lambda c, v: c == "csv" and v["binning"],
      "--csv_vad_bin_edges / --csv_vad_score_range: {binning}"),
     (lambda c, v: c == "csv" and v["corpus_dir"], "--corpus_dir is not read with --corpus=csv "
@@ -174,6 +178,11 @@ def corpus_choice_from_flags(flag_values=FLAGS) -> CorpusChoice:
     for name in ("csv_vad_bin_edges", "csv_vad_score_range"):  # numbers: checked at parse time
         values[name] = tuple(float(value) for value in flag_values[name].value)
     values["csv_missing_vad"] = tuple(flag_values["csv_missing_vad"].value or ())
+    try:
+        values["csv_columns"] = tuple(csv_columns.parse_column_map(
+            flag_values["csv_columns"].value or ()).items())
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
     binning = labels.vad_binning_problem(values["csv_vad_bin_edges"],
                                          values["csv_vad_score_range"])
     for applies, message in _CORPUS_RULES:
@@ -189,11 +198,20 @@ def corpus_choice_from_flags(flag_values=FLAGS) -> CorpusChoice:
 
 
 def read_corpus(choice: CorpusChoice):
-    """Reads the chosen corpus with its reader; returns the reader's `CorpusListing`.
+    """Reads the chosen corpus with its reader and prints its notes (a CSV's columns not read);
+    returns the reader's `CorpusListing`.
 
     Raises:
       corpora.CorpusError, audio.AudioError, OSError: from the reader, naming the file.
     """
+    listing = _read_listing(choice)
+    for note in listing.notes:
+        print(note)
+    return listing
+
+
+def _read_listing(choice: CorpusChoice):
+    """The chosen corpus' `CorpusListing`, from its reader."""
     # pylint: disable=import-outside-toplevel (each reader loads only what it needs)
     if choice.corpus == "iemocap":
         from mmtl_tf.corpora import iemocap
@@ -216,7 +234,8 @@ def read_corpus(choice: CorpusChoice):
                                           skip_missing=choice.skip_missing,
                                           vad_bin_edges=choice.csv_vad_bin_edges,
                                           vad_score_range=choice.csv_vad_score_range,
-                                          missing_vad=choice.csv_missing_vad)
+                                          missing_vad=choice.csv_missing_vad,
+                                          column_map=dict(choice.csv_columns))
 
 
 def default_tfrecord_dir(choice: CorpusChoice) -> str:

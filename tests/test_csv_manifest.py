@@ -79,14 +79,20 @@ def test_stereo_44k_row_is_accepted_and_reads_as_16k_mono(corpus):
     assert abs(len(waveform) - round(STEREO_FRAMES * 16000 / 44100)) <= 1
 
 
+def _copies(corpus, *names):
+    """Copies of wavs/a.wav under other names (a wav may be listed by one row only)."""
+    for name in names:
+        shutil.copy(corpus / "wavs" / "a.wav", corpus / "wavs" / name)
+
+
 def test_iemocap_names_and_case_are_aliases_of_class_names(corpus):
-    # The same wav listed twice would clash on the default id, so give explicit ids.
+    _copies(corpus, "c.wav", "d.wav")
     path = _write_manifest(corpus, (
         "utterance_id,path,speaker,session,emotion\n"
         "u1,wavs/a.wav,spk1,s1,ang\n"
         "u2,wavs/b.wav,spk1,s1,NEU\n"
-        "u3,wavs/a.wav,spk1,s1,Happiness\n"
-        "u4,wavs/b.wav,spk1,s1,sadness\n"), name="aliases.csv")
+        "u3,wavs/c.wav,spk1,s1,Happiness\n"
+        "u4,wavs/d.wav,spk1,s1,sadness\n"), name="aliases.csv")
     listing = csv_manifest.read_csv_manifest(path)
     assert [(u.utterance_id, u.emotion) for u in listing.utterances] == [
         ("u1", 3), ("u2", 0), ("u3", 1), ("u4", 2)]
@@ -103,12 +109,13 @@ def test_alias_applies_only_when_its_target_is_a_class(corpus):
 
 
 def test_rows_with_other_labels_are_excluded_and_counted_per_label(corpus):
+    _copies(corpus, "c.wav", "d.wav")
     path = _write_manifest(corpus, (
         "utterance_id,path,speaker,session,emotion\n"
         "u1,wavs/a.wav,spk1,s1,fru\n"
         "u2,wavs/b.wav,spk1,s1,fru\n"
-        "u3,wavs/a.wav,spk1,s1,Fear\n"
-        "u4,wavs/b.wav,spk1,s1,sad\n"
+        "u3,wavs/c.wav,spk1,s1,Fear\n"
+        "u4,wavs/d.wav,spk1,s1,sad\n"
         "u5,missing.wav,spk1,s1,xxx\n"))
     listing = csv_manifest.read_csv_manifest(path)
     assert [u.utterance_id for u in listing.utterances] == ["u4"]

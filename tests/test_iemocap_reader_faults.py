@@ -71,6 +71,27 @@ def test_session_without_emoevaluation_error_names_session_and_expected_layout(t
     assert "Session1..Session5" in message
 
 
+@pytest.mark.parametrize("name", ["session2", "Session_2", "SESSION 2", "Session-02",
+                                  "Session02"])
+def test_a_misnamed_session_folder_is_an_error_naming_it_and_the_release_name(tmp_path, name):
+    _release(tmp_path, [_GOOD_LINE])
+    os.makedirs(tmp_path / name / "dialog" / "EmoEvaluation")
+    with pytest.raises(corpora.CorpusError) as error:
+        iemocap.read_iemocap(str(tmp_path))
+    assert str(error.value).startswith(f"{tmp_path / name}: looks like a session folder")
+    assert "(expected Session2); rename it to Session2" in str(error.value)
+
+
+def test_entries_beside_the_sessions_that_are_no_session_folder_are_ignored(tmp_path):
+    _release(tmp_path, [_GOOD_LINE])
+    for folder in ("Documentation", "sessions_notes", ".Session2"):
+        os.makedirs(tmp_path / folder)
+    for name in ("._Session1", "Session2.tar.gz"):  # files, not folders
+        (tmp_path / name).write_bytes(b"\0")
+    (utterance,) = iemocap.read_iemocap(str(tmp_path)).utterances
+    assert (utterance.utterance_id, utterance.session) == ("Ses01F_impro01_F000", "1")
+
+
 def test_label_file_with_a_foreign_name_error_names_it(tmp_path):
     root, label_path = _release(tmp_path, [_GOOD_LINE])
     stray = os.path.join(os.path.dirname(label_path), "notes.txt")

@@ -344,10 +344,11 @@ def test_csv_corpus_with_44k_stereo_wav_goes_end_to_end_through_the_cli(tmp_path
     audio.write_wav(str(tmp_path / "wav" / "stereo.wav"), _waveform(4.0, 44100, 0, channels=2),
                     44100)
     audio.write_wav(str(tmp_path / "wav" / "mono.wav"), _waveform(2.0, 16000, 1), 16000)
+    audio.write_wav(str(tmp_path / "wav" / "bored.wav"), _waveform(1.0, 16000, 2), 16000)
     (tmp_path / "corpus.csv").write_text("utterance_id,path,speaker,session,emotion,valence\n"
                                          "a1,wav/stereo.wav,alice,1,happy,4.5\n"
                                          "b1,wav/mono.wav,bob,1,sad,1.5\n"
-                                         "c1,wav/stereo.wav,carol,2,bored,2.0\n")
+                                         "c1,wav/bored.wav,carol,2,bored,2.0\n")
     output_dir = tmp_path / "records"
     result = _run_prepare(["--corpus=csv", "--csv=corpus.csv", f"--tfrecord_dir={output_dir}"],
                           cwd=tmp_path)

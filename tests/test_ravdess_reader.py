@@ -116,3 +116,28 @@ def test_48khz_release_prepares_at_16khz(tree, tmp_path):
         # 8 angry files of 2.5 s: one segment each (<= 3 s), whatever the input rate.
         assert info["num_utterances"] == 8 and info["num_segments"] == 8
         assert info["histograms"]["arousal"] == [0, 0, 4, 4]
+
+
+@pytest.mark.parametrize("name, expected", [("Actor_2", "Actor_02"), ("actor_02", "Actor_02"),
+                                            ("Actor 14", "Actor_14"), ("Actor-002", "Actor_02")])
+def test_a_misnamed_actor_folder_is_an_error_naming_it_and_the_release_name(tmp_path, name,
+                                                                             expected):
+    for folder in ("Actor_01", name):
+        os.makedirs(tmp_path / folder)
+    (tmp_path / "Actor_01" / "03-01-05-01-01-01-01.wav").write_bytes(b"")
+    with pytest.raises(corpora.CorpusError) as error:
+        ravdess.read_ravdess(str(tmp_path))
+    assert str(error.value).startswith(f"{tmp_path / name}: looks like an actor folder")
+    assert f"(expected {expected}); rename it to {expected}" in str(error.value)
+
+
+def test_entries_that_are_no_actor_folder_are_still_ignored(tmp_path):
+    for actor in ("01", "02"):
+        os.makedirs(tmp_path / f"Actor_{actor}")
+        (tmp_path / f"Actor_{actor}" / f"03-01-05-01-01-01-{actor}.wav").write_bytes(b"")
+    # a Kaggle copy adds a folder holding all actors again; AppleDouble copies and notes
+    os.makedirs(tmp_path / "audio_speech_actors_01-24" / "Actor_03")
+    for name in ("._Actor_01", "Actor_03.zip", "README.txt"):
+        (tmp_path / name).write_bytes(b"\0")
+    listing = ravdess.read_ravdess(str(tmp_path))
+    assert {u.speaker for u in listing.utterances} == {"actor01M", "actor02F"}

@@ -35,7 +35,9 @@ def test_a_live_owner_keeps_the_lock_and_a_dead_one_loses_it(tmp_path):
         with run_dir_lib.RunLock(str(tmp_path)):
             pass
     assert str(raised.value) == (f"{tmp_path} is in use by another run (pid {live_owner}). "
-                                 f"Wait for it to finish, or choose another --run_dir.")
+                                 f"Wait for it to finish, or choose another --run_dir. If you "
+                                 f"are sure no such process runs, delete {tmp_path / '.lock'} "
+                                 f"and retry.")
     assert (tmp_path / ".lock").read_text() == str(live_owner)
 
     prepare_lock = directory_lock.DirectoryLock(str(tmp_path), user="prepare", flag="--tfrecord_dir")
@@ -47,9 +49,9 @@ def test_a_live_owner_keeps_the_lock_and_a_dead_one_loses_it(tmp_path):
     dead.wait()
     (tmp_path / ".lock").write_text(str(dead.pid))
     with run_dir_lib.RunLock(str(tmp_path / "new")):  # a missing directory is created
-        assert (tmp_path / "new" / ".lock").read_text() == str(os.getpid())
+        assert (tmp_path / "new" / ".lock").read_text().split()[0] == str(os.getpid())
     with run_dir_lib.RunLock(str(tmp_path)):
-        assert (tmp_path / ".lock").read_text() == str(os.getpid())
+        assert (tmp_path / ".lock").read_text().split()[0] == str(os.getpid())
     assert not (tmp_path / ".lock").exists()
 
 

@@ -66,6 +66,8 @@ class CorpusListing:
       utterances: kept utterances, sorted by utterance_id.
       excluded: Counter of reasons ("label xxx", "scripted dialog", "missing wav") -> count.
       missing_files: paths of missing wavs skipped under `skip_missing` (listed in the report).
+      notes: lines for the user about the corpus' input (a CSV's columns not read), printed
+        when the corpus is read for a preparation.
     """
 
     corpus: str
@@ -73,6 +75,7 @@ class CorpusListing:
     utterances: list
     excluded: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     missing_files: list = dataclasses.field(default_factory=list)
+    notes: list = dataclasses.field(default_factory=list)
 
     def wav_present(self, path: str, skip_missing: bool, where: str) -> bool:
         """Whether an utterance's wav exists; a missing one raises, or is counted and listed.
@@ -126,6 +129,14 @@ def natural_order(name: str) -> tuple:
     (as a CSV corpus may number its sessions), and IEMOCAP's 1..5 or `s06`, `s07` as before."""
     parts = re.split(r"(\d+)", name)
     return [int(part) if index % 2 else part for index, part in enumerate(parts)], name
+
+
+def near_miss_number(name: str, stem: str) -> Optional[int]:
+    """The number of a folder name that reads as `<stem><number>` once case, spaces, `_`, `-`
+    and other punctuation are ignored (`session_1`, `actor-14`), or None; the readers refuse
+    such near-misses of the release's exact names rather than skip them."""
+    match = re.match(rf"{stem}(\d+)", re.sub(r"[^a-z0-9]", "", name.lower()))
+    return int(match[1]) if match else None
 
 
 def optional_int(value: Optional[int]) -> int:

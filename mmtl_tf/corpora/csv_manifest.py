@@ -20,6 +20,11 @@ commas (or by the tabs or semicolons some spreadsheets write, recognised from th
     utterance_id
                optional; by default the path relative to the CSV's folder without its extension
 
+A CSV that names these columns otherwise maps them (`column_map`, --csv_columns, in
+`csv_columns`). Other columns (transcripts, gender, ...) are not read: the listing's `notes` name
+them. A known other name of a V/A/D score (IEMOCAP's `activation`, `act`, `val`, `dom`) without
+that score's column is refused, since the task would silently have no labels.
+
 Cells are stripped, and a UTF-8 byte-order mark (as spreadsheets write it) is tolerated. Errors
 name the file, the row as a spreadsheet shows it (the header is row 1) and the column. A cell may
 not hold a line break: one that does is almost always an unterminated quote that swallowed the
@@ -35,9 +40,9 @@ import re
 
 from mmtl_tf import corpora
 from mmtl_tf import labels
+from mmtl_tf.corpora import csv_columns
+from mmtl_tf.corpora.csv_columns import ID_COLUMN, REQUIRED_COLUMNS
 
-REQUIRED_COLUMNS = ("path", "speaker", "session", "emotion")
-ID_COLUMN = "utterance_id"
 _DELIMITERS = (",", "\t", ";")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -74,39 +79,32 @@ def _class_lookup(class_names):
     return lookup
 
 
-def _delimiter(header_line: str) -> str:
+def _delimiter(header_line: str, required: set) -> str:
     """The header's delimiter: a comma, or the tab or semicolon that spreadsheets write in some
-    locales, whichever splits the header into every required column (default: a comma)."""
+    locales, whichever splits the header into every `required` name (default: a comma)."""
     for delimiter in _DELIMITERS:
         names = {name.strip().strip('"').lower() for name in header_line.split(delimiter)}
-        if set(REQUIRED_COLUMNS) <= names:
+        if required <= names:
             return delimiter
     return ","
 
 
-def _read_rows(csv_path):
-    """Returns (columns, [(row number, {column: stripped cell, or None past the row's end})])."""
+def _read_rows(csv_path, column_map):
+    """Returns (columns, [(row number, {column: stripped cell, or None past the row's end})]),
+    the columns renamed by `column_map` (`csv_columns.header_columns`)."""
     if not os.path.isfile(csv_path):
         raise corpora.CorpusError(f"{csv_path}: CSV manifest not found")
     rows = []
     try:
         with open(csv_path, encoding="utf-8-sig", newline="") as handle:
-            delimiter = _delimiter(handle.readline())
+            delimiter = _delimiter(handle.readline(), csv_columns.expected_names(column_map))
             handle.seek(0)
             reader = csv.reader(handle, delimiter=delimiter)
             header = next(reader, None)
             if header is None:
                 raise corpora.CorpusError(f"{csv_path}: the file is empty; expected a header row "
                                           f"with the columns {', '.join(REQUIRED_COLUMNS)}")
-            columns = [name.strip().lower() for name in header]
-            repeated = sorted({name for name in columns if name and columns.count(name) > 1})
-            if repeated:
-                raise corpora.CorpusError(f"{csv_path}: column(s) {', '.join(repeated)} appear "
-                                          f"more than once in the header")
-            for column in REQUIRED_COLUMNS:  # header faults first, before any row's
-                if column not in columns:
-                    raise corpora.CorpusError(f"{csv_path}: required column {column!r} is "
-                                              f"missing (found: {', '.join(columns)})")
+            columns = csv_columns.header_columns(header, column_map, csv_path)
             end_of_previous = reader.line_num
             for cells in reader:
                 row_number = end_of_previous + 1  # the header is row 1, as in a spreadsheet
@@ -172,7 +170,7 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
                       skip_missing: bool = False, corpus_name: str | None = None,
                       vad_bin_edges=labels.PAPER_VAD_BIN_EDGES,
                       vad_score_range=labels.PAPER_VAD_SCORE_RANGE,
-                      missing_vad=()) -> corpora.CorpusListing:
+                      missing_vad=(), column_map=None) -> corpora.CorpusListing:
     """Lists the utterances of a CSV manifest (columns in the module docstring).
 
     Args:
@@ -183,16 +181,20 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
       vad_bin_edges, vad_score_range: how V/A/D scores are binned (`labels.bin_vad_score`).
       missing_vad: cell texts (case-insensitive; "" for an empty cell) that mark a missing
         V/A/D rating, read as MISSING_LABEL; by default none, so every cell must hold a score.
+      column_map: {column the reader reads: the CSV's name for it} (case-insensitive), for a
+        CSV that names columns otherwise (`csv_columns.parse_column_map` parses name=column).
 
     Returns:
       A `CorpusListing` with utterances sorted by id, `excluded` counting "label <raw label>"
-      and "missing wav", and `missing_files`.
+      and "missing wav", `missing_files`, and in `notes` a line naming the columns not read.
 
     Raises:
       ValueError: `class_names` is empty or names one emotion twice, or the V/A/D binning is
-        unusable (`labels.vad_binning_problem`).
-      CorpusError: naming the file (and row and column), for a missing file or column, an empty
-        required cell, an empty or invalid V/A/D cell, a duplicate utterance id, a speaker in two
+        unusable (`labels.vad_binning_problem`), or `column_map` is (`parse_column_map`).
+      CorpusError: naming the file (and row and column), for a missing file or column, a
+        mapped column the header lacks, a V/A/D score under another name (`activation`), an empty
+        required cell, an empty or invalid V/A/D cell, a duplicate utterance id, a wav file
+        listed by two rows (the same file after resolving `..` and links), a speaker in two
         sessions, or a missing wav (unless `skip_missing`).
     """
     class_names = tuple(class_names)
@@ -203,13 +205,18 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
         raise ValueError(f"V/A/D binning: {problem}")
     csv_path = os.path.abspath(csv_path)
     csv_dir = os.path.dirname(csv_path)
-    columns, rows = _read_rows(csv_path)
+    column_map = csv_columns.parse_column_map(
+        f"{name}={column}" for name, column in (column_map or {}).items())
+    columns, rows = _read_rows(csv_path, column_map)
     aux_columns = [task for task in corpora.AUX_TASKS if task in columns]
     missing_marks = frozenset(mark.strip().lower() for mark in missing_vad)
     listing = corpora.CorpusListing(
         corpus=corpus_name or f"csv:{os.path.basename(csv_path)}", class_names=class_names,
         utterances=[])
-    id_rows, speaker_rows = {}, {}
+    ignored = csv_columns.ignored_columns(columns)
+    if ignored:
+        listing.notes.append(f"{csv_path}: columns not read: {', '.join(ignored)}")
+    id_rows, speaker_rows, file_rows = {}, {}, {}
     for row_number, row in rows:
         where = f"{csv_path}: row {row_number}"
         path_cell, speaker, session, emotion = (
@@ -234,6 +241,16 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
             raise corpora.CorpusError(f"{where}: utterance id {utterance_id!r} is already used "
                                       f"by row {id_rows[utterance_id][0]}")
         id_rows[utterance_id] = (row_number, wav_path)
+        # one audio under two ids could land in both training and test data
+        same_file = os.path.normcase(os.path.realpath(wav_path))
+        if same_file in file_rows:
+            first_row, first_path = file_rows[same_file]
+            spelled = "" if first_path == wav_path else f" as {first_path}"
+            raise corpora.CorpusError(
+                f"{where}: wav file {wav_path} is already listed by row {first_row}{spelled} "
+                f"(under another utterance id); an audio file may appear in one row only, "
+                f"remove one of the two rows")
+        file_rows[same_file] = (row_number, wav_path)
         first_row, first_session = speaker_rows.setdefault(speaker, (row_number, session))
         if first_session != session:
             raise corpora.CorpusError(

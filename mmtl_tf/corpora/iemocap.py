@@ -7,7 +7,10 @@ The layout (details and traps in `shared/iemocap_release.md`):
 
 The steps:
 
-1. Every `SessionN` folder of `root` is read; each must hold `dialog/EmoEvaluation`.
+1. Every `SessionN` folder of `root` is read (N from 1, no leading zero); each must hold
+   `dialog/EmoEvaluation`. A folder named almost so (`session1`, `Session_1`, `Session01`) is
+   an error naming it and the expected name: skipped, it would drop a session and shift the
+   folds. Other entries of `root` (`Documentation/`, dot-files) are ignored.
 2. Only the `.txt` files directly in `EmoEvaluation` are parsed, in sorted order. The
    `Categorical/`, `Attribute/` and `Self-evaluation/` subfolders hold per-evaluator files, not
    utterance labels, and dot-files are skipped: macOS copies carry AppleDouble `._<name>` files
@@ -36,7 +39,7 @@ from mmtl_tf import labels
 IEMOCAP_LABELS = ("neu", "hap", "sad", "ang", "exc", "fru", "sur", "fea", "dis", "oth", "xxx")
 SCRIPT_CHOICES = ("improvised", "scripted", "all")
 
-_SESSION_FOLDER = re.compile(r"^Session(?P<number>\d+)$")
+_SESSION_FOLDER = re.compile(r"^Session(?P<number>[1-9]\d*)$")
 _DIALOG = r"Ses0(?P<session>\d)(?P<marker_gender>[FM])_(?P<kind>impro|script)\d+(?:_\d+)?[a-z]?"
 _DIALOG_NAME = re.compile(rf"^{_DIALOG}$")
 _UTTERANCE_ID = re.compile(rf"^(?P<dialog>{_DIALOG})_(?P<speaker_gender>[FM])\d{{3}}$")
@@ -72,14 +75,26 @@ def _check_arguments(scripts, class_names, merge_excited):
 
 
 def _session_folders(root):
-    """Returns [(session number, EmoEvaluation dir)] for every SessionN folder of `root`."""
+    """Returns [(session number, EmoEvaluation dir)] for every SessionN folder of `root`;
+    CorpusError for a misnamed session folder (`session1`, `Session_1`)."""
     if not os.path.isdir(root):
         raise corpora.CorpusError(f"{root}: IEMOCAP folder not found; {_LAYOUT}")
     sessions = []
-    for name in os.listdir(root):
+    for name in sorted(os.listdir(root)):
+        path = os.path.join(root, name)
+        if name.startswith(".") or not os.path.isdir(path):
+            continue
         match = _SESSION_FOLDER.match(name)
-        if match and os.path.isdir(os.path.join(root, name)):
-            sessions.append((int(match["number"]), os.path.join(root, name)))
+        if match:
+            sessions.append((int(match["number"]), path))
+            continue
+        number = corpora.near_miss_number(name, "session")
+        if number is not None:  # skipping it would drop a session and shift the folds
+            raise corpora.CorpusError(
+                f"{path}: looks like a session folder but is not named as the release names "
+                f"it (expected Session{number}); rename it to Session{number}, or move it out "
+                f"of {root}: its utterances would be left out and --fold=f would no longer "
+                f"be Session f")
     if not sessions:
         raise corpora.CorpusError(f"{root}: no SessionN folder found; {_LAYOUT}")
     folders = []

@@ -12,7 +12,9 @@ repetition RR and actor NN. The release is 48 kHz; any rate works (`mmtl_tf.audi
 
 The steps:
 
-1. Every `Actor_NN` folder of `root` is read; other entries of `root` are ignored, dot-files
+1. Every `Actor_NN` folder of `root` is read; a folder named almost so (`Actor_1`,
+   `actor_14`) is an error naming it and the expected name, other entries of `root` are
+   ignored; in the actor folders, dot-files
    (macOS AppleDouble `._*` copies) and non-wav files are skipped. A wav whose name is not the
    seven-field pattern, or whose actor field disagrees with its folder, is an error naming it.
 2. Song files (vocal channel 02) are excluded and counted ("song file"); speech files of any
@@ -82,14 +84,25 @@ def _check_arguments(class_names, merge_calm, intensity_bins):
 
 
 def _actor_folders(root):
-    """Returns {actor number: folder path} for the `Actor_NN` folders of `root`."""
+    """Returns {actor number: folder path} for the `Actor_NN` folders of `root`; CorpusError
+    for a misnamed actor folder (`Actor_1`, `actor_14`)."""
     if not os.path.isdir(root):
         raise corpora.CorpusError(f"{root}: RAVDESS folder not found; {_LAYOUT}")
     folders = {}
     for name in sorted(os.listdir(root)):
+        path = os.path.join(root, name)
+        if name.startswith(".") or not os.path.isdir(path):
+            continue
         match = _ACTOR_FOLDER.match(name)
-        if match and os.path.isdir(os.path.join(root, name)):
-            folders[int(match["actor"])] = os.path.join(root, name)
+        if match:
+            folders[int(match["actor"])] = path
+            continue
+        number = corpora.near_miss_number(name, "actor")
+        if number is not None:  # skipping it would drop an actor and its partner's session
+            raise corpora.CorpusError(
+                f"{path}: looks like an actor folder but is not named as the release names it "
+                f"(expected Actor_{number:02d}); rename it to Actor_{number:02d}, or move it "
+                f"out of {root}: its utterances would be left out")
     if not folders:
         raise corpora.CorpusError(f"{root}: no Actor_NN folder; {_LAYOUT}")
     return folders
