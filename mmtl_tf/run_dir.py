@@ -48,7 +48,7 @@ class RunLock(directory_lock.DirectoryLock):
 def config_record(experiment, manifest: dict, split) -> dict:
     """The config.json record of a run: experiment, corpus, class names, the fold's speakers and
     the digests of their prepared data (`preparation` puts one in each manifest entry; None in
-    a manifest from before that).
+    a manifest from before that, or one without the speaker, as the benchmark's stand-in run).
 
     Args:
       experiment: the `config.ExperimentConfig`.
@@ -59,7 +59,7 @@ def config_record(experiment, manifest: dict, split) -> dict:
     return {"experiment": experiment.to_dict(), "corpus": manifest["corpus"],
             "class_names": manifest["class_names"], "train_speakers": list(split.train),
             "val_speaker": split.validation, "test_speaker": folds.test_speaker_field(split),
-            DATA_KEY: {speaker: manifest["speakers"][speaker].get("digest")
+            DATA_KEY: {speaker: manifest.get("speakers", {}).get(speaker, {}).get("digest")
                        for speaker in speakers}}
 
 
