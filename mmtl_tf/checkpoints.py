@@ -17,6 +17,38 @@ import tensorflow as tf
 LATEST, BEST = "latest", "best"
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be restored (damaged or of another model); the message names it."""
+
+
+def restore(checkpoint, path: str, partial: bool = False) -> None:
+    """Restores `path` into `checkpoint`, every existing object matched.
+
+    Args:
+      checkpoint: the `tf.train.Checkpoint` to restore into.
+      path: the checkpoint prefix (`.../ckpt-N`).
+      partial: the checkpoint may hold objects `checkpoint` does not (the optimizers, when only
+        the networks are wanted).
+
+    Raises:
+      CheckpointError: the files are damaged (truncated, corrupt index) or hold another model's
+        variables; the message names the checkpoint and what to do.
+    """
+    try:
+        status = checkpoint.restore(path)
+        if partial:
+            status = status.expect_partial()
+        status.assert_existing_objects_matched()
+    except (tf.errors.OpError, IndexError, ValueError, AssertionError) as error:
+        folder = os.path.dirname(path)
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(
+            f"{path}: the checkpoint cannot be restored ({detail[:300]}). If it is damaged, "
+            f"delete its files ({path}.*) and the `checkpoint` file in {folder}: the run then "
+            f"resumes from the other checkpoint kept there, if any; or train again with "
+            f"--rerun") from None
+
+
 def checkpoint_dir(run_dir: str, kind: str) -> str:
     """`run_dir/checkpoints/<kind>`, kind being `LATEST` or `BEST`."""
     return os.path.join(run_dir, "checkpoints", kind)
@@ -47,11 +79,14 @@ def restore_selected(algorithm, run_dir: str) -> str:
 
     Returns:
       The checkpoint path restored, or "" when the run has no checkpoint yet.
+
+    Raises:
+      CheckpointError: the checkpoint cannot be restored (see `restore`).
     """
     checkpoint = tf.train.Checkpoint(**network_trackables(algorithm))
     for kind in (BEST, LATEST):
         found = tf.train.latest_checkpoint(checkpoint_dir(run_dir, kind))
         if found:
-            checkpoint.restore(found).expect_partial().assert_existing_objects_matched()
+            restore(checkpoint, found, partial=True)
             return found
     return ""

@@ -29,6 +29,11 @@ _PREDICT_BATCH = 64
 _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
 
 
+class NonFiniteEvaluationError(RuntimeError):
+    """The model's posteriors on a held-out speaker are NaN/inf (an argmax would silently make
+    them class 0); the message names the speaker's first utterance and what to change."""
+
+
 class SpeakerEvaluator:
     """Adapts and scores one algorithm on held-out speakers; its tf.functions trace once.
 
@@ -147,14 +152,18 @@ class SpeakerEvaluator:
         phi = self.algorithm.head_weights()
         predictions = {"adapted": [], "no_adapt": []}
         for segments, speaker_class_weights in speakers:
-            plain = utterance_predictions(
-                self.segment_probabilities(theta, phi, segments["spectrogram"]), segments)
+            plain = utterance_predictions(self._finite_probabilities(
+                theta, phi, segments, "with the trained weights; train again with lower learning "
+                "rates (--rerun, or another --run_dir)"), segments)
             adapted = plain
             if self.adapt_steps:
                 adapted_theta = self.adapted_weights(segments, speaker_class_weights)
-                adapted = utterance_predictions(
-                    self.segment_probabilities(adapted_theta, phi, segments["spectrogram"]),
-                    segments)
+                adapted = utterance_predictions(self._finite_probabilities(
+                    adapted_theta, phi, segments,
+                    f"after the meta-test adaptation ({self.adapt_steps} {self.optimizer} steps "
+                    f"at learning rate {self.learning_rate:g}), which diverged; lower "
+                    f"--test_adapt_learning_rate (0 takes --meta_learning_rate for sgd) or "
+                    f"--test_adapt_steps"), segments)
             predictions["no_adapt"].append(plain)
             predictions["adapted"].append(adapted)
         scores = {setting: classification_metrics(
@@ -165,6 +174,17 @@ class SpeakerEvaluator:
             {setting: classification_metrics(*predictions[setting][index], class_names)
              for setting in ("adapted", "no_adapt")} for index in range(len(speakers))]
         return scores
+
+    def _finite_probabilities(self, theta, phi, segments: dict, cause: str) -> np.ndarray:
+        """`segment_probabilities`, refused with NonFiniteEvaluationError naming `cause` when
+        any is NaN/inf."""
+        probabilities = self.segment_probabilities(theta, phi, segments["spectrogram"])
+        if not np.all(np.isfinite(probabilities)):
+            first = segments["utterance_id"][0]
+            raise NonFiniteEvaluationError(
+                f"non-finite emotion posteriors for the speaker of utterance "
+                f"{first.decode() if isinstance(first, bytes) else first} {cause}")
+        return probabilities
 
     def adapted_weights(self, segments: dict, speaker_class_weights: np.ndarray) -> list:
         """theta after the meta-test adaptation on one speaker (step 1 of the module docstring).

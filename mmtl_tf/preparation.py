@@ -212,10 +212,11 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
 
         staging = staging or tfrecord_dir.new_staging(output_dir, committed)
         folder = os.path.join(output_dir, staging)
-        reused = {(source, name) for source, entry, record in found.values() if source != staging
+        reused = {(generation, name) for generation, entry, record in found.values()
+                  if generation != staging
                   for name in entry["shards"] + [record]}
-        for source, name in sorted(reused):  # from the committed generation: linked into staging
-            tfrecord_dir.link_or_copy(os.path.join(output_dir, source, name),
+        for generation, name in sorted(reused):  # from the committed one: linked into staging
+            tfrecord_dir.link_or_copy(os.path.join(output_dir, generation, name),
                                       os.path.join(folder, name))
         todo = [u for speaker in pending for u in by_speaker[speaker]]
         start = time.time()

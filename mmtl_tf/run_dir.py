@@ -73,7 +73,8 @@ def _changed_speakers(requested: dict, stored: dict) -> list:
 def check_same_settings(run_dir: str, record: dict) -> None:
     """Refuses to resume a run directory whose config.json records other settings.
 
-    Nothing is written. A directory without config.json passes (a new run).
+    Nothing is written. A directory without config.json passes (a new run), unless it holds
+    checkpoints, which would be resumed with settings nobody recorded.
 
     Raises:
       RunDirError: run_dir holds a run with other settings (run_dir, export, the
@@ -82,6 +83,10 @@ def check_same_settings(run_dir: str, record: dict) -> None:
     """
     path = os.path.join(run_dir, CONFIG_NAME)
     if not os.path.exists(path):
+        if has_checkpoints(run_dir):  # (a config.json deleted as damaged, say)
+            raise RunDirError(f"{run_dir} holds checkpoints but no {CONFIG_NAME}, so the settings "
+                              f"they were trained with are unknown; pass --rerun to train anew "
+                              f"there, or choose another --run_dir")
         return
     stored = atomic_files.read_json(path)
     changed = _changed_speakers(record.get(DATA_KEY, {}), stored.get(DATA_KEY) or {})
@@ -97,6 +102,13 @@ def check_same_settings(run_dir: str, record: dict) -> None:
     if differences:
         raise RunDirError(f"{run_dir} holds a run with other settings ({'; '.join(differences)}); "
                           f"resume it with its own settings or choose another --run_dir")
+
+
+def has_checkpoints(run_dir: str) -> bool:
+    """Whether run_dir/checkpoints holds a checkpoint a run would restore (`checkpoints`)."""
+    folder = os.path.join(run_dir, "checkpoints")
+    return os.path.isdir(folder) and any(
+        name == "checkpoint" for _, _, names in os.walk(folder) for name in names)
 
 
 def record_config(experiment, manifest: dict, split) -> dict:

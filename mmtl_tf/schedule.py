@@ -21,6 +21,9 @@ import math
 import numpy as np
 
 
+MAX_EVALUATIONS = 1_000_000  # every validation's score is kept (8 bytes each, checkpointed)
+
+
 @dataclasses.dataclass(frozen=True)
 class Schedule:
     """The step plan of one run.
@@ -49,6 +52,10 @@ class Schedule:
         """(epoch, episode index within that epoch) of the 0-based outer step `step`."""
         return divmod(step, self.steps_per_epoch)
 
+    def evaluation_step(self, index: int) -> int:
+        """The step count of the 0-based evaluation `index` (the last one is at `total_steps`)."""
+        return min((index + 1) * self.eval_every, self.total_steps)
+
     def next_evaluation(self, step: int) -> int:
         """The step count at which the evaluation following `step` completed steps happens."""
         return min(self.total_steps, (step // self.eval_every + 1) * self.eval_every)
@@ -64,14 +71,21 @@ def make_schedule(train_steps: int, eval_every: int, epochs: int, steps_per_epoc
       steps_per_epoch: `episode_plan.steps_per_epoch` of the training speakers.
 
     Raises:
-      ValueError: a negative count.
+      ValueError: a negative count, or more validations than `MAX_EVALUATIONS` (the run keeps
+        every validation score in its checkpoint), naming the flags.
     """
     if min(train_steps, eval_every, epochs) < 0 or steps_per_epoch < 1:
         raise ValueError(f"schedule counts must be >= 0 (train_steps={train_steps}, eval_every="
                          f"{eval_every}, epochs={epochs}, steps_per_epoch={steps_per_epoch})")
     total = train_steps or epochs * steps_per_epoch
-    return Schedule(total_steps=total, eval_every=eval_every or steps_per_epoch,
-                    steps_per_epoch=steps_per_epoch)
+    schedule = Schedule(total_steps=total, eval_every=eval_every or steps_per_epoch,
+                        steps_per_epoch=steps_per_epoch)
+    if schedule.num_evaluations > MAX_EVALUATIONS:
+        raise ValueError(f"--train_steps={train_steps} --epochs={epochs} --eval_every="
+                         f"{eval_every} plan {schedule.num_evaluations:,} validations (more than "
+                         f"{MAX_EVALUATIONS:,}); validate less often (--eval_every) or train "
+                         f"fewer steps")
+    return schedule
 
 
 def smoothed_scores(history, smoothing: int) -> np.ndarray:

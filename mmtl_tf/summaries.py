@@ -118,7 +118,7 @@ def results_dict(experiment, record, selection, schedule, test, started, stopped
     is `evaluation.SpeakerEvaluator.evaluate_speakers` over the fold's test speakers."""
     adapted, plain = test["adapted"], test["no_adapt"]
     train = experiment.train
-    best_step = min((selection.best_index + 1) * schedule.eval_every, schedule.total_steps)
+    best_step = schedule.evaluation_step(selection.best_index)
     results = {
         "corpus": record["corpus"], "fold": experiment.fold,
         "aux": aux_letters(train),

@@ -24,7 +24,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mmtl_tf import checkpoints, distribution, episodes, evaluation, run_dir as run_dir_lib, summaries
+from mmtl_tf import checkpoints as checkpoints_lib
+from mmtl_tf import distribution, episodes, evaluation, run_dir as run_dir_lib, summaries
 from mmtl_tf import episode_plan, folds, results_file, shard_reader, tfrecords
 from mmtl_tf import config as config_lib
 from mmtl_tf import schedule as schedule_lib
@@ -76,7 +77,7 @@ def build_training(experiment, num_classes, num_evaluations: int = 1):
     state = {"step": tf.Variable(0, dtype=tf.int64), "skipped_steps": tf.Variable(0, dtype=tf.int64),
              "evaluations": tf.Variable(0, dtype=tf.int64),
              "val_history": tf.Variable(tf.zeros([max(num_evaluations, 1)], tf.float64))}
-    checkpoint = tf.train.Checkpoint(**checkpoints.network_trackables(algorithm), **state,
+    checkpoint = tf.train.Checkpoint(**checkpoints_lib.network_trackables(algorithm), **state,
                                      **{f"optimizer_{n}": o for n, o in optimizers.items()})
     return algorithm, optimizers, state, checkpoint
 
@@ -179,10 +180,13 @@ def _nonfinite_step(experiment, split, losses, step, schedule):
     epoch = schedule.epoch_and_index(step - 1)[0] + 1
     where = f"epoch {epoch}, step {step}, speaker {named}"
     if not experiment.skip_nonfinite:
+        kept = (f"{experiment.run_dir}/checkpoints/latest keeps the last validated step"
+                if step > schedule.eval_every else "no step was validated yet")
         raise NonFiniteLossError(
-            f"non-finite loss or gradient at {where}; the step was not applied and "
-            f"{experiment.run_dir}/checkpoints/latest keeps the last validated step. Lower the "
-            f"learning rates, check the data, or pass --skip_nonfinite to skip such steps.")
+            f"non-finite loss or gradient at {where}; the step was not applied and {kept}. "
+            f"Check the data, or train again with lower learning rates (--rerun, or another "
+            f"--run_dir: a resumed run keeps its settings), or pass --skip_nonfinite to skip "
+            f"such steps.")
     print(f"warning: skipped a non-finite step at {where}")
 
 
@@ -212,11 +216,12 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
         with strategy.scope():
             algorithm, optimizers, state, checkpoint = build_training(
                 experiment, len(class_names), schedule.num_evaluations)
-        checkpoints = os.path.join(experiment.run_dir, "checkpoints")
-        latest = tf.train.CheckpointManager(checkpoint, os.path.join(checkpoints, "latest"), 2)
-        best = tf.train.CheckpointManager(checkpoint, os.path.join(checkpoints, "best"), 1)
+        latest = tf.train.CheckpointManager(checkpoint, checkpoints_lib.checkpoint_dir(
+            experiment.run_dir, checkpoints_lib.LATEST), 2)
+        best = tf.train.CheckpointManager(checkpoint, checkpoints_lib.checkpoint_dir(
+            experiment.run_dir, checkpoints_lib.BEST), 1)
         if latest.latest_checkpoint:
-            checkpoint.restore(latest.latest_checkpoint).assert_existing_objects_matched()
+            checkpoints_lib.restore(checkpoint, latest.latest_checkpoint)
             print(f"resuming {experiment.run_dir} after step {int(state['step'].numpy())}")
         writer = tf.summary.create_file_writer(os.path.join(experiment.run_dir, "tensorboard"))
         summaries.write_hparams(writer, experiment, record["corpus"])
@@ -266,16 +271,17 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
                   f"{scores['adapted']['wa']:.4f}{_one_class(scores['adapted'], class_names)} "
                   f"(no adaptation: UA {scores['no_adapt']['ua']:.4f})"
                   f"; selection score {smoothed:.4f}, best {selection.best_score:.4f} at step "
-                  f"{(selection.best_index + 1) * schedule.eval_every if selection.best_index >= 0 else '-'}"
+                  f"{schedule.evaluation_step(selection.best_index) if selection.best_index >= 0 else '-'}"
                   + ("; stopping early (--patience)" if selection.stop else ""), flush=True)
 
+        skipped = int(state["skipped_steps"].numpy())  # the run's: restoring best rewinds it
         if best.latest_checkpoint:
-            checkpoint.restore(best.latest_checkpoint).assert_existing_objects_matched()
+            checkpoints_lib.restore(checkpoint, best.latest_checkpoint)
         test = evaluator.evaluate_speakers(
             [_held_out(experiment, manifest, speaker, len(class_names)) for speaker in split.test],
             class_names)
         results = summaries.results_dict(experiment, record, selection, schedule, test, started,
-                                         step, int(state["skipped_steps"].numpy()))
+                                         step, skipped)
         summaries.write_outputs(experiment, results, writer)
     return results
 

@@ -82,8 +82,9 @@ def speaker_records(directory, manifest):
 
 
 def without_layout(manifest):
-    """The manifest without what depends on how speakers were grouped into shard files."""
-    layout = ("shards", "shard_records", "shard_bytes")
+    """The manifest without what depends on how speakers were grouped into shard files (the
+    speaker digests include the shard size)."""
+    layout = ("shards", "shard_records", "shard_bytes", "digest")
     return {**{key: value for key, value in manifest.items() if key not in ("speakers", "generation")},
             "speakers": {speaker: {key: value for key, value in entry.items() if key not in layout}
                          for speaker, entry in manifest["speakers"].items()}}

@@ -90,3 +90,22 @@ def test_default_adaptation_changes_a_trained_models_predictions():
     change, old_change = np.abs(adapted - plain).max(), np.abs(old_default - plain).max()
     assert change > 1e-3, change
     assert change > 3 * old_change  # alpha = 10 gamma: gradient steps scale with the rate
+
+
+def test_diverged_adaptation_is_an_error_not_class_zero():
+    """NaN posteriors would argmax to class 0 for every utterance and score a plausible UA; the
+    evaluator refuses them, naming the speaker's utterance and the flags to change."""
+    keras.utils.set_random_seed(4)
+    algorithm = build_algorithm(TINY, config.TrainConfig(aux_tasks=("valence", "arousal")), 4)
+    rng = np.random.default_rng(0)
+    segments = {"spectrogram": rng.normal(size=(9, 24, 16)).astype("float32"),
+                "labels": rng.integers(0, 4, size=(9, 4)).astype("int32"),
+                "utterance_id": np.array([b"Ses01F_a", b"Ses01F_b", b"Ses01F_c"] * 3)}
+    class_weights = np.ones((4, 4), "float32")
+    finite = evaluation.SpeakerEvaluator(algorithm, 0.05, 2, 4, seed=0)
+    assert finite.evaluate(segments, class_weights, ("a", "b", "c", "d"))["adapted"]["utterances"] == 3
+    diverging = evaluation.SpeakerEvaluator(algorithm, float("inf"), 2, 4, seed=0)
+    with pytest.raises(evaluation.NonFiniteEvaluationError,
+                       match="utterance Ses01F_a after the meta-test adaptation .2 sgd steps at "
+                             "learning rate inf.*--test_adapt_learning_rate"):
+        diverging.evaluate(segments, class_weights, ("a", "b", "c", "d"))

@@ -6,6 +6,7 @@ Each case runs main's body in this process inside the command's error guard
 command would print a traceback.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -81,11 +82,16 @@ def test_nan_loss_stops_with_step_and_speaker_and_skip_flag_continues(synthetic_
                               "--meta_learning_rate=inf")
     assert status != 0
     assert "non-finite" in stderr and "epoch 1, step 1, speaker 1F" in stderr
+    assert "no step was validated yet" in stderr and "--rerun" in stderr
     assert "Traceback" not in stderr
     status, stdout, stderr = _main(capsys, synthetic_shards[0], str(tmp_path / "run2"),
-                                   "--meta_learning_rate=inf", "--skip_nonfinite", "--train_steps=2")
+                                   "--meta_learning_rate=inf", "--skip_nonfinite", "--train_steps=2",
+                                   "--eval_every=1", "--test_adapt_steps=0")  # alpha would diverge
     assert status == 0, stderr[-2000:]
-    assert "skipped a non-finite step" in stdout
+    assert stdout.count("skipped a non-finite step") == 2
+    # Both steps were skipped, whichever checkpoint is selected (the best one is from step 1).
+    with open(tmp_path / "run2" / "results.json", encoding="utf-8") as handle:
+        assert json.load(handle)["skipped_steps"] == 2
 
 
 def test_second_run_on_a_locked_run_dir_is_refused(synthetic_shards, tmp_path, capsys):
@@ -105,3 +111,25 @@ def test_second_run_on_a_locked_run_dir_is_refused(synthetic_shards, tmp_path, c
     with run_dir_lib.RunLock(str(run_dir)):
         assert (run_dir / ".lock").read_text().split()[0] == str(os.getpid())
     assert not (run_dir / ".lock").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated data", "corrupt index"])
+def test_a_damaged_checkpoint_is_named_with_what_to_do(tmp_path, damage):
+    """Not a raw IndexError or 'file is too short to be an sstable' naming no file."""
+    import glob
+
+    import trained_run
+    from mmtl_tf import checkpoints, trained_model
+
+    copy = str(tmp_path / "run")
+    shutil.copytree(trained_run.run_dir(), copy, ignore=shutil.ignore_patterns("export"))
+    best = checkpoints.checkpoint_dir(copy, checkpoints.BEST)
+    pattern = "*.data-*" if damage == "truncated data" else "*.index"
+    for path in glob.glob(os.path.join(best, pattern)):
+        with open(path, "r+b") as handle:
+            handle.truncate(40 if damage == "corrupt index" else 1000)
+    with pytest.raises(checkpoints.CheckpointError) as raised:
+        trained_model.load_trained(copy)
+    message = str(raised.value)
+    assert message.startswith(os.path.join(best, "ckpt-")) and "cannot be restored" in message
+    assert "delete its files" in message and "--rerun" in message

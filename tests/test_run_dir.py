@@ -119,3 +119,17 @@ def test_a_run_whose_speakers_were_prepared_again_is_refused_unless_unrecorded(t
     (tmp_path / "config.json").write_text(json.dumps(old))
     run_dir_lib.check_same_settings(str(tmp_path), run_dir_lib.config_record(
         _experiment(tmp_path), relabelled, _Split()))
+
+
+def test_checkpoints_without_config_json_are_not_resumed_with_unknown_settings(tmp_path):
+    """A config.json deleted (as damaged, say) must not let other flags resume the old weights."""
+    record = run_dir_lib.config_record(_experiment(tmp_path), MANIFEST, _Split())
+    run_dir_lib.check_same_settings(str(tmp_path), record)  # an empty directory: a new run
+    (tmp_path / "tensorboard").mkdir()
+    run_dir_lib.check_same_settings(str(tmp_path), record)  # no checkpoint yet: still new
+    latest = tmp_path / "checkpoints" / "latest"
+    latest.mkdir(parents=True)
+    (latest / "checkpoint").write_text('model_checkpoint_path: "ckpt-10"\n')
+    with pytest.raises(run_dir_lib.RunDirError,
+                       match="holds checkpoints but no config.json.*--rerun"):
+        run_dir_lib.check_same_settings(str(tmp_path), record)

@@ -16,8 +16,13 @@ def test_zero_train_steps_keeps_the_epoch_budget():
     evaluations = [step for step in range(1, 10) if step % 4 == 0 or step == 9]
     assert plan.num_evaluations == len(evaluations) == 3
     assert [plan.next_evaluation(step) for step in (0, 3, 4, 8)] == [4, 4, 8, 9]
+    assert [plan.evaluation_step(index) for index in range(3)] == evaluations
     with pytest.raises(ValueError):
         schedule.make_schedule(train_steps=-1, eval_every=0, epochs=1, steps_per_epoch=1)
+    # 4e9 validations would be a 32 GB score history: refused naming the flags, not an OOM.
+    with pytest.raises(ValueError, match="--train_steps=4000000000 .* --eval_every=1 plan"):
+        schedule.make_schedule(train_steps=4_000_000_000, eval_every=1, epochs=1, steps_per_epoch=6)
+    assert schedule.make_schedule(4_000_000_000, 4000, 1, 6).num_evaluations == 1_000_000
 
 
 def test_steps_map_to_epochs_and_positions():
