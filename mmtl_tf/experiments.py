@@ -30,8 +30,7 @@ from mmtl_tf.corpus_notes import corpus_label
 SWEEP_AUX = reporting.AUX_ORDER  # v, a, d, vd, ad, va, vad: Table 3's row order
 RUN_OUTPUTS = ("results.json", "config.json", "confusion_matrix.png", "checkpoints", "tensorboard",
                "export")
-_COMPARED = ("features", "model", "train", "tfrecord_dir", "fold", "val_speaker", "preset",
-             "skip_nonfinite")  # the settings that decide a fold's results
+_COMPARED = run_dir_lib.RESULT_SETTINGS  # the settings that decide a fold's results
 
 
 def session_count(manifest: dict) -> int:

@@ -8,7 +8,11 @@ run directories are never written to):
   confusion_<corpus>_<model>-<aux>_<preset>.png   confusion matrix summed over folds
 Each table gives mean ± sample std over folds and the fold count, adapted and without
 adaptation, one table per corpus, with the paper's IEMOCAP numbers in columns marked as the
-paper's. A table is written only where it has rows of its own (`reporting.select_tables`);
+paper's. A row pools only runs with the same settings but for the seed and the fold: runs that
+differ in any other setting their config.json records are separate rows named by the settings
+that differ, and a run that changed its preset's settings shows the preset as `paper*`, with a
+footnote listing the changes (`report_variants`, `preset_settings`).
+A table is written only where it has rows of its own (`reporting.select_tables`);
 the output says which tables were left out and which runs were skipped (unfinished), and why.
 The Markdown is also printed. Errors end with "error: ..." and exit status 1.
 """
@@ -19,7 +23,8 @@ import time
 from absl import app
 from absl import flags
 
-from mmtl_tf import atomic_files, cli_app, cli_flags, confusion_plot, report_rendering, reporting
+from mmtl_tf import (atomic_files, cli_app, cli_flags, confusion_plot, preset_settings,
+                     report_rendering, reporting)
 
 COMMAND = cli_flags.define_command(cli_flags.REPORT)
 FLAGS = flags.FLAGS
@@ -52,7 +57,8 @@ def write_report(directories, output_dir: str) -> dict:
         raise reporting.ReportError(f"no results.json under {', '.join(directories)}{reason}: "
                                     f"give the --run_dir of finished runs")
     results = reporting.collect(directories)
-    tables, notes = reporting.select_tables(reporting.build_tables(results))
+    defaults = preset_settings.preset_defaults(item["preset"] for item in results)
+    tables, notes = reporting.select_tables(reporting.build_tables(results, defaults))
     os.makedirs(output_dir, exist_ok=True)
     written = {"markdown": {}, "files": [], "skipped": skipped, "notes": notes}
     for name in ("table2", "table3"):
@@ -64,7 +70,7 @@ def write_report(directories, output_dir: str) -> dict:
             path = os.path.join(output_dir, f"{name}.{extension}")
             atomic_files.write_text(path, text)
             written["files"].append(path)
-    for confusion in reporting.combined_confusions(results):
+    for confusion in reporting.combined_confusions(results, defaults):
         path = os.path.join(output_dir, f"{confusion['name']}.png")
         atomic_files.write_bytes(path, confusion_plot.confusion_matrix_png(
             confusion["confusion"], confusion["class_names"], confusion["title"]))

@@ -2,8 +2,10 @@
 
 - `render_markdown`: one section per table (Table 2: method and aux; Table 3: MMTL per aux),
   mean ± sample std over folds in %, the fold count, and the paper's IEMOCAP numbers in columns
-  marked as the paper's.
-- `render_csv`: one line per row, values in %, std empty for a single fold.
+  marked as the paper's; a row whose run changed its preset's settings shows the preset as
+  `paper*`, and a footnote under the table lists the settings changed.
+- `render_csv`: one line per row, values in %, std empty for a single fold; a changed preset's
+  cell spells out its changes (`paper* (train_steps=1 (paper: 0))`).
 - `render_fold_summary`: the folds of one configuration, a row each, then mean ± std.
 """
 
@@ -12,6 +14,7 @@ import io
 import math
 
 from mmtl_tf.corpus_notes import corpus_note
+from mmtl_tf.report_variants import describe_overrides
 from mmtl_tf.reporting import METHOD_NAMES, METRICS, NO_AUX, aux_label
 
 METRIC_HEADERS = ("UA (%)", "WA (%)", "UA no adapt. (%)", "WA no adapt. (%)")
@@ -70,11 +73,32 @@ def render_markdown(tables, heading: str = "", empty: str = "No results for this
                                   *(["UA s.e. (%)", "UA no adapt. s.e. (%)", "Wall time (h)"]
                                     if seeded else []),
                                   *PAPER_HEADERS], cells)
+        lines += _footnotes(table)
         if table["omitted"]:
             lines += ["", f"MMTL with other auxiliary tasks ({table['omitted']} combination(s)): "
                           f"see Table 3."]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _footnotes(table) -> list:
+    """One line per row whose run changed its preset's settings: which ones, and what that
+    means beside the paper's columns."""
+    lines = []
+    for row in table["rows"]:
+        if row.get("overrides"):
+            preset = row["preset"].rstrip("*")
+            what = row["method"] + (f" {row['aux']}" if table["number"] == 2 else "")
+            lines.append(f"\\* {what}, preset {row['preset']}: not the {preset} preset's settings "
+                         f"({describe_overrides(preset, row['overrides'])}).")
+    return ["", *lines] if lines else []
+
+
+def _preset_cell(row) -> str:
+    """The preset, with a changed preset's changes spelled out (the CSV has no footnotes)."""
+    if not row.get("overrides"):
+        return row["preset"]
+    return f"{row['preset']} ({describe_overrides(row['preset'].rstrip('*'), row['overrides'])})"
 
 
 def _hours(seconds) -> str:
@@ -95,7 +119,7 @@ def render_csv(tables) -> str:
                 values += [round(100 * row["mean"][metric], 4),
                            "" if std is None else round(100 * std, 4)]
             paper = list(row["paper"]) if row["paper"] else ["", ""]
-            writer.writerow([table["corpus"], row["method"], row["aux"], row["preset"],
+            writer.writerow([table["corpus"], row["method"], row["aux"], _preset_cell(row),
                              row["folds"], *values, *paper, table["note"]])
     return buffer.getvalue()
 

@@ -4,9 +4,15 @@ Pure functions, no TensorFlow:
 1. `scan` finds every results.json under the given directories (recursively), and the run
    directories without one (unfinished: skipped, with the reason); `collect` reads the results
    (`results_file.read_results` checks each).
-2. `summarize` turns the folds of one configuration into mean and sample standard deviation
-   (ddof=1; none with a single fold) of UA and WA, with and without meta-test adaptation.
-3. `build_tables` groups results by (corpus, preset, model, aux) and builds, per corpus,
+   Each result carries the settings its config.json records (`report_variants.read_settings`).
+2. `summarize` (`report_summary`) turns the folds of one configuration into mean and sample
+   standard deviation (ddof=1; none with a single fold) of UA and WA, with and without
+   meta-test adaptation.
+3. `build_tables` groups results by (corpus, preset, model, aux) and by every other
+   result-deciding setting except the seed and the fold (`group`): runs that differ in any
+   other setting are separate rows, each named by its values of the settings that differ, and
+   a run that changed its preset's settings shows the preset as `paper*`, with a footnote
+   (`report_variants`). It builds, per corpus,
    Table 2 (CNN-LSTM, CNN-LSTM+MTL, MMTL at V+A+D: method x UA/WA) and Table 3 (MMTL per
    auxiliary-task combination). Corpora are never mixed in one table.
    `select_tables` keeps a table only where it has rows of its own (a lone MMTL V+A+D row
@@ -20,8 +26,9 @@ import os
 
 import numpy as np
 
-from mmtl_tf import folds, results_file
+from mmtl_tf import report_variants, results_file
 from mmtl_tf.corpus_notes import corpus_note
+from mmtl_tf.report_summary import mean_and_std, summarize  # noqa: F401 (re-exported)
 from mmtl_tf.results_file import METRICS, NO_AUX, ReportError  # noqa: F401 (re-exported)
 
 AUX_ORDER = ("v", "a", "d", "vd", "ad", "va", "vad")  # Table 3's row order
@@ -71,136 +78,92 @@ def collect(directories) -> list:
     """Reads every results.json under `directories` (each a run, fold or sweep directory).
 
     Returns:
-      Result dicts sorted by path, each with `results_path` and `preset` (default "custom");
-      `aux` in canonical letters, `-` for a cnn_lstm run (see `results_file.check_results`).
+      Result dicts sorted by path, each with `results_path`, `preset` (default "custom") and
+      `settings` (`report_variants.read_settings`: None without config.json beside it); `aux`
+      in canonical letters, `-` for a cnn_lstm run (see `results_file.check_results`).
 
     Raises:
-      ReportError: a directory does not exist, or a results.json is unreadable or damaged.
+      ReportError: a directory does not exist, or a results.json or config.json is unreadable
+        or damaged.
     """
     collected = []
     for path in scan(directories)[0]:
         results = results_file.read_results(path)
-        collected.append(dict(results, results_path=path, preset=results.get("preset", "custom")))
+        collected.append(dict(results, results_path=path, preset=results.get("preset", "custom"),
+                              settings=report_variants.read_settings(path)))
     return collected
 
 
-def mean_and_std(values):
-    """(mean, sample standard deviation with ddof=1, or None for a single value)."""
-    values = np.asarray(values, np.float64)
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
-    return float(np.mean(values)), std
-
-
-def summarize(results_list) -> dict:
-    """Per-fold rows and mean/std over the folds (and seeds) of one configuration.
-
-    With several seeds (the same folds trained with other `--seed`s), `mean` and `std` are over
-    every (fold, seed) run, and the seeds' fold-means give `seed_std` (their sample std) and
-    `sem` (the standard error over seeds, seed_std / sqrt(seeds)).
-
-    Args:
-      results_list: results dicts (results.json) of one corpus, preset, model and aux, one per
-        fold and seed.
-
-    Returns:
-      {"corpus", "preset", "model", "aux", "count", "seeds", "folds": [rows sorted by seed and
-       fold], "mean": {metric: fraction}, "std": {metric: fraction or None}, "std_ddof": 1,
-       "seed_std", "sem": {metric: fraction or None}, "seconds": summed wall time}, metrics being
-      ua, wa, ua_no_adapt, wa_no_adapt; a corpus other than IEMOCAP adds its "note".
-
-    Raises:
-      ReportError: no results, a mixed configuration, or one (seed, fold) twice.
-    """
-    if not results_list:
-        raise ReportError("no results to summarize")
-    first = results_list[0]
-    for key in ("corpus", "preset", "model", "aux"):
-        values = sorted({str(results.get(key)) for results in results_list})
-        if len(values) > 1:
-            raise ReportError(f"cannot summarize results of different {key}s together: {values}")
-    rows, seen = [], {}
-    for results in sorted(results_list, key=lambda item: (item.get("seed", 0), item["fold"])):
-        where = results.get("results_path") or results.get("run_dir", "?")
-        key = (results.get("seed", 0), results["fold"])
-        if key in seen:
-            raise ReportError(f"fold {results['fold']} (seed {key[0]}) of {first['model']} aux "
-                              f"{first['aux']} appears twice ({seen[key]} and {where}); report one")
-        seen[key] = where
-        rows.append({"fold": results["fold"], "seed": key[0], "val_speaker": results.get("val_speaker"),
-                     "test_speaker": (", ".join(folds.recorded_test_speakers(results))
-                                      if "test_speaker" in results else None),
-                     "best_epoch": results.get("best_epoch"), "run_dir": results.get("run_dir"),
-                     "collapsed": results_file.collapsed_predictions(results),
-                     "seconds": float(results.get("seconds", 0.0)),
-                     **{metric: float(results[metric]) for metric in METRICS}})
-    statistics = {metric: mean_and_std([row[metric] for row in rows]) for metric in METRICS}
-    seeds = sorted({row["seed"] for row in rows})
-    seed_std = {metric: mean_and_std([np.mean([row[metric] for row in rows if row["seed"] == seed])
-                                      for seed in seeds])[1] for metric in METRICS}
-    summary = {"corpus": first["corpus"], "preset": first.get("preset", "custom"),
-               "model": first["model"], "aux": first["aux"], "count": len(rows),
-               "seeds": len(seeds), "folds": rows,
-               "mean": {metric: value[0] for metric, value in statistics.items()},
-               "std": {metric: value[1] for metric, value in statistics.items()}, "std_ddof": 1,
-               "seed_std": seed_std,
-               "sem": {metric: None if value is None else value / np.sqrt(len(seeds))
-                       for metric, value in seed_std.items()},
-               "seconds": float(sum(row["seconds"] for row in rows))}
-    if corpus_note(first["corpus"]):
-        summary["note"] = corpus_note(first["corpus"])
-    return summary
-
-
 def group(results_list) -> dict:
-    """{(corpus, preset, model, aux): results list} in report order."""
+    """{(corpus, preset, model, aux, settings id): results list} in report order.
+
+    The settings id (`report_variants.settings_id`) holds every result-deciding setting of the
+    run's config.json except the seed and the fold, so one group, a row of the report, pools
+    only seeds and folds of one experiment; runs that differ in anything else (say
+    --outer_update or --train_steps) are separate rows, never one mean over both.
+    """
     groups = {}
     for results in results_list:
-        key = (results["corpus"], results.get("preset", "custom"), results["model"], results["aux"])
+        key = (results["corpus"], results.get("preset", "custom"), results["model"], results["aux"],
+               report_variants.settings_id(results.get("settings")))
         groups.setdefault(key, []).append(results)
 
     def order(key):
-        corpus, preset, model, aux = key
+        corpus, preset, model, aux, settings = key
         model_rank = MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER)
         aux_rank = AUX_ORDER.index(aux) if aux in AUX_ORDER else -1
-        return corpus, model_rank, aux_rank, preset
+        return corpus, model_rank, aux_rank, preset, settings
     return {key: groups[key] for key in sorted(groups, key=order)}
 
 
-def _row(summary, label, paper) -> dict:
-    return {"method": label, "aux": aux_label(summary["aux"]), "preset": summary["preset"],
+def _row(summary, label, paper, variant) -> dict:
+    return {"method": label + variant["suffix"], "aux": aux_label(summary["aux"]),
+            "preset": variant["preset"], "overrides": variant["overrides"],
             "folds": summary["count"], "seeds": summary["seeds"], "mean": summary["mean"],
             "std": summary["std"], "sem": summary["sem"], "seconds": summary["seconds"],
             "paper": paper, "model": summary["model"], "aux_letters": summary["aux"]}
 
 
-def build_tables(results_list) -> dict:
+def build_tables(results_list, preset_defaults=None) -> dict:
     """Table 2 and Table 3 of every corpus present in `results_list`.
 
     Table 2 has CNN-LSTM, CNN-LSTM+MTL (every aux combination run) and MMTL with the most
     auxiliary tasks run on that corpus (`table2_aux`: V+A+D, the paper's Table 2 setting, when it
     was run; A alone on a corpus that labels only arousal); Table 3 has MMTL for each aux
-    combination, in the paper's order.
+    combination, in the paper's order. Runs are pooled into a row only when they share every
+    result-deciding setting but the seed and the fold (`group`); see `report_variants` for the
+    names of rows kept apart and for presets marked as modified.
+
+    Args:
+      results_list: `collect` output.
+      preset_defaults: {preset: `report_variants.run_settings` of its flags} (the command's
+        `preset_settings.preset_defaults`); a run whose settings differ from its preset's is
+        shown with the preset as `<preset>*`. None: no preset is checked.
 
     Returns:
       {"table2": [table, ...], "table3": [table, ...]}, one table per corpus, each a dict with
-      number, corpus, title, note, rows (method, aux, preset, folds, mean, std, paper) and
-      omitted (MMTL rows left to Table 3).
+      number, corpus, title, note, rows (method, aux, preset, overrides, folds, mean, std,
+      paper) and omitted (auxiliary-task combinations of MMTL left to Table 3).
     """
-    summaries = {key: summarize(items) for key, items in group(results_list).items()}
+    groups = group(results_list)
+    variants = report_variants.describe_variants(groups, preset_defaults)
+    summaries = {key: summarize(items) for key, items in groups.items()}
     tables = {"table2": [], "table3": []}
     for corpus in sorted({key[0] for key in summaries}):
-        table2, table3, omitted = [], [], 0
+        table2, table3, omitted = [], [], set()
         main_aux = table2_aux(key[3] for key in summaries if key[0] == corpus and key[2] == "mmtl")
-        for (name, _, model, aux), summary in summaries.items():
+        for key, summary in summaries.items():
+            name, _, model, aux, _ = key
             if name != corpus:
                 continue
             if model == "mmtl":
-                table3.append(_row(summary, f"MMTL({aux_label(aux)})", TABLE3_PAPER.get(aux)))
+                table3.append(_row(summary, f"MMTL({aux_label(aux)})", TABLE3_PAPER.get(aux),
+                                   variants[key]))
                 if aux != main_aux:
-                    omitted += 1
+                    omitted.add(aux)
                     continue
             table2.append(_row(summary, METHOD_NAMES.get(model, model),
-                               TABLE2_PAPER.get((model, aux))))
+                               TABLE2_PAPER.get((model, aux)), variants[key]))
         for number, rows, subject in ((2, table2, "comparison with baselines"),
                                       (3, table3, "auxiliary-task selection (MMTL)")):
             if rows:
@@ -208,7 +171,7 @@ def build_tables(results_list) -> dict:
                 title = f"Table {number}: {subject} on {corpus}" + (f" ({note})" if note else "")
                 tables[f"table{number}"].append({
                     "number": number, "corpus": corpus, "title": title, "note": note,
-                    "rows": rows, "omitted": omitted if number == 2 else 0})
+                    "rows": rows, "omitted": len(omitted) if number == 2 else 0})
     return tables
 
 
@@ -266,8 +229,11 @@ def select_tables(tables):
     return selected, notes
 
 
-def combined_confusions(results_list) -> list:
-    """Confusion matrices (adapted) summed over folds, one per (corpus, preset, model, aux).
+def combined_confusions(results_list, preset_defaults=None) -> list:
+    """Confusion matrices (adapted) summed over folds, one per row of the report (`group`).
+
+    A (corpus, preset, model, aux) split into rows of different settings adds a tag of the
+    settings to each file name, and a preset changed by the run is named `<preset>-modified`.
 
     Returns:
       Dicts with name (a file stem), title, confusion (list of lists), class_names and folds.
@@ -276,7 +242,11 @@ def combined_confusions(results_list) -> list:
       ReportError: the folds of one group disagree on the class names.
     """
     combined = []
-    for (corpus, preset, model, aux), items in group(results_list).items():
+    groups = group(results_list)
+    variants = report_variants.describe_variants(groups, preset_defaults)
+    for key, items in groups.items():
+        corpus, preset, model, aux, _ = key
+        variant = variants[key]
         usable = [results for results in items if "confusion" in results]
         if not usable:
             continue
@@ -284,10 +254,14 @@ def combined_confusions(results_list) -> list:
         if len(names) > 1:
             raise ReportError(f"{model} aux {aux} on {corpus}: folds have different classes {names}")
         total = np.sum([np.asarray(results["confusion"], np.int64) for results in usable], axis=0)
-        label = METHOD_NAMES.get(model, model) + ("" if aux == NO_AUX else f" ({aux_label(aux)})")
+        label = (METHOD_NAMES.get(model, model) + ("" if aux == NO_AUX else f" ({aux_label(aux)})")
+                 + variant["suffix"] + (f", preset {variant['preset']}" if variant["overrides"]
+                                        else ""))
         note = corpus_note(corpus)
+        stem = (f"confusion_{corpus}_{model}-{'noaux' if aux == NO_AUX else aux}_{preset}"
+                + ("-modified" if variant["overrides"] else "") + variant["file_tag"])
         combined.append({
-            "name": f"confusion_{corpus}_{model}-{'noaux' if aux == NO_AUX else aux}_{preset}",
+            "name": stem,
             "title": f"{label}, {len(usable)} fold(s) summed [{corpus}]" + (f"\n{note}" if note else ""),
             "confusion": total.tolist(), "class_names": list(names.pop()), "folds": len(usable)})
     return combined

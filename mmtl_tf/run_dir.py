@@ -25,6 +25,11 @@ CONFIG_NAME = "config.json"
 # Settings a resumed run may change: they do not change its result.
 _MAY_DIFFER = ("run_dir", "export", "strategy", "num_cpu_devices", "parallel_speakers",
                "parallel_episode_reads")
+# The experiment fields that decide a fold's results: a finished fold recording the same ones is
+# not trained again (`experiments.is_finished`), and reports pool only runs that share them
+# (`report_variants`).
+RESULT_SETTINGS = ("features", "model", "train", "tfrecord_dir", "fold", "val_speaker", "preset",
+                   "skip_nonfinite")
 DATA_KEY = "speaker_digests"  # the fold's speakers' digests of their prepared data
 
 

@@ -146,6 +146,7 @@ LAYERS = (
                                  "mmtl_tf.summaries", "mmtl_tf.schedule", "mmtl_tf.export",
                                  "mmtl_tf.trained_model", "mmtl_tf.checkpoints", "mmtl_tf.run_dir",
                                  "mmtl_tf.reporting", "mmtl_tf.report_rendering",
+                                 "mmtl_tf.report_summary", "mmtl_tf.report_variants",
                                  "mmtl_tf.results_file", "mmtl_tf.confusion_plot",
                                  "mmtl_tf.export_format")),
 )

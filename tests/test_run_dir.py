@@ -83,6 +83,7 @@ def test_a_missing_or_foreign_config_json_is_named(tmp_path):
 _IMPORTS = textwrap.dedent("""
     import sys
     import mmtl_tf.report, mmtl_tf.reporting, mmtl_tf.report_rendering, mmtl_tf.results_file
+    import mmtl_tf.report_variants, mmtl_tf.report_summary, mmtl_tf.preset_settings
     import mmtl_tf.export_format, mmtl_tf.corpus_notes, mmtl_tf.confusion_plot
     assert "tensorflow" not in sys.modules, "reports load TensorFlow"
     print("ok")
