@@ -1,7 +1,7 @@
 """The run directory: its lock and its recorded configuration (config.json).
 
     run_dir/
-      .lock              held by the process training in it (`RunLock`)
+      .lock              flocked by the process training in it (`RunLock`; stays, empty, after)
       config.json        the ExperimentConfig, corpus, classes and fold speakers (written first)
       flags.txt          the resolved absl flags (written by the CLI)
       checkpoints/       latest and best (see `checkpoints`)
@@ -41,7 +41,7 @@ class RunLock(directory_lock.DirectoryLock):
     """An exclusive lock on a run directory, held for the life of a run (a context manager).
 
     A second run pointed at the same directory is refused with `RunDirError` while the first
-    process lives; a lock left by a killed process is taken over.
+    process lives; a killed process' lock is free at once (see `directory_lock`).
     """
 
     error = RunDirError

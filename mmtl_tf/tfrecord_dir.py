@@ -9,7 +9,7 @@
         1F.done.json                      what its speakers were computed from (resuming, reuse)
         prepare_flags.txt                 the flags that produced this generation
       generation-0003/       staging: an unfinished prepare's work, resumed by the next one
-      .lock                  held while a prepare runs (`directory_lock.DirectoryLock`)
+      .lock                  flocked while a prepare runs (`directory_lock.DirectoryLock`; stays)
 
 A prepare never writes into the committed generation. It stages a complete new generation in a
 new folder (speakers it need not recompute are hard-linked from the committed one), then

@@ -73,7 +73,7 @@ def test_clear_run_removes_outputs_and_keeps_flags(tmp_path):
     for name in ("results.json", "config.json", "confusion_matrix.png", "flags.txt"):
         (tmp_path / name).write_text("{}")
     experiments.clear_run(str(tmp_path))
-    assert sorted(os.listdir(tmp_path)) == ["flags.txt"]
+    assert sorted(os.listdir(tmp_path)) == [".lock", "flags.txt"]  # the run lock's file stays
 
 
 @pytest.fixture(scope="module")

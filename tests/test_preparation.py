@@ -60,7 +60,7 @@ def test_manifest_counts_segments_per_utterance_and_histograms(prepared):
     assert speaker_1f["num_segments"] == 2 and speaker_1m["num_segments"] == 5
     assert speaker_1f["shards"] == ["1F-00000-of-00001.tfrecord"]
     assert manifest["generation"] == "generation-0001"
-    assert sorted(os.listdir(output_dir)) == ["generation-0001", "manifest.json"]
+    assert sorted(os.listdir(output_dir)) == [".lock", "generation-0001", "manifest.json"]
     assert speaker_1f["histograms"] == {"emotion": [1, 0, 1, 0], "valence": [1, 1, 0, 0],
                                         "arousal": [0, 0, 1, 1], "dominance": [0, 0, 0, 1]}
     assert speaker_1m["histograms"] == {"emotion": [3, 0, 0, 2], "valence": [0, 0, 2, 3],

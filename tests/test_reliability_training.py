@@ -9,11 +9,11 @@ command would print a traceback.
 import json
 import os
 import shutil
-import subprocess
 
 import pytest
 
 from conftest import run_main_in_process
+from lock_holder import Holder
 
 
 def _copy_shards(synthetic_shards, tmp_path):
@@ -97,20 +97,17 @@ def test_nan_loss_stops_with_step_and_speaker_and_skip_flag_continues(synthetic_
 def test_second_run_on_a_locked_run_dir_is_refused(synthetic_shards, tmp_path, capsys):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    sleeper = subprocess.Popen(["sleep", "60"])
-    try:
-        (run_dir / ".lock").write_text(str(sleeper.pid))
+    with Holder(run_dir) as owner:  # a live process holding the run directory's lock
         status, _, stderr = _main(capsys, synthetic_shards[0], str(run_dir))
         assert status != 0
-        assert "in use by another run" in stderr and str(sleeper.pid) in stderr
-    finally:
-        sleeper.kill()
+        assert "in use by another run" in stderr and str(owner.pid) in stderr
     from mmtl_tf import run_dir as run_dir_lib
 
-    (run_dir / ".lock").write_text("999999")  # a dead owner: the stale lock is taken over
+    # The owner was SIGKILLed: its record stays in the file, but the lock is free at once.
+    assert (run_dir / ".lock").read_text().split()[0] == f"pid={owner.pid}"
     with run_dir_lib.RunLock(str(run_dir)):
-        assert (run_dir / ".lock").read_text().split()[0] == str(os.getpid())
-    assert not (run_dir / ".lock").exists()
+        assert (run_dir / ".lock").read_text().split()[0] == f"pid={os.getpid()}"
+    assert (run_dir / ".lock").read_text() == ""
 
 
 @pytest.mark.parametrize("damage", ["truncated data", "corrupt index"])

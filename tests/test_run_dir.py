@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from conftest import REPO
+from lock_holder import Holder
 from mmtl_tf import config, directory_lock, run_dir as run_dir_lib
 
 
@@ -29,30 +30,28 @@ MANIFEST = {"corpus": "synthetic", "class_names": ["neu", "hap", "sad", "ang"],
 
 
 def test_a_live_owner_keeps_the_lock_and_a_dead_one_loses_it(tmp_path):
-    live_owner = os.getppid()  # the process that started this test: alive, and not us
-    (tmp_path / ".lock").write_text(str(live_owner))
-    with pytest.raises(run_dir_lib.RunDirError) as raised:
+    with Holder(tmp_path) as live_owner:  # a process holding the lock's flock
+        record = (tmp_path / ".lock").read_text()
+        with pytest.raises(run_dir_lib.RunDirError) as raised:
+            with run_dir_lib.RunLock(str(tmp_path)):
+                pass
+        assert str(raised.value) == (f"{tmp_path} is in use by another run (pid "
+                                     f"{live_owner.pid}). Wait for it to finish, or choose "
+                                     f"another --run_dir.")
+        assert (tmp_path / ".lock").read_text() == record  # the refused side writes nothing
+
+        prepare_lock = directory_lock.DirectoryLock(str(tmp_path), user="prepare",
+                                                    flag="--tfrecord_dir")
+        with pytest.raises(directory_lock.DirectoryInUseError, match="in use by another prepare"):
+            with prepare_lock:
+                pass
+
+        live_owner.kill()  # SIGKILL: the kernel releases its lock, the lock is free at once
+        with run_dir_lib.RunLock(str(tmp_path / "new")):  # a missing directory is created
+            assert (tmp_path / "new" / ".lock").read_text().split()[0] == f"pid={os.getpid()}"
         with run_dir_lib.RunLock(str(tmp_path)):
-            pass
-    assert str(raised.value) == (f"{tmp_path} is in use by another run (pid {live_owner}). "
-                                 f"Wait for it to finish, or choose another --run_dir. If you "
-                                 f"are sure no such process runs, delete {tmp_path / '.lock'} "
-                                 f"and retry.")
-    assert (tmp_path / ".lock").read_text() == str(live_owner)
-
-    prepare_lock = directory_lock.DirectoryLock(str(tmp_path), user="prepare", flag="--tfrecord_dir")
-    with pytest.raises(directory_lock.DirectoryInUseError, match="in use by another prepare"):
-        with prepare_lock:
-            pass
-
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (tmp_path / ".lock").write_text(str(dead.pid))
-    with run_dir_lib.RunLock(str(tmp_path / "new")):  # a missing directory is created
-        assert (tmp_path / "new" / ".lock").read_text().split()[0] == str(os.getpid())
-    with run_dir_lib.RunLock(str(tmp_path)):
-        assert (tmp_path / ".lock").read_text().split()[0] == str(os.getpid())
-    assert not (tmp_path / ".lock").exists()
+            assert (tmp_path / ".lock").read_text().split()[0] == f"pid={os.getpid()}"
+    assert (tmp_path / ".lock").read_text() == ""  # left in place, emptied
 
 
 def test_config_is_recorded_once_and_other_settings_are_refused_without_writing(tmp_path):

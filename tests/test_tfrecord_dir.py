@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import handmade_corpus
+from lock_holder import Holder
 from mmtl_tf import audio
 from mmtl_tf import config as config_lib
 from mmtl_tf import directory_lock
@@ -70,7 +71,7 @@ def test_other_feature_settings_are_refused_untouched_and_overwrite_replaces(com
     replaced = preparation.prepare_corpus(listing, other, directory, show_progress=False,
                                           overwrite=True)
     assert tfrecords.load_manifest(directory, other) == replaced
-    assert sorted(os.listdir(directory)) == ["generation-0002", "manifest.json"]
+    assert sorted(os.listdir(directory)) == [".lock", "generation-0002", "manifest.json"]
 
 
 def test_rerun_failing_on_a_corrupt_wav_leaves_the_committed_preparation_byte_for_byte(tmp_path):
@@ -105,22 +106,25 @@ def test_rerun_failing_on_a_corrupt_wav_leaves_the_committed_preparation_byte_fo
                                           show_progress=False)
     assert manifest["generation"] == "generation-0002"
     assert manifest["speakers"]["1M"]["num_segments"] == 2 + 2  # 1M_a 3.2 s, 1M_b now 6 s
-    assert sorted(os.listdir(directory)) == ["generation-0002", "manifest.json"]
+    assert sorted(os.listdir(directory)) == [".lock", "generation-0002", "manifest.json"]
     assert len(list(shard_reader.speaker_dataset(directory, manifest, "1M", FEATURE_CONFIG))) == 4
 
 
 def test_a_second_prepare_is_refused_while_a_live_process_holds_the_lock(committed, tmp_path):
     listing, directory = _copy(committed, tmp_path)
-    owner = os.getppid()  # the process that started this test: alive, and not us
-    with open(os.path.join(directory, directory_lock.LOCK_NAME), "w", encoding="utf-8") as handle:
-        handle.write(str(owner))
-    before = handmade_corpus.tree_bytes(directory)
-    with pytest.raises(directory_lock.DirectoryInUseError) as refused:
-        preparation.prepare_corpus(_relabelled(listing), FEATURE_CONFIG, directory,
-                                   show_progress=False)
-    assert f"{directory} is in use by another prepare (pid {owner})" in str(refused.value)
-    assert "--tfrecord_dir" in str(refused.value)
-    assert handmade_corpus.tree_bytes(directory) == before
+    with Holder(directory) as owner:  # a live process holding the directory's lock
+        before = handmade_corpus.tree_bytes(directory)
+        with pytest.raises(directory_lock.DirectoryInUseError) as refused:
+            preparation.prepare_corpus(_relabelled(listing), FEATURE_CONFIG, directory,
+                                       show_progress=False)
+        assert str(refused.value) == (
+            f"{directory} is in use by another prepare (pid {owner.pid}). Wait for it to "
+            f"finish, or choose another --tfrecord_dir.")
+        assert handmade_corpus.tree_bytes(directory) == before
+    # Killed, the owner's lock is free at once (its record stays in the file until then).
+    manifest = preparation.prepare_corpus(_relabelled(listing), FEATURE_CONFIG, directory,
+                                          show_progress=False)
+    assert manifest["generation"] == "generation-0002"
 
 
 def test_tfrecord_dir_that_is_a_file_or_cannot_be_created_is_named(tmp_path):
@@ -196,7 +200,7 @@ def test_sigkill_at_every_step_of_the_swap_leaves_old_or_new_whole_and_a_rerun_c
             assert handmade_corpus.tree_bytes(os.path.join(copy, "generation-0002")) == new_files
         rerun = preparation.prepare_corpus(listing, FEATURE_CONFIG, copy, show_progress=False)
         assert rerun == staged["manifest"]
-        assert sorted(os.listdir(copy)) == ["generation-0002", "manifest.json"]
+        assert sorted(os.listdir(copy)) == [".lock", "generation-0002", "manifest.json"]
         assert handmade_corpus.tree_bytes(os.path.join(copy, "generation-0002")) == new_files
 
 
@@ -216,7 +220,7 @@ def test_a_flat_layout_of_an_older_version_is_read_and_migrated_without_recomput
     migrated = preparation.prepare_corpus(listing, FEATURE_CONFIG, directory, show_progress=False)
     printed = capsys.readouterr().out
     assert "speaker 1F: already prepared" in printed and "speaker 1M: already prepared" in printed
-    assert sorted(os.listdir(directory)) == ["generation-0001", "manifest.json"]
+    assert sorted(os.listdir(directory)) == [".lock", "generation-0001", "manifest.json"]
     assert handmade_corpus.shard_bytes(directory, migrated) == handmade_corpus.shard_bytes(
         committed[1], committed[2])
 
