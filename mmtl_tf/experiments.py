@@ -133,14 +133,34 @@ def run_fold(experiment, rerun: bool = False, log=print) -> dict:
     elif is_finished(experiment):
         log(f"fold {experiment.fold}: finished with the same settings, skipped "
             f"({experiment.run_dir}/results.json; --rerun recomputes it)")
-        return atomic_files.read_json(os.path.join(experiment.run_dir, "results.json"))
+        results = atomic_files.read_json(os.path.join(experiment.run_dir, "results.json"))
+        if experiment.export and not has_export(experiment.run_dir):
+            # killed while exporting, or trained with --noexport: the export is still owed
+            results["export_dir"] = _export(experiment.run_dir)
+            log(f"fold {experiment.fold}: had no SavedModel; exported its selected checkpoint "
+                f"to {results['export_dir']}")
+        return results
     results = training.train_and_evaluate(experiment)
     if experiment.export:
-        from mmtl_tf import export as export_lib  # pylint: disable=import-outside-toplevel
-        results["export_dir"] = export_lib.export_run(experiment.run_dir)
+        results["export_dir"] = _export(experiment.run_dir)
     log(describe(results))
     log(describe_outputs(experiment.run_dir, results.get("export_dir")))
     return results
+
+
+def has_export(run_dir: str) -> bool:
+    """Whether run_dir/export holds a finished SavedModel (a version folder with saved_model.pb;
+    an interrupted export leaves only its hidden staging folder)."""
+    folder = os.path.join(run_dir, "export")
+    return os.path.isdir(folder) and any(
+        name.isdigit() and os.path.isfile(os.path.join(folder, name, "saved_model.pb"))
+        for name in os.listdir(folder))
+
+
+def _export(run_dir: str) -> str:
+    """Exports the run's selected checkpoint (`export.export_run`); returns the SavedModel dir."""
+    from mmtl_tf import export as export_lib  # pylint: disable=import-outside-toplevel
+    return export_lib.export_run(run_dir)
 
 
 def write_summary(directory: str, summary: dict, markdown: str) -> None:

@@ -9,7 +9,8 @@ the very same function inside its graph. The steps:
 2. Each segment is framed with a Hamming window (40 ms by default), hop 10 ms, DFT 800.
 3. The 200 lowest bins (0-4 kHz) are kept as log power, log(|X|^2 + log_floor).
 4. Each segment is normalised to zero mean and unit variance over its valid frames, then
-   zero padded along time to `max_frames` (300) frames.
+   zero padded along time to `max_frames` (300) frames. A flat segment (digital silence: its log
+   power varies by less than `_FLAT_STD`) is all zeros.
 
 Segments shorter than one window have no frame; callers reject such audio before it gets here
 (the reader and `predict` say which file), and the graph returns all-zero features for them.
@@ -29,6 +30,11 @@ import tensorflow as tf
 from mmtl_tf import config as config_lib
 
 _STD_FLOOR = 1e-5
+# A segment whose log power varies less than this is flat (digital silence): normalising it would
+# only magnify float32 rounding of its mean (to +-0.7 with the floor above), so it comes out all
+# zeros, as the float64 reference and librosa baseline give it (their deviation is exactly 0).
+# Real audio varies by units of log power, so no other segment comes near it.
+_FLAT_STD = 1e-3
 
 
 def segment_lengths(num_samples, segment_samples: int):
@@ -149,7 +155,8 @@ def _normalise_and_pad(log_power, num_frames, feature_config: config_lib.Feature
     count = tf.maximum(tf.cast(num_frames * cfg.num_bins, tf.float32), 1.0)[:, tf.newaxis, tf.newaxis]
     mean = tf.reduce_sum(log_power * mask, axis=[1, 2], keepdims=True) / count
     variance = tf.reduce_sum(tf.square(log_power - mean) * mask, axis=[1, 2], keepdims=True) / count
-    normalised = tf.where(mask > 0.0, (log_power - mean) / (tf.sqrt(variance) + _STD_FLOOR),
+    std = tf.sqrt(variance)
+    normalised = tf.where((mask > 0.0) & (std > _FLAT_STD), (log_power - mean) / (std + _STD_FLOOR),
                           0.0)  # +0.0 over the padding (a product with the mask could give -0.0)
     pad = cfg.max_frames - tf.shape(normalised)[1]
     padded = tf.pad(normalised, [[0, 0], [0, pad], [0, 0]])

@@ -157,3 +157,36 @@ def test_sweep_of_cnn_lstm_is_refused():  # the flags: tests/test_cli_flags.py
         train=config.TrainConfig(model="cnn_lstm"), tfrecord_dir="unused", run_dir="unused")
     with pytest.raises(ValueError, match="cnn_lstm"):
         experiments.run_sweep(experiment, [1])
+
+
+def test_a_finished_fold_without_its_savedmodel_is_exported_not_skipped(tmp_path, monkeypatch):
+    """A run killed while exporting (or trained with --noexport, rerun with --export) is
+    finished but owes its SavedModel: the rerun exports it, once."""
+    import mmtl_tf.export as export_lib
+
+    exported = []
+
+    def fake_export(run_dir):
+        folder = os.path.join(run_dir, "export", "1")
+        os.makedirs(folder)
+        open(os.path.join(folder, "saved_model.pb"), "wb").close()
+        exported.append(run_dir)
+        return folder
+
+    run_dir = tmp_path / "fold1"
+    os.makedirs(run_dir / "export" / ".export-123-abc")  # an interrupted export's staging
+    (run_dir / "results.json").write_text(json.dumps({"ua": 0.5}))
+    monkeypatch.setattr(experiments, "is_finished", lambda experiment: True)
+    monkeypatch.setattr(export_lib, "export_run", fake_export)
+    experiment = config.ExperimentConfig(
+        features=config.FeatureConfig(), model=config.ModelConfig(), train=config.TrainConfig(),
+        tfrecord_dir="shards", run_dir=str(run_dir), fold=1)
+    lines = []
+    assert not experiments.has_export(str(run_dir))
+    results = experiments.run_fold(dataclasses.replace(experiment, export=False), log=lines.append)
+    assert results == {"ua": 0.5} and exported == []
+    results = experiments.run_fold(dataclasses.replace(experiment, export=True), log=lines.append)
+    assert exported == [str(run_dir)] and results["export_dir"].endswith("export/1")
+    assert experiments.has_export(str(run_dir)) and "exported its selected checkpoint" in lines[-1]
+    experiments.run_fold(dataclasses.replace(experiment, export=True), log=lines.append)
+    assert exported == [str(run_dir)]  # not again

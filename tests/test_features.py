@@ -57,6 +57,24 @@ def test_spectrogram_matches_independent_numpy(seconds):
     assert max(mean_errors) < 2e-5, mean_errors
 
 
+def test_digital_silence_is_all_zeros_as_the_reference_gives_it_whatever_shares_the_batch():
+    """A constant segment's deviations are (nearly) 0 in float64; normalising float32 rounding
+    of its mean gave values up to 0.7 that depended on the batch (the audit's silent.wav)."""
+    speech, silence = _speechlike(3.0, 5), np.zeros(2 * CFG.segment_samples, np.float32)
+    expected, count = _reference_segment(silence[:CFG.segment_samples])
+    assert count == 297 and np.abs(expected).max() < 1e-6
+    for waveforms in ([silence], [speech, silence], [silence, speech, speech]):
+        out = features.concatenated_features(np.concatenate(waveforms),
+                                             [len(w) for w in waveforms], CFG)
+        rows = [index for index, utterance in enumerate(out["utterance_index"].numpy())
+                if waveforms[utterance] is silence]
+        assert len(rows) == 2 and not out["spectrogram"].numpy()[rows].any()
+    quiet = (1e-4 * np.random.default_rng(0).normal(size=CFG.segment_samples)).astype(np.float32)
+    out = features.concatenated_features(quiet, [len(quiet)], CFG)["spectrogram"].numpy()[0]
+    np.testing.assert_allclose(out, _reference_segment(quiet)[0], atol=2e-3)  # quiet, not flat
+    assert np.abs(out[:297]).std() > 0.5
+
+
 def test_three_second_segment_has_297_frames_and_200_bins_below_4khz():
     assert CFG.window_samples == 640 and CFG.hop_samples == 160
     assert CFG.frames_for(CFG.segment_samples) == 297
