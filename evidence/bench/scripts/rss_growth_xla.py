@@ -1,0 +1,68 @@
+"""rss_growth_alone.py with the step XLA-compiled when JIT=1 (eleventh session, 2026-12-01:
+`JIT=1 EVERY_STEP=1 python rss_growth_xla.py 25,100,200`, cut after step 10; output in
+../2026-12-01-eleventh-session/rss-xla-demo-cut.log). Run as a plain script, so TensorFlow's
+default host allocator (not the commands' BFC pool) served it.
+
+The docstring of rss_growth_alone.py follows.
+
+rss_growth alone (mmtl_tf.bench.memory), as mmtl_tf.bench runs it for the demo preset, printing
+VmHWM/VmRSS every 25 steps so a cut run still reports.
+
+Usage (2026-11-30, third session; output in ../2026-11-30-third-session/rss_growth_quiet_ab.txt):
+  python evidence/bench/scripts/rss_growth_alone.py            # steps 25,100,200
+  MALLOC_ARENA_MAX=2 python evidence/bench/scripts/rss_growth_alone.py
+Sixth session (outputs in ../2026-11-30-sixth-session/rss-*.log): EVERY_STEP=1 prints a reading after
+every step; TF_CPU_ALLOCATOR_USE_BFC=true [TF_NUM_INTEROP_THREADS=1] [READ_PARALLELISM=2] as the logs say.
+Tenth session: READ_PARALLELISM=N sets `TrainConfig.parallel_episode_reads` (0: tf.data's
+autotuner, the default until then; 1 is the default since); before, it set the module constant
+`episodes.READ_PARALLELISM` that the flag replaced.
+Seventh session: PARALLEL_SPEAKERS=1 runs the speaker loop one iteration at a time
+(`--parallel_speakers`; the log was made with the same setting through an environment hook in a
+clone of 16b22fb's parent, `rss-bfc-parallel-speakers-1.log`).
+"""
+import json, os, sys, tempfile, time
+import mmtl_tf
+from mmtl_tf import training, episodes
+from mmtl_tf.bench import __main__ as bench_main, memory, random_shards, outer_step, run, timing
+_overrides = {name: int(os.environ[variable]) for variable, name in
+              (("PARALLEL_SPEAKERS", "parallel_speakers"),
+               ("READ_PARALLELISM", "parallel_episode_reads")) if os.environ.get(variable)}
+if _overrides:
+    import dataclasses
+    _config = outer_step.experiment_config
+    def _with_overrides(*args, **kwargs):
+        experiment = _config(*args, **kwargs)
+        return dataclasses.replace(experiment, train=dataclasses.replace(experiment.train,
+                                                                         **_overrides))
+    outer_step.experiment_config = _with_overrides
+print("mmtl_tf from", mmtl_tf.__file__, "overrides", _overrides, flush=True)
+model, b, features = bench_main.preset_sizes("demo")
+steps = tuple(int(s) for s in (sys.argv[1].split(",") if len(sys.argv) > 1 else (25, 100, 200)))
+work = tempfile.mkdtemp(prefix="rss_")
+d = os.path.join(work, "memory-shards")
+manifest = random_shards.write_random_shards(d, run.MEMORY_SPEAKERS, 4 * b,
+                                             outer_step.experiment_config(model, b).features)
+t = time.perf_counter()
+make = training.make_train_step
+def counted(*args, **kwargs):
+    kwargs["jit_compile"] = bool(os.environ.get("JIT"))
+    inner = make(*args, **kwargs)
+    count = [0]
+    def step(episode):
+        out = inner(episode)
+        count[0] += 1
+        if os.environ.get("EVERY_STEP") or count[0] % 25 == 0 or count[0] in (1, 5, 10):
+            print(f"step {count[0]} {time.perf_counter() - t:.0f}s {timing.memory_kilobytes()}", flush=True)
+        return out
+    step.traced_function = inner.traced_function
+    return step
+training.make_train_step = counted
+if os.environ.get("RESERVE_MB"):  # touch and free a block first, so the host pool starts that large
+    import tensorflow as tf
+    with tf.device("/CPU:0"):
+        block = tf.ones([int(os.environ["RESERVE_MB"]) << 20], tf.uint8)
+        del block
+    print("reserved", os.environ["RESERVE_MB"], "MB", timing.memory_kilobytes(), flush=True)
+rec = memory.rss_growth(d, manifest, model, b, 2, steps)
+rec["wall_seconds"] = time.perf_counter() - t
+print(json.dumps(timing.rounded(rec), indent=1), flush=True)
