@@ -222,7 +222,7 @@ def test_feature_calls_start_where_asked_and_preparation_starts_one_per_unit(tmp
     assert preparation_stream.call_ranges(7, 4) == [(0, 4), (4, 7)]
     assert preparation_stream.call_ranges(7, 4, [3, 0, 7]) == [(0, 3), (3, 7)]
     assert preparation_stream.call_ranges(9, 2, [5]) == [(0, 2), (2, 4), (4, 5), (5, 7), (7, 9)]
-    utterances, _ = _wav_utterances(tmp_path, [3.0, 1.0, 6.0, 2.0, 2.0, 7.0, 1.0])
+    utterances, lengths = _wav_utterances(tmp_path, [3.0, 1.0, 6.0, 2.0, 2.5, 7.0, 1.5])
     speakers = ["1F", "1F", "1M", "2F", "2F", "2M", "3F"]  # segments 2, 2, 2, 3, 1
     listing = corpora.CorpusListing("calls", ("neu", "hap"), [
         corpora.Utterance(u.utterance_id, u.path, speaker, speaker[0], 0)
@@ -234,15 +234,17 @@ def test_feature_calls_start_where_asked_and_preparation_starts_one_per_unit(tmp
         compute = real(feature_config)
 
         def call(samples, num_samples):
-            calls.append(int(num_samples.shape[0]))
+            calls.append(tuple(num_samples.numpy()))  # the lengths name the utterances
             return compute(samples, num_samples)
         return call
 
     monkeypatch.setattr(features_lib, "shard_features", recording)
     preparation.prepare_corpus(listing, CFG, str(tmp_path / "out"), segments_per_shard=4,
                                show_progress=False)
-    # Units [1F 1M] [2F] [2M 3F] hold 3, 2 and 2 utterances: a call each (4 a call would be 4, 3).
-    assert calls == [3, 2, 2]
+    # Units [1F 1M] [2F] [2M 3F] hold utterances 0-2, 3-4 and 5-6: a call each (4 a call would
+    # be 0-3 and 4-6). The pool's threads make the calls in any order.
+    samples = [lengths[u.utterance_id] for u in utterances]
+    assert sorted(calls) == sorted([tuple(samples[0:3]), tuple(samples[3:5]), tuple(samples[5:7])])
 
 
 def test_preparation_stream_yields_every_utterance_before_a_bad_wav_then_names_it(tmp_path):
