@@ -10,9 +10,10 @@ things here are about how TF Serving runs them:
   keras-team/keras#19274, tensorflow/serving#2250). The module therefore tracks the wrapped
   `tf.Variable`s themselves (`network_variables`), not the Keras models: each weight is saved
   once, under the object the signatures read.
-- The network runs over at most `chunk_segments` segments at a time (a `tf.while_loop` with
-  `parallel_iterations=1`), so a long request needs memory for one chunk of activations, not
-  for all its segments; `python -m mmtl_tf.evaluation` runs 64 segments at a time too.
+- The features and the network run over at most `chunk_segments` segments at a time (a
+  `tf.while_loop` with `parallel_iterations=1`), so a long request needs memory for its samples
+  and one chunk's spectrograms and activations, not for all its segments at once; evaluation
+  runs 64 segments at a time too.
 """
 
 import json
@@ -120,20 +121,16 @@ class ServingModule(tf.Module):
                                           spectrogram)
         return tf.nn.softmax(logits, axis=-1)
 
-    def chunked_probabilities(self, spectrogram):
-        """`_segment_probabilities` over `chunk_segments` segments at a time, one after another.
-
-        Args:
-          spectrogram: float32 [segments, max_frames, num_bins].
+    def _over_chunks(self, total, probabilities_of):
+        """Runs `probabilities_of(start, stop)` over segments [0, total) in chunks, one at a time.
 
         Returns:
-          float32 [segments, classes], the same values as one call over all segments.
+          float32 [total, classes], the chunks' results concatenated in order.
         """
-        total = tf.shape(spectrogram)[0]
         chunk = self._chunk_segments
 
         def body(start, outputs):
-            part = self._segment_probabilities(spectrogram[start:tf.minimum(start + chunk, total)])
+            part = probabilities_of(start, tf.minimum(start + chunk, total))
             return start + chunk, outputs.write(start // chunk, part)
 
         outputs = tf.TensorArray(tf.float32, size=(total + chunk - 1) // chunk,
@@ -142,6 +139,42 @@ class ServingModule(tf.Module):
         _, outputs = tf.while_loop(lambda start, _: start < total, body,
                                    (tf.constant(0), outputs), parallel_iterations=1)
         return tf.ensure_shape(outputs.concat(), [None, self._num_classes])
+
+    def chunked_probabilities(self, spectrogram):
+        """`_segment_probabilities` over `chunk_segments` segments at a time.
+
+        Args:
+          spectrogram: float32 [segments, max_frames, num_bins].
+
+        Returns:
+          float32 [segments, classes], the values of one call over all segments.
+        """
+        return self._over_chunks(tf.shape(spectrogram)[0], lambda start, stop:
+                                 self._segment_probabilities(spectrogram[start:stop]))
+
+    def waveform_probabilities(self, waveform, num_samples):
+        """Per-segment posteriors of zero-padded utterances, features and network by chunk.
+
+        The utterances are cut into segments first (`features.split_segments`); each chunk of
+        segments then gets its features (`features.concatenated_features`, every segment as an
+        utterance of its own: the same frames and per-segment normalisation as
+        `features.waveform_features`) and its network call.
+
+        Returns:
+          (probabilities float32 [segments, classes], utterance_index int32 [segments]).
+        """
+        cfg = self._feature_config
+        segments, lengths, utterance_index = features.split_segments(
+            waveform, num_samples, cfg.segment_samples)
+
+        def probabilities_of(start, stop):
+            part_lengths = lengths[start:stop]
+            samples = tf.RaggedTensor.from_tensor(segments[start:stop], lengths=part_lengths)
+            spectrogram = features.concatenated_features(samples.flat_values, part_lengths,
+                                                         cfg)["spectrogram"]
+            return self._segment_probabilities(spectrogram)
+
+        return self._over_chunks(tf.shape(segments)[0], probabilities_of), utterance_index
 
     def _serve_spectrogram(self, spectrogram):
         self._name_captured_variables()
@@ -184,10 +217,9 @@ class ServingModule(tf.Module):
     def _serve_waveform(self, waveform, num_samples):
         self._name_captured_variables(extra=[("class_names", self.class_names)])
         num_samples = self._checked_lengths(waveform, num_samples)
-        segments = features.waveform_features(waveform, num_samples, self._feature_config)
-        segment_probabilities = self.chunked_probabilities(segments["spectrogram"])
+        segment_probabilities, utterance_index = self.waveform_probabilities(waveform, num_samples)
         probabilities = tf.math.unsorted_segment_mean(
-            segment_probabilities, segments["utterance_index"], num_segments=tf.shape(waveform)[0])
+            segment_probabilities, utterance_index, num_segments=tf.shape(waveform)[0])
         class_index = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         return {"probabilities": probabilities, "class_index": class_index,
                 "class_name": tf.gather(self.class_names, class_index)}
