@@ -124,11 +124,13 @@ def unfinished_warning(run_dir: str, status: dict) -> str:
     """The `warning:` line for exporting a run that did not finish ("" when it finished)."""
     if status["finished"]:
         return ""
-    planned = status["planned_steps"]
-    return (f"warning: {run_dir} has no {results_file.RESULTS_NAME}: training stopped at step "
-            f"{status['step_reached']} of {planned if planned else 'an unknown number of'} "
-            f"planned steps, so this model (the checkpoint of step {status['exported_step']}) "
-            f"is from an unfinished run; resume it with the same --run_dir to finish it")
+    planned, reached = status["planned_steps"], status["step_reached"]
+    where = (f"stopped at step {reached} of {planned if planned else 'an unknown number of'} "
+             f"planned steps" if reached != planned else
+             f"reached its {planned} planned steps, but the run ended before its test")
+    return (f"warning: {run_dir} has no {results_file.RESULTS_NAME}: training {where}, so this "
+            f"model (the checkpoint of step {status['exported_step']}) is from an unfinished "
+            f"run; resume it with the same --run_dir to finish it")
 
 
 def export_run(run_dir: str, export_dir: str = None, version: int = None,
