@@ -202,8 +202,8 @@ GROUPS = {
         _RUN_DIR,
         _S(flags.DEFINE_string, "export_dir", None, "Model base path TF Serving watches; default "
            "<run_dir>/export.", checks.non_empty),
-        _S(flags.DEFINE_integer, "version", None, "Version directory to write; default one more "
-           "than the highest existing.", checks.at_least(0)),
+        _S(flags.DEFINE_integer, "version", None, "Version directory to write (>= 1: TF Serving "
+           "loads 1, 2, ...); default one more than the highest existing.", checks.at_least(1)),
         _OVERWRITE)),
     "predict": ("Prediction", (
         _S(flags.DEFINE_string, "model_dir", None, "An export version directory, or an export "

@@ -84,9 +84,15 @@ def split_segments(waveforms, num_samples, segment_samples: int):
 
 
 def _concatenate_rows(waveforms, num_samples):
-    """The valid samples of every row, one row after another, and the row lengths (>= 1)."""
+    """The valid samples of every row, one row after another, and the row lengths.
+
+    A length is raised to 1 (one segment per row) but never beyond the row's width: the
+    segments are cut from these samples without bounds checks, so a length past the row (a
+    zero-width batch) would read out of range (a crash of the process, not an error).
+    """
     waveforms = tf.convert_to_tensor(waveforms, tf.float32)
-    n = tf.maximum(tf.cast(num_samples, tf.int64), 1)
+    width = tf.shape(waveforms, out_type=tf.int64)[1]
+    n = tf.minimum(tf.maximum(tf.cast(num_samples, tf.int64), 1), width)
     return tf.RaggedTensor.from_tensor(waveforms, lengths=n).flat_values, n
 
 

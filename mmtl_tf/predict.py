@@ -13,9 +13,9 @@ numbered versions, of which the highest is used. The steps:
 2. Each file is read with `audio.read_wav` (any sample rate and channel count, converted to mono
    at the model's rate). A missing, non-wav, corrupt, empty or NaN-holding file, or audio
    shorter than one analysis window, gets an error line naming the file; the others go on.
-3. The good files are zero-padded into batches and sent with their lengths to the
-   `serving_default` signature, which segments each utterance (<= 3 s), scores the segments and
-   averages their posteriors over the whole utterance.
+3. The good files are zero-padded into batches (`batches`: memory stays bounded) and sent with
+   their lengths to `serving_default`, which segments each utterance (<= 3 s), scores the
+   segments 64 at a time and averages their posteriors over the whole utterance.
 4. A table (file, seconds, class, one probability column per class, note) or, with --json, one
    JSON document (the model's metadata, one result per file, the errors) is printed; the exit
    status is 1 when any file (or the model) failed.
@@ -146,13 +146,33 @@ def read_audio(paths, feature_config):
     return waveforms, errors
 
 
-def predict_waveforms(model, waveforms, batch_size: int = 16) -> dict:
-    """Runs `serving_default` over waveforms, zero-padded into batches.
+# Padded samples per serving call: 64 segments of 3 s at 16 kHz (the signature's network chunk).
+MAX_BATCH_SAMPLES = 64 * 48000
+
+
+def batches(lengths, batch_size: int, max_batch_samples: int = MAX_BATCH_SAMPLES) -> list:
+    """(start, stop) ranges of consecutive waveforms per serving call, in order: at most
+    `batch_size` waveforms and, zero padded to the longest, `max_batch_samples` samples (a
+    longer waveform goes alone), so a request's padding and features stay bounded."""
+    ranges, start, longest = [], 0, 0
+    for index, length in enumerate(lengths):
+        longest = max(longest, length)
+        if index > start and (index - start >= batch_size
+                              or (index - start + 1) * longest > max_batch_samples):
+            ranges.append((start, index))
+            start, longest = index, length
+    return ranges + [(start, len(lengths))] if len(lengths) else []
+
+
+def predict_waveforms(model, waveforms, batch_size: int = 16,
+                      max_batch_samples: int = MAX_BATCH_SAMPLES) -> dict:
+    """Runs `serving_default` over waveforms, zero-padded into bounded batches (`batches`).
 
     Args:
       model: the loaded export (see `load_export`).
       waveforms: list of float32 [samples] arrays at the model's sample rate.
-      batch_size: waveforms per call.
+      batch_size: waveforms per call at most.
+      max_batch_samples: padded samples per call at most (a longer waveform goes alone).
 
     Returns:
       dict of numpy arrays over all waveforms: `probabilities` [n, classes], `class_index` [n].
@@ -164,8 +184,8 @@ def predict_waveforms(model, waveforms, batch_size: int = 16) -> dict:
         raise ValueError(f"--batch_size must be >= 1, got {batch_size}")
     serve = model.signatures["serving_default"]
     probabilities, class_index = [], []
-    for start in range(0, len(waveforms), batch_size):
-        chunk = waveforms[start:start + batch_size]
+    for start, stop in batches([len(w) for w in waveforms], batch_size, max_batch_samples):
+        chunk = waveforms[start:stop]
         lengths = np.array([len(waveform) for waveform in chunk], np.int32)
         batch = np.zeros((len(chunk), int(lengths.max())), np.float32)
         for row, waveform in enumerate(chunk):
@@ -198,7 +218,8 @@ def predict_files(model_dir: str, paths, batch_size: int = 16) -> dict:
     class_names, feature_config = metadata["class_names"], metadata["feature_config"]
     waveforms, errors = read_audio(paths, feature_config)
     good = [path for path in paths if path in waveforms]
-    outputs = predict_waveforms(model, [waveforms[path] for path in good], batch_size)
+    outputs = predict_waveforms(model, [waveforms[path] for path in good], batch_size,
+                                max_batch_samples=64 * feature_config.segment_samples)
     results = []
     for row, path in enumerate(good):
         index = int(outputs["class_index"][row])

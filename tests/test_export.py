@@ -168,13 +168,19 @@ def test_export_carries_metadata_and_flags():
     assert json.loads(constants["feature_config_json"]) == metadata["feature_config"]
 
 
-def test_weights_are_saved_as_variables():
-    stored = tf.train.list_variables(
-        os.path.join(trained_run.version_dir(), "variables", "variables"))
-    network_weights = [name for name, _ in stored if name.startswith("networks/")]
+def test_weights_are_saved_as_variables_once():
+    stored = dict(tf.train.list_variables(
+        os.path.join(trained_run.version_dir(), "variables", "variables")))
     algorithm = trained_run.trained_algorithm()
-    expected = sum(len(model.trainable_variables) for model in algorithm.networks().values())
-    assert len(network_weights) == expected
+    expected = {f"network_variables/{network}/{index}/.ATTRIBUTES/VARIABLE_VALUE": list(w.shape)
+                for network, model in algorithm.networks().items()
+                for index, w in enumerate(model.weights)}
+    assert len(expected) == sum(len(model.trainable_variables)
+                                for model in algorithm.networks().values())
+    assert {name: shape for name, shape in stored.items() if name in expected} == expected
+    metadata = {"class_names", "corpus", "experiment_json", "feature_config_json"}
+    assert set(stored) - set(expected) == {"_CHECKPOINTABLE_OBJECT_GRAPH"} | {
+        f"{name}/.ATTRIBUTES/VARIABLE_VALUE" for name in metadata}  # no second copy
 
 
 def test_versions_default_refuse_and_overwrite(tmp_path, caplog):

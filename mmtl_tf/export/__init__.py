@@ -5,8 +5,9 @@ the layout TF Serving polls (keras-io's `tf_serving` recipe; Model Garden's `ser
 layout and metadata names are in `export_format`). The steps:
 
 1. `trained_model.load_trained` rebuilds the algorithm with the selected (`best`) checkpoint.
-2. A `tf.Module` holds the algorithm's Keras networks, so their variables are tracked and
-   saved, and three `tf.function` signatures close over them:
+2. A `tf.Module` (`serving.ServingModule`) holds the `tf.Variable`s behind the algorithm's
+   Keras weights, so they are saved where TF Serving's loader restores them (see `serving`),
+   and three `tf.function` signatures close over them:
    - `serving_default`: `waveform` float32 [batch, samples] (mono at the model's sample rate,
      16 kHz by default, zero padded) and `num_samples` int32 [batch] -> `probabilities`
      float32 [batch, classes], `class_index` int64 [batch], `class_name` string [batch]. Inside
@@ -14,6 +15,9 @@ layout and metadata names are in `export_format`). The steps:
      data: segments of <= 3 s, log spectrogram, normalisation), the algorithm's
      `emotion_logits`, a softmax per segment, and the mean of the segment posteriors of each
      utterance (`tf.math.unsorted_segment_mean`), as evaluation averages them (paper 3.1.2).
+     The network runs over `serving.CHUNK_SEGMENTS` segments at a time, so memory does not
+     grow with audio length. A row with fewer valid samples than one analysis window fails
+     with an InvalidArgumentError naming `num_samples` and the minimum.
    - `spectrogram`: `spectrogram` float32 [segments, max_frames, num_bins] -> per-segment
      `probabilities`, for callers that compute features themselves.
    - `metadata`: no input -> constants a client needs before sending audio: `sample_rate_hz`,
@@ -24,7 +28,9 @@ layout and metadata names are in `export_format`). The steps:
 3. The same facts travel as the asset `mmtl_metadata.json` (readable without TensorFlow, with
    the experiment config too), as string variables on the module (`class_names`, `corpus`,
    `feature_config_json`, `experiment_json`, which `predict` reads), and, when the run has
-   one, the CLI's `flags.txt` as an asset.
+   one, the CLI's `flags.txt` as an asset. A run without results.json (stopped before the end)
+   is still exported, with a `warning:` line naming the step reached and the planned steps,
+   and `training` in the metadata says so (`training_status`).
 4. The SavedModel is written to a hidden temporary directory beside the target and renamed into
    place, so a killed export never leaves a version directory that looks complete (TF Serving
    only loads directories named by an integer).
@@ -33,7 +39,6 @@ layout and metadata names are in `export_format`). The steps:
 this package's `__main__`).
 """
 
-import json
 import os
 import re
 import shutil
@@ -41,121 +46,26 @@ import tempfile
 
 import tensorflow as tf
 
-from mmtl_tf import atomic_files, directory_lock, export_format, features, trained_model
+from mmtl_tf import atomic_files, checkpoints, directory_lock, export_format, results_file
 from mmtl_tf import run_dir as run_dir_lib
+from mmtl_tf import trained_model
+from mmtl_tf.export.serving import CHUNK_SEGMENTS, ServingModule  # noqa: F401
 from mmtl_tf.export_format import METADATA_NAME, ExportError, existing_versions  # noqa: F401
 
-
-class ServingModule(tf.Module):
-    """The exported object: the trained networks, their metadata and the three signatures.
-
-    Attributes:
-      networks: dict name -> Keras model (the algorithm's `networks()`), tracked for saving.
-      class_names: string variable [classes].
-      corpus, feature_config_json, experiment_json: scalar string variables.
-      metadata_file, flags_file: `tf.saved_model.Asset`s (`flags_file` only when given).
-      serve_waveform, serve_spectrogram, serve_metadata: the `tf.function`s behind the
-        signatures.
-    """
-
-    def __init__(self, algorithm, record: dict, metadata_path: str, flags_path: str = None):
-        super().__init__(name="mmtl_serving")
-        experiment = run_dir_lib.experiment_from_record(record)
-        self._algorithm = algorithm
-        # A JSON string: a dict attribute would be wrapped (and tracked) by tf.Module.
-        self._metadata_json = json.dumps(export_metadata(record))
-        self._feature_config = experiment.features
-        self.networks = dict(algorithm.networks())
-        self.class_names = tf.Variable(list(record["class_names"]), trainable=False,
-                                       name="class_names")
-        self.corpus = tf.Variable(record["corpus"], trainable=False, name="corpus")
-        self.feature_config_json = tf.Variable(
-            json.dumps(experiment.features.to_dict(), sort_keys=True), trainable=False,
-            name="feature_config_json")
-        self.experiment_json = tf.Variable(
-            json.dumps(record["experiment"], sort_keys=True), trainable=False,
-            name="experiment_json")
-        self.metadata_file = tf.saved_model.Asset(metadata_path)
-        if flags_path:
-            self.flags_file = tf.saved_model.Asset(flags_path)
-        frames, bins = experiment.features.max_frames, experiment.features.num_bins
-        # Plain graph code: no AutoGraph conversion to pay.
-        self.serve_waveform = tf.function(self._serve_waveform, autograph=False, input_signature=[
-            tf.TensorSpec([None, None], tf.float32, name="waveform"),
-            tf.TensorSpec([None], tf.int32, name="num_samples")])
-        spectrogram = tf.TensorSpec([None, frames, bins], tf.float32, name="spectrogram")
-        self.serve_spectrogram = tf.function(self._serve_spectrogram, autograph=False,
-                                             input_signature=[spectrogram])
-        self.serve_metadata = tf.function(self._serve_metadata, autograph=False,
-                                          input_signature=[])
-
-    def _name_captured_variables(self, extra=()):
-        """Captures the variables a signature reads under their own names, before any read.
-
-        TensorFlow names every variable handle a function captures `resource` (the input name
-        of the op reading it), and saving then renames them all with a log line per signature
-        ("contains input name(s) resource with unsupported characters which will be
-        renamed"). Captured first under unique names (`meta_w000`... for a network's weights;
-        seed-generator states are left out: inference does not read them, and they are not
-        saved), the handles keep readable names and nothing is logged.
-
-        Args:
-          extra: (name, tf.Variable) pairs of module variables the signature also reads.
-        """
-        graph = tf.compat.v1.get_default_graph()
-        named = [(f"{network}_w{index:03d}", variable)
-                 for network, model in self.networks.items()
-                 for index, variable in enumerate(model.weights)]
-        for name, variable in named + list(extra):
-            graph.capture(variable.handle, name=name)
-
-    def _segment_probabilities(self, spectrogram):
-        """Softmax of the emotion logits, float32 [segments, classes]."""
-        algorithm = self._algorithm
-        logits = algorithm.emotion_logits(algorithm.meta_weights(), algorithm.head_weights(),
-                                          spectrogram)
-        return tf.nn.softmax(logits, axis=-1)
-
-    def _serve_spectrogram(self, spectrogram):
-        self._name_captured_variables()
-        return {"probabilities": self._segment_probabilities(spectrogram)}
-
-    def _serve_metadata(self):
-        metadata = json.loads(self._metadata_json)
-        return {"sample_rate_hz": tf.constant(metadata["sample_rate_hz"], tf.int32),
-                "class_names": tf.constant(metadata["class_names"], tf.string),
-                "corpus": tf.constant(metadata["corpus"], tf.string),
-                "segment_seconds": tf.constant(metadata["segment_seconds"], tf.float32),
-                "min_clip_seconds": tf.constant(metadata["min_clip_seconds"], tf.float32),
-                "feature_config_json": tf.constant(
-                    json.dumps(metadata["feature_config"], sort_keys=True), tf.string)}
-
-    def _serve_waveform(self, waveform, num_samples):
-        self._name_captured_variables(extra=[("class_names", self.class_names)])
-        batch = tf.shape(waveform)[0]
-        # A length beyond the padded row (a client bug) is clipped rather than read out of range.
-        num_samples = tf.clip_by_value(num_samples, 0, tf.shape(waveform)[1])
-        segments = features.waveform_features(waveform, num_samples, self._feature_config)
-        segment_probabilities = self._segment_probabilities(segments["spectrogram"])
-        probabilities = tf.math.unsorted_segment_mean(
-            segment_probabilities, segments["utterance_index"], num_segments=batch)
-        class_index = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
-        return {"probabilities": probabilities, "class_index": class_index,
-                "class_name": tf.gather(self.class_names, class_index)}
-
-    def signatures(self) -> dict:
-        """The concrete functions to save, keyed by signature name."""
-        return {"serving_default": self.serve_waveform.get_concrete_function(),
-                "spectrogram": self.serve_spectrogram.get_concrete_function(),
-                "metadata": self.serve_metadata.get_concrete_function()}
+_STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"  # the step counter in training's checkpoints
 
 
-def export_metadata(record: dict) -> dict:
+def export_metadata(record: dict, training: dict = None) -> dict:
     """The contents of assets/mmtl_metadata.json for a run's config.json record.
+
+    Args:
+      record: config.json's dict.
+      training: `training_status` of the run, stored as `training` when given.
 
     Returns:
       dict with corpus, class_names, sample_rate_hz, segment_seconds, min_clip_seconds,
-      feature_config, experiment and signatures (what each signature takes and gives).
+      feature_config, experiment, signatures (what each signature takes and gives) and
+      training.
     """
     features_config = run_dir_lib.experiment_from_record(record).features
     return {"corpus": record["corpus"], "class_names": list(record["class_names"]),
@@ -163,11 +73,68 @@ def export_metadata(record: dict) -> dict:
             "segment_seconds": features_config.segment_seconds,
             "min_clip_seconds": export_format.min_clip_seconds(features_config),
             "feature_config": features_config.to_dict(), "experiment": record["experiment"],
-            "signatures": dict(export_format.SIGNATURES)}
+            "signatures": dict(export_format.SIGNATURES), "training": training}
+
+
+def _checkpoint_step(run_dir: str, kind: str):
+    """The step counter stored in a run's `kind` checkpoint, or None when there is none."""
+    path = tf.train.latest_checkpoint(checkpoints.checkpoint_dir(run_dir, kind))
+    if not path:
+        return None
+    try:
+        return int(tf.train.load_variable(path, _STEP_KEY))
+    except (tf.errors.OpError, ValueError):
+        return None
+
+
+def _planned_steps(record: dict):
+    """The outer steps the run was set to train: --train_steps, or its epochs over the
+    prepared data (None when that data cannot be read any more)."""
+    from mmtl_tf import episode_plan, schedule, tfrecords  # pylint: disable=import-outside-toplevel
+
+    experiment = run_dir_lib.experiment_from_record(record)
+    train = experiment.train
+    if train.train_steps:
+        return train.train_steps
+    try:
+        manifest = tfrecords.load_manifest(experiment.tfrecord_dir, experiment.features)
+        per_epoch = episode_plan.steps_per_epoch(manifest, record["train_speakers"],
+                                                 train.segments_per_speaker)
+    except (OSError, ValueError, KeyError):
+        return None
+    return schedule.make_schedule(0, train.eval_every, train.epochs, per_epoch).total_steps
+
+
+def training_status(run_dir: str, record: dict) -> dict:
+    """How far the run's training got, for the export's metadata and its warning.
+
+    Returns:
+      dict: `finished` (results.json exists: training and the test ran to the end),
+      `step_reached` (the latest checkpoint's step), `exported_step` (the step of the
+      checkpoint exported: `best`, else `latest`) and `planned_steps` (None if unknown).
+    """
+    return {"finished": os.path.isfile(os.path.join(run_dir, results_file.RESULTS_NAME)),
+            "step_reached": _checkpoint_step(run_dir, checkpoints.LATEST),
+            "exported_step": (_checkpoint_step(run_dir, checkpoints.BEST)
+                              or _checkpoint_step(run_dir, checkpoints.LATEST)),
+            "planned_steps": _planned_steps(record)}
+
+
+def unfinished_warning(run_dir: str, status: dict) -> str:
+    """The `warning:` line for exporting a run that did not finish ("" when it finished)."""
+    if status["finished"]:
+        return ""
+    planned, reached = status["planned_steps"], status["step_reached"]
+    where = (f"stopped at step {reached} of {planned if planned else 'an unknown number of'} "
+             f"planned steps" if reached != planned else
+             f"reached its {planned} planned steps, but the run ended before its test")
+    return (f"warning: {run_dir} has no {results_file.RESULTS_NAME}: training {where}, so this "
+            f"model (the checkpoint of step {status['exported_step']}) is from an unfinished "
+            f"run; resume it with the same --run_dir to finish it")
 
 
 def export_run(run_dir: str, export_dir: str = None, version: int = None,
-               overwrite: bool = False) -> str:
+               overwrite: bool = False, chunk_segments: int = CHUNK_SEGMENTS) -> str:
     """Exports a run's selected checkpoint as a TF Serving SavedModel (see the module docstring).
 
     Args:
@@ -176,6 +143,7 @@ def export_run(run_dir: str, export_dir: str = None, version: int = None,
       version: the version directory to write (a positive integer); default one more than the
         highest existing version, or 1.
       overwrite: replace an existing version directory instead of refusing.
+      chunk_segments: segments per network call inside the signatures (bounds their memory).
 
     Returns:
       The path of the written version directory, `export_dir/<version>`.
@@ -195,16 +163,21 @@ def export_run(run_dir: str, export_dir: str = None, version: int = None,
         raise ExportError(f"{target} already exists; pass --overwrite to replace it, or a new "
                           f"--version (default: the next free one)")
     algorithm, record = trained_model.load_trained(run_dir)
+    status = training_status(run_dir, record)
+    if not status["finished"]:
+        print(unfinished_warning(run_dir, status), flush=True)
+    metadata = export_metadata(record, status)
     os.makedirs(export_dir, exist_ok=True)
     _remove_abandoned_staging(export_dir)
     staging = tempfile.mkdtemp(prefix=f".export-{os.getpid()}-", dir=export_dir)
     try:
         metadata_path = os.path.join(staging, "metadata", METADATA_NAME)
         os.makedirs(os.path.dirname(metadata_path))
-        atomic_files.write_json(metadata_path, export_metadata(record))
+        atomic_files.write_json(metadata_path, metadata)
         flags_path = os.path.join(run_dir, export_format.FLAGS_NAME)
-        module = ServingModule(algorithm, record, metadata_path,
-                               flags_path if os.path.isfile(flags_path) else None)
+        module = ServingModule(algorithm, record, metadata, metadata_path,
+                               flags_path if os.path.isfile(flags_path) else None,
+                               chunk_segments=chunk_segments)
         saved = os.path.join(staging, "saved_model")
         tf.saved_model.save(module, saved, signatures=module.signatures())
         _replace_directory(saved, target)
