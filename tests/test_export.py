@@ -32,19 +32,6 @@ RATE = trained_run.FEATURE_CONFIG.sample_rate
 CLASS_NAMES = ["neu", "hap", "sad", "ang"]
 
 
-def _utterances():
-    """Two utterances: 4.5 s (two segments of <= 3 s) and 1.7 s (one segment)."""
-    return [trained_run.noisy_tone(4.5, RATE, seed=1), trained_run.noisy_tone(1.7, RATE, seed=2)]
-
-
-def _padded(waveforms):
-    lengths = np.array([len(waveform) for waveform in waveforms], np.int32)
-    batch = np.zeros((len(waveforms), lengths.max()), np.float32)
-    for row, waveform in enumerate(waveforms):
-        batch[row, :len(waveform)] = waveform
-    return batch, lengths
-
-
 _FRESH_PROCESS_SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
@@ -63,7 +50,7 @@ _FRESH_PROCESS_SCRIPT = textwrap.dedent("""
 def children(tmp_path_factory):
     """The child processes of this file, run at the same time: (their results, work folder)."""
     folder = tmp_path_factory.mktemp("children")
-    batch, lengths = _padded(_utterances())
+    batch, lengths = trained_run.padded(trained_run.two_utterances())
     np.save(folder / "waveform.npy", batch)
     np.save(folder / "num_samples.npy", lengths)
     version_dir = trained_run.version_dir()
@@ -93,7 +80,7 @@ def test_fresh_process_export_matches_library(children):
     assert completed.returncode == 0, completed.stderr
     served = json.loads(completed.stdout.strip().splitlines()[-1])
     assert not served["loaded_mmtl"]
-    expected = trained_run.reference_probabilities(_utterances())
+    expected = trained_run.reference_probabilities(trained_run.two_utterances())
     assert expected.shape == (2, 4)
     np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5, rtol=0)
     assert served["class_index"] == expected.argmax(axis=1).tolist()
@@ -114,8 +101,8 @@ def test_spectrogram_signature_gives_segment_posteriors():
 
 
 def test_rest_row_format_request_round_trip():
-    waveforms = _utterances()
-    batch, lengths = _padded(waveforms)  # row format: every instance has the same shape
+    waveforms = trained_run.two_utterances()
+    batch, lengths = trained_run.padded(waveforms)  # row format: every instance has the same shape
     request = json.dumps({"signature_name": "serving_default", "instances": [
         {"waveform": row.tolist(), "num_samples": int(length)}
         for row, length in zip(batch, lengths)]})

@@ -70,19 +70,6 @@ _EMPTY_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _utterances():
-    """4.5 s (two segments of <= 3 s) and 1.7 s (one)."""
-    return [trained_run.noisy_tone(4.5, RATE, seed=1), trained_run.noisy_tone(1.7, RATE, seed=2)]
-
-
-def _padded(waveforms):
-    lengths = np.array([len(waveform) for waveform in waveforms], np.int32)
-    batch = np.zeros((len(waveforms), lengths.max()), np.float32)
-    for row, waveform in enumerate(waveforms):
-        batch[row, :len(waveform)] = waveform
-    return batch, lengths
-
-
 def _spectrogram(segments=3):
     return np.random.default_rng(0).standard_normal(
         (segments, FEATURES.max_frames, FEATURES.num_bins)).astype(np.float32)
@@ -98,7 +85,7 @@ def _library_segment_probabilities(spectrogram):
 def children(tmp_path_factory):
     """The child processes of this file, run at the same time: (results, work folder)."""
     folder = tmp_path_factory.mktemp("serving_children")
-    batch, lengths = _padded(_utterances())
+    batch, lengths = trained_run.padded(trained_run.two_utterances())
     np.save(folder / "waveform.npy", batch)
     np.save(folder / "num_samples.npy", lengths)
     np.save(folder / "spectrogram.npy", _spectrogram())
@@ -119,10 +106,10 @@ def test_every_signature_serves_through_the_session_loader(children):
     assert completed.returncode == 0, completed.stderr
     served = json.loads(completed.stdout.strip().splitlines()[-1])
     loaded = tf.saved_model.load(trained_run.version_dir())
-    batch, lengths = _padded(_utterances())
+    batch, lengths = trained_run.padded(trained_run.two_utterances())
     eager = loaded.signatures["serving_default"](waveform=tf.constant(batch),
                                                  num_samples=tf.constant(lengths))
-    expected = trained_run.reference_probabilities(_utterances())
+    expected = trained_run.reference_probabilities(trained_run.two_utterances())
     probabilities = np.array(served["serving_default"]["probabilities"])
     np.testing.assert_allclose(probabilities, eager["probabilities"].numpy(), atol=1e-5, rtol=0)
     np.testing.assert_allclose(probabilities, expected, atol=1e-5, rtol=0)
@@ -147,7 +134,7 @@ def test_saved_model_cli_run_serves_the_default_signature(children):
     completed, folder = children[0]["cli_run"], children[1]
     assert completed.returncode == 0, completed.stderr
     np.testing.assert_allclose(np.load(folder / "cli_out" / "probabilities.npy"),
-                               trained_run.reference_probabilities(_utterances()),
+                               trained_run.reference_probabilities(trained_run.two_utterances()),
                                atol=1e-5, rtol=0)
 
 
@@ -210,7 +197,7 @@ def test_the_network_runs_over_chunks_with_the_values_of_one_call(tmp_path):
 
     module._segment_probabilities = recorded  # pylint: disable=protected-access
     waveforms = [trained_run.noisy_tone(10.5, RATE, seed=4), trained_run.noisy_tone(4.5, RATE, seed=5)]
-    batch, lengths = _padded(waveforms)  # 4 + 2 segments: chunks of 4 and 2
+    batch, lengths = trained_run.padded(waveforms)  # 4 + 2 segments: chunks of 4 and 2
     tf.config.run_functions_eagerly(True)  # the loop body runs once per chunk, so calls show
     try:
         eager = module.serve_waveform(tf.constant(batch), tf.constant(lengths))

@@ -114,6 +114,21 @@ def noisy_tone(seconds: float, sample_rate: int, seed: int, channels: int = 1) -
     return samples.astype(np.float32)
 
 
+def two_utterances(sample_rate: int = None) -> list:
+    """Two noisy tones: 4.5 s (two segments of <= 3 s) and 1.7 s (one segment)."""
+    rate = sample_rate or FEATURE_CONFIG.sample_rate
+    return [noisy_tone(4.5, rate, seed=1), noisy_tone(1.7, rate, seed=2)]
+
+
+def padded(waveforms):
+    """(batch float32 [n, longest] zero padded, lengths int32 [n]): a serving request."""
+    lengths = np.array([len(waveform) for waveform in waveforms], np.int32)
+    batch = np.zeros((len(waveforms), lengths.max()), np.float32)
+    for row, waveform in enumerate(waveforms):
+        batch[row, :len(waveform)] = waveform
+    return batch, lengths
+
+
 def trained_algorithm():
     """The run's algorithm restored by `trained_model.load_trained` (the library's view)."""
     if "algorithm" not in _CACHE:

@@ -9,6 +9,9 @@ every step; TF_CPU_ALLOCATOR_USE_BFC=true [TF_NUM_INTEROP_THREADS=1] [READ_PARAL
 Tenth session: READ_PARALLELISM=N sets `TrainConfig.parallel_episode_reads` (0: tf.data's
 autotuner, the default until then; 1 is the default since); before, it set the module constant
 `episodes.READ_PARALLELISM` that the flag replaced.
+Eleventh session: JIT=1 compiles the step with XLA (`JIT=1 EVERY_STEP=1 python
+rss_growth_alone.py 25,100,200`, cut after step 10; ../2026-12-01-eleventh-session/
+rss-xla-demo-cut.log: run as a plain script, so TensorFlow's default host allocator served it).
 Seventh session: PARALLEL_SPEAKERS=1 runs the speaker loop one iteration at a time
 (`--parallel_speakers`; the log was made with the same setting through an environment hook in a
 clone of 16b22fb's parent, `rss-bfc-parallel-speakers-1.log`).
@@ -38,6 +41,8 @@ manifest = random_shards.write_random_shards(d, run.MEMORY_SPEAKERS, 4 * b,
 t = time.perf_counter()
 make = training.make_train_step
 def counted(*args, **kwargs):
+    if os.environ.get("JIT"):
+        kwargs["jit_compile"] = True
     inner = make(*args, **kwargs)
     count = [0]
     def step(episode):
