@@ -7,11 +7,14 @@ what it writes. It is idempotent, checked and transactional, like SpeechBrain's 
    (`audio.inspect_wav`) are checked before anything is written; audio shorter than one
    analysis window is rejected, naming the file.
 2. The directory is locked (`tfrecord_dir.lock`). A committed preparation with other feature
-   settings, corpus or classes is refused, naming the differences, unless `overwrite`.
+   settings, corpus, classes or source (the CSV file or corpus folder) is refused, naming the
+   differences, unless `overwrite`.
 3. A speaker whose digest (feature config, corpus, class names, shard size and the speaker's
    utterance ids, paths, wav sizes and modification times, lengths and labels) a done-record
-   holds, and whose shards all have their recorded sizes, is reused: from the staging folder of an unfinished prepare, or
-   hard-linked from the committed generation. The others are recomputed into staging.
+   holds, and whose shards all have their recorded sizes, is reused: from the staging folder of
+   an unfinished prepare, or hard-linked from the committed generation. The others are
+   recomputed into staging. Each manifest entry carries its speaker's digest (runs record
+   those of their fold, so a resume on re-prepared data is refused: `run_dir`).
 4. The remaining utterances (speaker by speaker, order preserved) are read and go through the
    one feature function a few at a time, on a small pool of threads that keeps every core busy
    (`preparation_stream.feature_stream`); the spectrograms come out as the shards' float16. A
