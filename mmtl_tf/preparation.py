@@ -81,9 +81,10 @@ def expected_samples(utterance: corpora.Utterance,
     return samples
 
 
-def _speaker_hash(listing, utterances, lengths, feature_dict, segments_per_shard) -> str:
-    """Digest of everything a speaker's shards depend on (`feature_dict`: the FeatureConfig's
-    `to_dict()`, made once for all speakers).
+def _speaker_hashes(listing, utterances, lengths, feature_dict, segments_per_shard) -> tuple:
+    """(shards, data): digests of everything a speaker's shards depend on, and of its data alone
+    (the same without the shard size, a matter of layout); `feature_dict` is the FeatureConfig's
+    `to_dict()`, made once for all speakers.
 
     A wav stands in by its path, size and modification time (as `make` and `rsync` judge a
     file), so audio edited in place (denoised, repaired, gain-normalised) is recomputed even
@@ -93,15 +94,17 @@ def _speaker_hash(listing, utterances, lengths, feature_dict, segments_per_shard
         status = os.stat(path)
         return [status.st_size, status.st_mtime_ns]
 
-    payload = {
+    def digest(payload):
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+    data = {
         "format_version": tfrecords.RECORD_VERSION, "corpus": listing.corpus,
         "class_names": list(listing.class_names), "feature_config": feature_dict,
-        "segments_per_shard": segments_per_shard,
         "utterances": sorted([u.utterance_id, u.path, wav_stamp(u.path), u.session, u.emotion,
                               u.valence, u.arousal, u.dominance, lengths[u.utterance_id]]
                              for u in utterances),
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+    return digest({**data, "segments_per_shard": segments_per_shard}), digest(data)
 
 
 def _refuse_other_settings(output_dir, committed, listing, feature_config, source) -> None:
@@ -128,7 +131,8 @@ def _refuse_other_settings(output_dir, committed, listing, feature_config, sourc
 def _build_manifest(listing, feature_config, generation: str, entries: dict, digests: dict,
                     source) -> dict:
     """The manifest of a preparation whose speakers' entries are `entries`; each entry also
-    carries its speaker's digest, so a run can tell when its speakers' data changed."""
+    carries its speaker's data digest (`digests`, layout left out), so a run can tell when its
+    speakers' data changed, and not when only the shard size did."""
     speakers = {speaker: {**entries[speaker], "digest": digests[speaker]}
                 for speaker in sorted(entries)}
     total_utterances = sum(entry["num_utterances"] for entry in speakers.values())
@@ -191,9 +195,11 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
     for utterance in listing.utterances:
         by_speaker[utterance.speaker].append(utterance)
     feature_dict = feature_config.to_dict()
-    digests = {speaker: _speaker_hash(listing, utterances, lengths, feature_dict,
-                                      segments_per_shard)
-               for speaker, utterances in by_speaker.items()}
+    hashes = {speaker: _speaker_hashes(listing, utterances, lengths, feature_dict,
+                                       segments_per_shard)
+              for speaker, utterances in by_speaker.items()}
+    digests = {speaker: shards for speaker, (shards, _) in hashes.items()}
+    data_digests = {speaker: data for speaker, (_, data) in hashes.items()}
     with tfrecord_dir.lock(output_dir):
         committed = tfrecord_dir.read_committed(output_dir)
         if committed is not None and not overwrite:
@@ -207,8 +213,8 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
         pending = [speaker for speaker in sorted(by_speaker) if speaker not in entries]
         if (not pending and staging is None and committed is not None
                 and tfrecord_dir.is_committed(output_dir, committed, _build_manifest(
-                    listing, feature_config, committed.get("generation"), entries, digests,
-                    source), prepare_flags)):
+                    listing, feature_config, committed.get("generation"), entries,
+                    data_digests, source), prepare_flags)):
             tfrecord_dir.remove_garbage(output_dir, committed)  # of a commit killed midway
             preparation_summary.print_summary(committed, output_dir, 0.0, 0)
             return committed
@@ -232,7 +238,8 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
             atomic_files.write_text(flags_path, prepare_flags)
         elif os.path.exists(flags_path):  # staged by another invocation: not these flags
             os.remove(flags_path)
-        manifest = _build_manifest(listing, feature_config, staging, entries, digests, source)
+        manifest = _build_manifest(listing, feature_config, staging, entries, data_digests,
+                                   source)
         tfrecord_dir.commit(output_dir, manifest, committed)
     preparation_summary.print_summary(manifest, output_dir, seconds, len(todo))
     return manifest

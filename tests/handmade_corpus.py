@@ -83,8 +83,8 @@ def speaker_records(directory, manifest):
 
 def without_layout(manifest):
     """The manifest without what depends on how speakers were grouped into shard files (the
-    speaker digests include the shard size)."""
-    layout = ("shards", "shard_records", "shard_bytes", "digest")
+    speaker digests stay: they leave the shard size out)."""
+    layout = ("shards", "shard_records", "shard_bytes")
     return {**{key: value for key, value in manifest.items() if key not in ("speakers", "generation")},
             "speakers": {speaker: {key: value for key, value in entry.items() if key not in layout}
                          for speaker, entry in manifest["speakers"].items()}}

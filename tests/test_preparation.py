@@ -208,6 +208,9 @@ def test_small_shards_split_a_speaker_in_order(prepared, tmp_path):
     ids = [(s["utterance_id"], s["segment_index"]) for s in shard_reader.speaker_dataset(
         str(tmp_path), small, "1M", FEATURE_CONFIG).as_numpy_iterator()]
     assert ids == [(b"1M_a", 0), (b"1M_a", 1), (b"1M_b", 0), (b"1M_b", 1), (b"1M_b", 2)]
+    # The same data in another layout: runs compare these digests, so they do not refuse it.
+    assert ({speaker: entry["digest"] for speaker, entry in small["speakers"].items()}
+            == {speaker: entry["digest"] for speaker, entry in manifest["speakers"].items()})
 
 
 def test_speaker_in_two_sessions_is_refused(tmp_path):
