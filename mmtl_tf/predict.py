@@ -22,7 +22,8 @@ numbered versions, of which the highest is used. The steps:
 
 A clip shorter than `export_format.min_clip_seconds` (a third of a segment: 1 s by default) is
 still predicted, but marked as too short to judge: its posteriors are mostly the network's
-answer to zero padding.
+answer to zero padding. A clip of digital silence (every sample 0) is marked too: its features
+are all zeros, and its class is the network's answer to nothing.
 """
 
 import dataclasses
@@ -207,9 +208,9 @@ def predict_files(model_dir: str, paths, batch_size: int = 16) -> dict:
       dict with `model_dir` (the version directory); `metadata`: `corpus`, `class_names`,
       `sample_rate_hz` (what audio is converted to), `segment_seconds` and `min_clip_seconds`;
       `results`, one dict per good file in input order: `file`, `seconds`, `class_name`,
-      `class_index`, `probabilities` {class name: probability} and `too_short` (shorter than
-      `min_clip_seconds`: the class is not to be trusted); and `errors`, one dict per bad
-      file: `file`, `error`.
+      `class_index`, `probabilities` {class name: probability}, `too_short` (shorter than
+      `min_clip_seconds`: the class is not to be trusted) and `silent` (every sample 0); and
+      `errors`, one dict per bad file: `file`, `error`.
 
     Raises:
       export_format.ExportError: the model directory is not a usable export.
@@ -228,7 +229,8 @@ def predict_files(model_dir: str, paths, batch_size: int = 16) -> dict:
                         "class_name": class_names[index], "class_index": index,
                         "probabilities": {name: float(value) for name, value
                                           in zip(class_names, outputs["probabilities"][row])},
-                        "too_short": seconds < metadata["min_clip_seconds"]})
+                        "too_short": seconds < metadata["min_clip_seconds"],
+                        "silent": not waveforms[path].any()})
     return {"model_dir": version_dir,
             "metadata": {"corpus": metadata["corpus"], "class_names": class_names,
                          "sample_rate_hz": metadata["sample_rate_hz"],
@@ -243,7 +245,7 @@ def format_table(prediction: dict) -> str:
 
     Two `#` lines name the model, its corpus, the sample rate audio is converted to and the
     shortest clip it judges; then one row per file: file, seconds, class, one probability
-    column per class, and a note on clips too short to judge.
+    column per class, and a note on clips too short to judge or digitally silent.
     """
     metadata = prediction["metadata"]
     names = metadata["class_names"]
@@ -258,7 +260,8 @@ def format_table(prediction: dict) -> str:
                        + [f"{name:>{column}}" for name, column in zip(names, columns)]
                        + ["note"])]
     for result in prediction["results"]:
-        note = f"too short to judge (< {minimum:.2f} s)" if result["too_short"] else ""
+        note = "; ".join(([f"too short to judge (< {minimum:.2f} s)"] if result["too_short"]
+                          else []) + (["digital silence"] if result.get("silent") else []))
         lines.append("  ".join(
             [f"{result['file']:<{width}}", f"{result['seconds']:>7.2f}",
              f"{result['class_name']:<{class_width}}"]

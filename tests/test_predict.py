@@ -181,6 +181,17 @@ def test_a_clip_shorter_than_the_model_judges_is_marked(wavs):
     assert rows[1].startswith(paths["stereo_44k"]) and "too short" not in rows[1]
 
 
+def test_digital_silence_is_marked(wavs, tmp_path):
+    paths, _ = wavs
+    silent = str(tmp_path / "silent.wav")
+    rate = trained_run.FEATURE_CONFIG.sample_rate
+    audio.write_wav(silent, np.zeros(2 * rate, np.float32), rate)
+    prediction = predict.predict_files(trained_run.version_dir(), [silent, paths["stereo_44k"]])
+    assert [result["silent"] for result in prediction["results"]] == [True, False]
+    rows = predict.format_table(prediction).splitlines()[3:]
+    assert rows[0].endswith("digital silence") and "silence" not in rows[1]
+
+
 class _Half(tf.Module):
     """A SavedModel with a serving_default signature and some of mmtl_tf's metadata."""
 
