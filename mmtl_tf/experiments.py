@@ -22,15 +22,14 @@ import dataclasses
 import os
 import shutil
 
-from mmtl_tf import (atomic_files, corpora, folds, labels, report_rendering, reporting,
-                     results_file)
+from mmtl_tf import (atomic_files, corpora, export_format, folds, labels, report_rendering,
+                     reporting, results_file)
 from mmtl_tf import run_dir as run_dir_lib, training
 from mmtl_tf.corpus_notes import corpus_label
 
 SWEEP_AUX = reporting.AUX_ORDER  # v, a, d, vd, ad, va, vad: Table 3's row order
 RUN_OUTPUTS = ("results.json", "config.json", "confusion_matrix.png", "checkpoints", "tensorboard",
                "export")
-_COMPARED = run_dir_lib.RESULT_SETTINGS  # the settings that decide a fold's results
 
 
 def session_count(manifest: dict) -> int:
@@ -70,8 +69,8 @@ def is_finished(experiment) -> bool:
     stored = atomic_files.read_json(config_path).get("experiment", {})
     wanted = experiment.to_dict()
     # as a resumed run compares them: settings that do not change results may differ
-    return (run_dir_lib.flatten_record({key: stored.get(key) for key in _COMPARED})
-            == run_dir_lib.flatten_record({key: wanted.get(key) for key in _COMPARED}))
+    return (run_dir_lib.flatten_record({key: stored.get(key) for key in run_dir_lib.RESULT_SETTINGS})
+            == run_dir_lib.flatten_record({key: wanted.get(key) for key in run_dir_lib.RESULT_SETTINGS}))
 
 
 def clear_run(run_dir: str) -> None:
@@ -149,12 +148,10 @@ def run_fold(experiment, rerun: bool = False, log=print) -> dict:
 
 
 def has_export(run_dir: str) -> bool:
-    """Whether run_dir/export holds a finished SavedModel (a version folder with saved_model.pb;
-    an interrupted export leaves only its hidden staging folder)."""
-    folder = os.path.join(run_dir, "export")
-    return os.path.isdir(folder) and any(
-        name.isdigit() and os.path.isfile(os.path.join(folder, name, "saved_model.pb"))
-        for name in os.listdir(folder))
+    """Whether run_dir/export holds a finished SavedModel (an interrupted export leaves only its
+    hidden staging folder)."""
+    return bool(export_format.existing_versions(os.path.join(run_dir, "export"),
+                                                complete_only=True))
 
 
 def _export(run_dir: str) -> str:

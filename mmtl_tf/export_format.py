@@ -24,6 +24,9 @@ SIGNATURES = {
     "metadata": "(no input) -> sample_rate_hz, class_names, corpus, segment_seconds, "
                 "min_clip_seconds, feature_config_json",
 }
+# Segments per network call inside the signatures (and the padded samples `predict` sends at
+# once): memory stays bounded whatever the audio's length.
+CHUNK_SEGMENTS = 64
 # A clip shorter than this fraction of a segment is reported as too short to judge.
 MIN_CLIP_FRACTION_OF_SEGMENT = 1 / 3
 _VERSION = re.compile(r"^[0-9]+$")

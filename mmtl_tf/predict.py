@@ -147,8 +147,9 @@ def read_audio(paths, feature_config):
     return waveforms, errors
 
 
-# Padded samples per serving call: 64 segments of 3 s at 16 kHz (the signature's network chunk).
-MAX_BATCH_SAMPLES = 64 * 48000
+# Padded samples per serving call: the signature's network chunk of 3 s segments at 16 kHz
+# (`predict_files` uses the model's own segment length).
+MAX_BATCH_SAMPLES = export_format.CHUNK_SEGMENTS * 48000
 
 
 def batches(lengths, batch_size: int, max_batch_samples: int = MAX_BATCH_SAMPLES) -> list:
@@ -220,7 +221,8 @@ def predict_files(model_dir: str, paths, batch_size: int = 16) -> dict:
     waveforms, errors = read_audio(paths, feature_config)
     good = [path for path in paths if path in waveforms]
     outputs = predict_waveforms(model, [waveforms[path] for path in good], batch_size,
-                                max_batch_samples=64 * feature_config.segment_samples)
+                                max_batch_samples=(export_format.CHUNK_SEGMENTS
+                                                   * feature_config.segment_samples))
     results = []
     for row, path in enumerate(good):
         index = int(outputs["class_index"][row])

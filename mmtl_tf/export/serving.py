@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from mmtl_tf import export_format, features, run_dir as run_dir_lib
 
-CHUNK_SEGMENTS = 64  # segments per network call inside the signatures
+CHUNK_SEGMENTS = export_format.CHUNK_SEGMENTS  # segments per network call in the signatures
 
 
 def backing_variables(model) -> list:
