@@ -50,9 +50,7 @@ _FRESH_PROCESS_SCRIPT = textwrap.dedent("""
 def children(tmp_path_factory):
     """The child processes of this file, run at the same time: (their results, work folder)."""
     folder = tmp_path_factory.mktemp("children")
-    batch, lengths = trained_run.padded(trained_run.two_utterances())
-    np.save(folder / "waveform.npy", batch)
-    np.save(folder / "num_samples.npy", lengths)
+    trained_run.save_request(folder)
     version_dir = trained_run.version_dir()
     commands = {
         "show": [SAVED_MODEL_CLI, "show", "--all", "--dir", version_dir],

@@ -72,9 +72,7 @@ def _library_segment_probabilities(spectrogram):
 def children(tmp_path_factory):
     """The child processes of this file, run at the same time: (results, work folder)."""
     folder = tmp_path_factory.mktemp("serving_children")
-    batch, lengths = trained_run.padded(trained_run.two_utterances())
-    np.save(folder / "waveform.npy", batch)
-    np.save(folder / "num_samples.npy", lengths)
+    trained_run.save_request(folder)
     np.save(folder / "spectrogram.npy", _spectrogram())
     version_dir = trained_run.version_dir()
     # One child: a zero-width request used to kill the process (exit 139).

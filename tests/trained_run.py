@@ -129,6 +129,14 @@ def padded(waveforms):
     return batch, lengths
 
 
+def save_request(folder) -> None:
+    """Writes `two_utterances` as a serving request for child processes: folder/waveform.npy
+    and folder/num_samples.npy (`padded`)."""
+    batch, lengths = padded(two_utterances())
+    np.save(os.path.join(folder, "waveform.npy"), batch)
+    np.save(os.path.join(folder, "num_samples.npy"), lengths)
+
+
 def trained_algorithm():
     """The run's algorithm restored by `trained_model.load_trained` (the library's view)."""
     if "algorithm" not in _CACHE:
