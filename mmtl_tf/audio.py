@@ -5,12 +5,16 @@ tensorflow-io cannot load its native ops on TensorFlow >= 2.18 (BUILD.md), and
 chunks of other sizes, an odd-sized data chunk without its pad byte, any width but 16 bits), so the
 samples are decoded with numpy from the data chunk the header check located: 8-bit (unsigned), 16-,
 24- and 32-bit integer PCM and 32- and 64-bit IEEE float, as recorders and corpora write them
-(`ENCODINGS`); A-law, mu-law and compressed formats are refused. That check reads the RIFF header
-in Python from its first bytes: a missing, empty, non-wav or truncated file (a chunk claiming more
-data than the file holds) raises `AudioError` naming the file, and nothing large is allocated on a
-lying header. So does a header whose sample rate lies outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE (1
-kHz to 384 kHz): below 1 kHz no speech band survives, 384 kHz is the highest rate audio interfaces
-record, and a rate outside them is a damaged header (1 Hz would make 8000 samples 8000 s of audio).
+(`ENCODINGS`; PCM of other widths, 12 or 20 bits, fills 2 or 3 bytes and is read as those); A-law,
+mu-law and compressed formats are refused, and so is a block align (bytes per frame) other than
+the packed samples' (24 bits in 4 bytes), which would be noise read packed. Some writers leave
+out the pad byte after an odd-sized chunk; the header check notices and reads on from there.
+That check reads the RIFF header in Python from its first bytes: a missing, empty, non-wav or
+truncated file (a chunk claiming more data than the file holds) raises `AudioError` naming the
+file, and nothing large is allocated on a lying header. So does a header whose sample rate lies
+outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE (1 kHz to 384 kHz): below 1 kHz no speech band
+survives, 384 kHz is the highest rate audio interfaces record, and a rate outside them is a
+damaged header (1 Hz would make 8000 samples 8000 s of audio).
 Channels are mixed to mono, and any other sample rate is converted with scipy's polyphase
 resampler. `write_wav` writes 16-bit PCM, the bytes `tf.audio.encode_wav` would write, without
 TensorFlow. This module imports no TensorFlow.
@@ -58,13 +62,14 @@ def inspect_wav(path: str) -> dict:
 
     Returns:
       A dict with `format` (a name of `ENCODINGS`: "pcm16", "float32", ...), `bits_per_sample`,
-      `channels`, `sample_rate`, `data_offset`, `data_bytes` and `num_frames` (samples per
-      channel).
+      `sample_bytes` (the bytes each sample fills: 3 for 20-bit PCM), `channels`,
+      `sample_rate`, `data_offset`, `data_bytes` and `num_frames` (samples per channel).
 
     Raises:
       AudioError: missing, unreadable, empty or not a regular file, not RIFF/WAVE, unsupported
-        encoding, a sample rate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE, or a data chunk that
-        claims more bytes than the file holds.
+        encoding, a block align (bytes per frame) other than the channels' packed samples, a
+        sample rate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE, or a data chunk that claims more
+        bytes than the file holds.
     """
     try:
         mode = os.stat(path).st_mode
@@ -91,11 +96,22 @@ def _read_header(path, handle, size) -> dict:
         _fail(path, f"{other} file, not a RIFF/WAVE one" if other else
                     "not a RIFF/WAVE file (corrupt header or another format)")
     fmt = None
+    unpadded = False  # the previous chunk was odd-sized and skipped with its pad byte
     while True:
+        start = handle.tell()
         chunk = handle.read(8)
+        if unpadded and not _plausible_chunk(chunk, size - start - 8):
+            # some writers leave out the pad byte after an odd-sized chunk: one byte back?
+            handle.seek(start - 1)
+            chunk_before = handle.read(8)
+            if _plausible_chunk(chunk_before, size - start - 7):
+                chunk = chunk_before
+            else:
+                handle.seek(start + len(chunk))
         if len(chunk) < 8:
             _fail(path, "no data chunk found (truncated or corrupt file)")
         chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+        unpadded = chunk_size % 2 == 1
         if chunk_id == b"fmt ":
             if chunk_size > size - handle.tell():
                 _fail(path, f"fmt chunk claims {chunk_size} bytes but the file holds only "
@@ -103,10 +119,10 @@ def _read_header(path, handle, size) -> dict:
             body = handle.read(chunk_size)
             if len(body) < 16:
                 _fail(path, "fmt chunk is truncated")
-            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
+            tag, channels, rate, _, block_align, bits = struct.unpack("<HHIIHH", body[:16])
             if tag == _EXTENSIBLE and len(body) >= 26:
                 tag = struct.unpack("<H", body[24:26])[0]
-            fmt = (tag, channels, rate, bits)
+            fmt = (tag, channels, rate, bits, block_align)
             handle.seek(chunk_size % 2, os.SEEK_CUR)
         elif chunk_id == b"data":
             offset = handle.tell()
@@ -115,13 +131,21 @@ def _read_header(path, handle, size) -> dict:
             handle.seek(chunk_size + chunk_size % 2, os.SEEK_CUR)
     if fmt is None:
         _fail(path, "no fmt chunk before the data chunk")
-    tag, channels, rate, bits = fmt
-    kind = ENCODINGS.get((tag, bits))
+    tag, channels, rate, bits, block_align = fmt
+    # PCM of 1-32 bits fills whole bytes, its bits left-justified (20-bit audio in 3 bytes):
+    # decoded as the container, the unused low bits being zeros
+    container = -(-bits // 8) * 8 if tag == _PCM and 0 < bits <= 32 else bits
+    kind = ENCODINGS.get((tag, container))
     if kind is None:
         _fail(path, f"unsupported encoding (format tag {tag}, {bits} bits); supported: 8-, "
                     f"16-, 24- and 32-bit PCM and 32- and 64-bit float")
     if channels < 1:
         _fail(path, f"header says {channels} channels")
+    if block_align != channels * container // 8:
+        # samples padded to wider slots (24 bits in 4 bytes), or a damaged header: where the
+        # bits lie in each slot is not defined, and reading them packed would be noise
+        _fail(path, f"its header says {channels} channel(s) of {bits}-bit samples but "
+                    f"{block_align} bytes per frame (block align), not {channels * container // 8}")
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         _fail(path, f"header says {rate} Hz, outside the {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz "
                     f"of real recordings (a damaged header)")
@@ -132,12 +156,21 @@ def _read_header(path, handle, size) -> dict:
     if chunk_size > size - offset:
         _fail(path, f"header claims {chunk_size} bytes of audio but the file holds only "
                     f"{size - offset} after the header (truncated file)")
-    frame_bytes = channels * bits // 8
+    frame_bytes = block_align
     if chunk_size < frame_bytes:
         _fail(path, "the data chunk holds no samples")
-    return {"format": kind, "bits_per_sample": bits, "channels": channels, "sample_rate": rate,
+    return {"format": kind, "bits_per_sample": bits, "sample_bytes": container // 8,
+            "channels": channels, "sample_rate": rate,
             "data_offset": offset, "data_bytes": chunk_size,
             "num_frames": chunk_size // frame_bytes}
+
+
+def _plausible_chunk(chunk: bytes, remaining: int) -> bool:
+    """Whether 8 bytes read as a chunk header: an id of four printable ASCII characters ("fmt ",
+    "LIST") and a size the `remaining` bytes after it hold (a data chunk may claim more: the
+    truncated file is named later)."""
+    return (len(chunk) == 8 and all(0x20 <= byte <= 0x7E for byte in chunk[:4])
+            and (chunk[:4] == b"data" or struct.unpack("<I", chunk[4:])[0] <= remaining))
 
 
 def to_mono_at_rate(samples: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
@@ -174,7 +207,7 @@ def read_wav(path: str, target_rate: int = 16000) -> np.ndarray:
         non-finite samples.
     """
     info = inspect_wav(path)
-    width = info["bits_per_sample"] // 8
+    width = info["sample_bytes"]
     try:
         with open(path, "rb") as handle:
             handle.seek(info["data_offset"])

@@ -175,13 +175,13 @@ def test_header_claiming_more_data_than_the_file_holds_names_file_and_sizes(tmp_
 
 
 @pytest.mark.parametrize("format_tag, bits, fmt_extra, encoding", [
-    (_PCM, 12, b"", "format tag 1, 12 bits"),
+    (_PCM, 40, b"", "format tag 1, 40 bits"),  # 12-bit PCM is read: test_audio_containers
     (_PCM, 64, b"", "format tag 1, 64 bits"),
     (_ALAW, 8, b"", "format tag 6, 8 bits"),
     (_MULAW, 8, b"", "format tag 7, 8 bits"),
     (_IEEE_FLOAT, 16, b"", "format tag 3, 16 bits"),
     (_EXTENSIBLE, 24, _extensible_fmt_extra(24, _MULAW), "format tag 7, 24 bits"),
-], ids=["pcm12", "pcm64", "alaw", "mulaw", "float16", "extensible-mulaw"])
+], ids=["pcm40", "pcm64", "alaw", "mulaw", "float16", "extensible-mulaw"])
 def test_unsupported_encoding_error_names_file_and_encoding(tmp_path, format_tag, bits,
                                                             fmt_extra, encoding):
     path = _write_riff(tmp_path / "odd.wav", bytes(bits // 8 * 800), format_tag=format_tag,
