@@ -5,7 +5,8 @@ what it writes. It is idempotent, checked and transactional, like SpeechBrain's 
 
 1. The listing (ids, speakers, labels; `corpora.check_listing`) and every wav header
    (`audio.inspect_wav`) are checked before anything is written; audio shorter than one
-   analysis window is rejected, naming the file.
+   analysis window is rejected, naming the file. Every unusable wav is listed in one error
+   (`preparation_stream.expected_lengths`), not only the first.
 2. The directory is locked (`tfrecord_dir.lock`). A committed preparation with other feature
    settings, corpus, classes or source (the CSV file or corpus folder) is refused, naming the
    differences, unless `overwrite`.
@@ -36,14 +37,12 @@ import collections
 import hashlib
 import itertools
 import json
-import math
 import os
 import time
 
 import keras
 
 from mmtl_tf import atomic_files
-from mmtl_tf import audio
 from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
 from mmtl_tf import done_records
@@ -53,32 +52,6 @@ from mmtl_tf import preparation_summary
 from mmtl_tf import shard_writer
 from mmtl_tf import tfrecord_dir
 from mmtl_tf import tfrecords
-
-
-def expected_samples(utterance: corpora.Utterance,
-                      feature_config: config_lib.FeatureConfig) -> int:
-    """Samples `audio.read_wav` will return, from the wav header alone.
-
-    Args:
-      utterance: the utterance whose wav is checked.
-      feature_config: gives the target sample rate and the window length.
-
-    Returns:
-      The number of samples at `feature_config.sample_rate`.
-
-    Raises:
-      audio.AudioError: the wav is unusable, or shorter than one analysis window (named).
-    """
-    info = audio.inspect_wav(utterance.path)
-    divisor = math.gcd(info["sample_rate"], feature_config.sample_rate)
-    up, down = feature_config.sample_rate // divisor, info["sample_rate"] // divisor
-    samples = -(-info["num_frames"] * up // down)  # resample_poly's output length, ceil(n*up/down)
-    if samples < feature_config.window_samples:
-        raise audio.AudioError(
-            f"{utterance.path}: {info['num_frames'] / info['sample_rate']:.3f} s of audio is "
-            f"shorter than one analysis window ({feature_config.window_ms} ms); remove "
-            f"utterance {utterance.utterance_id} from the corpus")
-    return samples
 
 
 def _speaker_hashes(listing, utterances, lengths, feature_dict, segments_per_shard) -> tuple:
@@ -190,7 +163,7 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
     if segments_per_shard < 1:
         raise ValueError(f"segments_per_shard must be >= 1, got {segments_per_shard}")
     corpora.check_listing(listing)
-    lengths = {u.utterance_id: expected_samples(u, feature_config) for u in listing.utterances}
+    lengths = preparation_stream.expected_lengths(listing.utterances, feature_config)
     by_speaker = collections.defaultdict(list)
     for utterance in listing.utterances:
         by_speaker[utterance.speaker].append(utterance)

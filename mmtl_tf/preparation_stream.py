@@ -1,5 +1,7 @@
 """Preparation's feature stream: utterances in, their features out, in order, on every core.
 
+Before it, `expected_lengths` checks every wav header and lists every unusable file at once.
+
 Each task reads a few wavs (`audio.read_wav`) and runs the one feature function on them at once
 (`features.shard_features`: `concatenated_features` with the spectrograms cast to the shards'
 float16 in the same graph). A small pool of Python threads runs tasks ahead of the consumer, which
@@ -14,6 +16,7 @@ element is ready in 0.02-0.03 s and it kept 1.87-1.90 busy (measured on the same
 
 import collections
 import concurrent.futures
+import math
 import os
 
 import numpy as np
@@ -21,6 +24,7 @@ import tensorflow as tf
 
 from mmtl_tf import audio
 from mmtl_tf import config as config_lib
+from mmtl_tf import corpora
 from mmtl_tf import features
 
 
@@ -41,6 +45,57 @@ def call_ranges(count: int, utterances_per_call: int, call_starts=()) -> list:
             for start in range(begin, end, utterances_per_call)]
 
 
+def expected_samples(utterance: corpora.Utterance,
+                      feature_config: config_lib.FeatureConfig) -> int:
+    """Samples `audio.read_wav` will return, from the wav header alone.
+
+    Args:
+      utterance: the utterance whose wav is checked.
+      feature_config: gives the target sample rate and the window length.
+
+    Returns:
+      The number of samples at `feature_config.sample_rate`.
+
+    Raises:
+      audio.AudioError: the wav is unusable, or shorter than one analysis window (named).
+    """
+    info = audio.inspect_wav(utterance.path)
+    divisor = math.gcd(info["sample_rate"], feature_config.sample_rate)
+    up, down = feature_config.sample_rate // divisor, info["sample_rate"] // divisor
+    samples = -(-info["num_frames"] * up // down)  # resample_poly's output length, ceil(n*up/down)
+    if samples < feature_config.window_samples:
+        raise audio.AudioError(
+            f"{utterance.path}: {info['num_frames'] / info['sample_rate']:.3f} s of audio is "
+            f"shorter than one analysis window ({feature_config.window_ms} ms); remove "
+            f"utterance {utterance.utterance_id} from the corpus")
+    return samples
+
+
+def expected_lengths(utterances, feature_config: config_lib.FeatureConfig,
+                     listed: int = 20) -> dict:
+    """{utterance id: `expected_samples`} of every utterance, checking every wav header.
+
+    Raises:
+      audio.AudioError: naming every unusable wav (the first `listed` of them, and how many
+        more), so a corpus with several broken files is mended in one pass, not one per run.
+    """
+    lengths, problems = {}, []
+    for utterance in utterances:
+        try:
+            lengths[utterance.utterance_id] = expected_samples(utterance, feature_config)
+        except audio.AudioError as error:
+            problems.append(str(error))
+    if len(problems) == 1:
+        raise audio.AudioError(problems[0])
+    if problems:
+        more = len(problems) - listed
+        raise audio.AudioError(
+            f"{len(problems)} of {len(utterances)} wavs cannot be used; mend or remove each of "
+            f"them (in the corpus' CSV or folder) and prepare again:\n  "
+            + "\n  ".join(problems[:listed]) + (f"\n  ... and {more} more" if more > 0 else ""))
+    return lengths
+
+
 def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.FeatureConfig,
                    utterances_per_call: int = 4, workers: int = None, call_starts=()):
     """Yields (utterance, features as numpy) in the order of `utterances`.
@@ -52,7 +107,7 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
 
     Args:
       utterances: the utterances, in the order to yield them.
-      lengths: utterance id -> samples `audio.read_wav` returns (`preparation.expected_samples`).
+      lengths: utterance id -> samples `audio.read_wav` returns (`expected_lengths`).
       feature_config: the analysis parameters.
       utterances_per_call: utterances per feature call, at most.
       workers: threads computing ahead of the consumer (default: one more than the cores this

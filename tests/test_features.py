@@ -180,8 +180,8 @@ def test_concatenated_utterances_give_the_padded_batch_features():
 
 def _wav_utterances(folder, seconds):
     """Utterances u0, u1, ... of speech-like wavs of these lengths in `folder`, and their lengths
-    (samples) as `preparation.expected_samples` gives them."""
-    from mmtl_tf import audio, corpora, preparation
+    (samples) as `preparation_stream.expected_samples` gives them."""
+    from mmtl_tf import audio, corpora, preparation_stream
 
     utterances, lengths = [], {}
     for index, length in enumerate(seconds):
@@ -189,7 +189,7 @@ def _wav_utterances(folder, seconds):
         audio.write_wav(path, _speechlike(length, index), CFG.sample_rate)
         utterance = corpora.Utterance(f"u{index}", path, "1F", "1", 0)
         utterances.append(utterance)
-        lengths[utterance.utterance_id] = preparation.expected_samples(utterance, CFG)
+        lengths[utterance.utterance_id] = preparation_stream.expected_samples(utterance, CFG)
     return utterances, lengths
 
 
