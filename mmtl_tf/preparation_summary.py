@@ -1,7 +1,8 @@
 """What `preparation.prepare_corpus` prints when it finishes (or finds the work done).
 
 A table of utterances and segments per speaker and emotion class, what the reader excluded,
-which auxiliary tasks are rated (and how many segments are not), the folds the sessions make
+which auxiliary tasks are rated (and how many segments are not, and a warning when all of a
+task's segments share one bin), the folds the sessions make
 (warning of a session that cannot be held out) and the preparation's speed.
 """
 
@@ -42,6 +43,12 @@ def print_summary(manifest: dict, output_dir: str, seconds: float, computed: int
         if 0 < rated < total:
             print(f"{task}: {total - rated} of {total} segments have no rating (marked missing "
                   f"in the corpus); they weigh 0 in the {task} loss")
+        bins = [sum(counts) for counts in zip(*(entry["histograms"][task]
+                                                 for entry in speakers.values()))]
+        if rated > 1 and max(bins) == rated:
+            print(f"warning: every rated {task} segment is in bin {bins.index(rated)}, so --aux "
+                  f"with {task} learns a constant; check the corpus' {task} scale against the "
+                  f"bins (--csv_vad_score_range, --csv_vad_bin_edges for a CSV corpus)")
     sessions = corpora.sessions_of({name: entry["session"] for name, entry in speakers.items()})
     print(f"folds: --fold=1..{len(sessions)}, one per session ({', '.join(sessions)})")
     for fold, (session, members) in enumerate(sessions.items(), 1):

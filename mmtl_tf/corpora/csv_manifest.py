@@ -20,6 +20,9 @@ commas (or by the tabs or semicolons some spreadsheets write, recognised from th
     utterance_id
                optional; by default the path relative to the CSV's folder without its extension
 
+When every score of a V/A/D column falls in one bin (0-1 ratings under the default bins), the
+listing's `notes` warn that the scale is probably not the binning's.
+
 A CSV that names these columns otherwise maps them (`column_map`, --csv_columns, in
 `csv_columns`). Other columns (transcripts, gender, ...) are not read: the listing's `notes` name
 them. A known other name of a V/A/D score (IEMOCAP's `activation`, `act`, `val`, `dom`) without
@@ -217,6 +220,7 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
     if ignored:
         listing.notes.append(f"{csv_path}: columns not read: {', '.join(ignored)}")
     id_rows, speaker_rows, file_rows = {}, {}, {}
+    scores = {task: [] for task in aux_columns}  # (score, bin) of each listed utterance
     for row_number, row in rows:
         where = f"{csv_path}: row {row_number}"
         path_cell, speaker, session, emotion = (
@@ -263,8 +267,29 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
             continue
         if not listing.wav_present(wav_path, skip_missing, where):
             continue
+        for task in aux_columns:
+            if aux[task] != corpora.MISSING_LABEL:
+                scores[task].append((float(row[task]), aux[task]))
         listing.utterances.append(corpora.Utterance(
             utterance_id=utterance_id, path=wav_path, speaker=speaker, session=session,
             emotion=emotion_index, **aux))
     listing.utterances.sort(key=lambda utterance: utterance.utterance_id)
+    listing.notes.extend(_one_bin_warnings(csv_path, scores, vad_bin_edges, vad_score_range))
     return listing
+
+
+def _one_bin_warnings(csv_path, scores, edges, score_range) -> list:
+    """A warning per V/A/D column whose scores (two or more) all fall in one bin: a scale other
+    than the binning's (0-1 ratings binned by the paper's edges 2, 3, 4 all land in bin 0)."""
+    warnings = []
+    for task, pairs in scores.items():
+        if len(pairs) > 1 and len({bin_index for _, bin_index in pairs}) == 1:
+            values = [score for score, _ in pairs]
+            warnings.append(
+                f"{csv_path}: warning: all {len(pairs)} {task} scores ({min(values):g} to "
+                f"{max(values):g}) fall in bin {pairs[0][1]} of the edges "
+                f"{', '.join(f'{edge:g}' for edge in edges)} in ({score_range[0]:g}, "
+                f"{score_range[1]:g}), so the {task} task has a single label; if the corpus "
+                f"rates on another scale, give its range and bins with --csv_vad_score_range and "
+                f"--csv_vad_bin_edges")
+    return warnings
