@@ -4,7 +4,7 @@ One row per utterance, with a header row naming the columns (any order, any case
 commas (or by the tabs or semicolons some spreadsheets write, recognised from the header):
 
     path       the wav file, relative to the CSV's folder or absolute (required); a relative
-               path written on Windows (wavs\\a.wav) is read as wavs/a.wav
+               path written on Windows (wavs\\a.wav) is read as wavs/a.wav (`csv_paths`)
     speaker    speaker id (required); a speaker must belong to a single session
     session    fold group (required), as IEMOCAP's sessions: speakers of a session share a fold
                (two or more speakers each; numbered sessions make folds in numeric order)
@@ -28,7 +28,9 @@ A CSV that names these columns otherwise maps them (`column_map`, --csv_columns,
 them. A known other name of a V/A/D score (IEMOCAP's `activation`, `act`, `val`, `dom`) without
 that score's column is refused, since the task would silently have no labels.
 
-Cells are stripped, and a UTF-8 byte-order mark (as spreadsheets write it) is tolerated. Errors
+Cells are stripped, and a UTF-8 byte-order mark (as spreadsheets write it) is tolerated, and so
+are rows of empty cells (",,,"). In a tab- or semicolon-separated file, the spreadsheet of a
+locale that writes decimal commas, a V/A/D score 3,5 is 3.5. Errors
 name the file, the row as a spreadsheet shows it (the header is row 1) and the column. A cell may
 not hold a line break: one that does is almost always an unterminated quote that swallowed the
 rows after it, so the file is refused naming the row where the quote opened. Rows whose emotion is
@@ -44,10 +46,12 @@ import re
 from mmtl_tf import corpora
 from mmtl_tf import labels
 from mmtl_tf.corpora import csv_columns
+from mmtl_tf.corpora import csv_paths
 from mmtl_tf.corpora.csv_columns import ID_COLUMN, REQUIRED_COLUMNS
 
 _DELIMITERS = (",", "\t", ";")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
 
 # IEMOCAP (and other common) emotion names -> the class names used by default. An alias applies
 # only when its target is among the class names; matching is case-insensitive on both sides.
@@ -112,8 +116,8 @@ def _read_rows(csv_path, column_map):
             for cells in reader:
                 row_number = end_of_previous + 1  # the header is row 1, as in a spreadsheet
                 end_of_previous = reader.line_num
-                if not cells:
-                    continue  # a blank line
+                if not any(cell.strip() for cell in cells):
+                    continue  # a blank line, or one of empty cells (",,,": spreadsheets add them)
                 if any(_LINE_BREAK.search(cell) for cell in cells):
                     raise corpora.CorpusError(
                         f"{csv_path}: row {row_number}: a cell holds a line break, so the row "
@@ -123,7 +127,12 @@ def _read_rows(csv_path, column_map):
                     raise corpora.CorpusError(f"{csv_path}: row {row_number} has more cells than "
                                               f"the header has columns")
                 padded = [cell.strip() for cell in cells] + [None] * len(columns)
-                rows.append((row_number, dict(zip(columns, padded))))
+                row = dict(zip(columns, padded))
+                if delimiter != ",":  # a locale whose lists take ";" writes 3,5 for 3.5
+                    for task in corpora.AUX_TASKS:
+                        if row.get(task) and _DECIMAL_COMMA.fullmatch(row[task]):
+                            row[task] = row[task].replace(",", ".")
+                rows.append((row_number, row))
     except UnicodeDecodeError as error:
         raise corpora.CorpusError(f"{csv_path}: not a UTF-8 text file ({error})") from None
     except OSError as error:
@@ -230,10 +239,7 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
             raise corpora.CorpusError(f"{where}, column 'speaker': {problem}")
         aux = {task: _aux_label(row, task, where, vad_bin_edges, vad_score_range, missing_marks)
                for task in aux_columns}
-        wav_path = os.path.normpath(os.path.join(csv_dir, path_cell))
-        if "\\" in path_cell and os.sep == "/" and not os.path.lexists(wav_path):
-            # a manifest written on Windows: wavs\a.wav is wavs/a.wav here
-            wav_path = os.path.normpath(os.path.join(csv_dir, path_cell.replace("\\", "/")))
+        wav_path = csv_paths.wav_path(csv_dir, path_cell, where)
         if ID_COLUMN in columns:
             utterance_id = _cell(row, ID_COLUMN, where)
         else:
