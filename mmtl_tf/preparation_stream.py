@@ -27,6 +27,11 @@ from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
 from mmtl_tf import features
 
+# The most segments one feature call computes. A call's frames, spectra and log powers grow with
+# its segments: four 10-minute recordings (800 segments) in one call peaked at 3.3 GB resident
+# (measured, paper features); four utterances of up to 48 s still share one call, as before.
+MAX_SEGMENTS_PER_CALL = 64
+
 
 def usable_cores() -> int:
     """The cores this process may run on: its CPU affinity (a container's or `taskset`'s share),
@@ -97,7 +102,8 @@ def expected_lengths(utterances, feature_config: config_lib.FeatureConfig,
 
 
 def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.FeatureConfig,
-                   utterances_per_call: int = 4, workers: int = None, call_starts=()):
+                   utterances_per_call: int = 4, workers: int = None, call_starts=(),
+                   segments_per_call: int = MAX_SEGMENTS_PER_CALL):
     """Yields (utterance, features as numpy) in the order of `utterances`.
 
     A segment's values can differ in the last bit with the utterances that share its call (the
@@ -115,6 +121,9 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
         read a wav). At most 2 * workers + 1
         tasks are ahead of the consumer (running, queued or done), which bounds the memory.
       call_starts: indices of `utterances` where a call must start (`call_ranges`).
+      segments_per_call: the most segments one feature call computes; a task whose utterances
+        hold more (long recordings) makes several calls, cutting an utterance longer than this
+        at its segment boundaries (`_call_pieces`), so memory stays bounded.
 
     Yields:
       (utterance, dict) with `spectrogram` float16 [segments, max_frames, num_bins] (the
@@ -131,13 +140,23 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
     def task(start: int, stop: int) -> list:
         batch = utterances[start:stop]
         waveforms = [_read(utterance, lengths, feature_config) for utterance in batch]
-        computed = compute(tf.constant(np.concatenate(waveforms)),
-                           tf.constant([len(waveform) for waveform in waveforms], tf.int64))
-        computed = {name: value.numpy() for name, value in computed.items()}
-        rows = np.searchsorted(computed.pop("utterance_index"), np.arange(len(batch) + 1))
-        return [(utterance, {name: value[rows[index]:rows[index + 1]]
-                             for name, value in computed.items()})
-                for index, utterance in enumerate(batch)]
+        parts = collections.defaultdict(list)  # position in batch -> [features of its pieces]
+        for owners, pieces in _call_pieces(waveforms, feature_config.segment_samples,
+                                           segments_per_call):
+            computed = compute(tf.constant(np.concatenate(pieces)),
+                               tf.constant([len(piece) for piece in pieces], tf.int64))
+            computed = {name: value.numpy() for name, value in computed.items()}
+            rows = np.searchsorted(computed.pop("utterance_index"), np.arange(len(pieces) + 1))
+            for index, owner in enumerate(owners):
+                parts[owner].append({name: value[rows[index]:rows[index + 1]]
+                                     for name, value in computed.items()})
+        results = []
+        for index, utterance in enumerate(batch):
+            joined = {name: np.concatenate([part[name] for part in parts[index]])
+                      for name in parts[index][0]}
+            joined["segment_index"] = np.arange(len(joined["num_frames"]), dtype=np.int32)
+            results.append((utterance, joined))
+        return results
 
     pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="mmtl-features")
     waiting = collections.deque()
@@ -150,6 +169,30 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
             yield from waiting.popleft().result()
     finally:  # also when the consumer stops early: queued tasks are dropped, not computed
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _call_pieces(waveforms: list, segment_samples: int, segments_per_call: int) -> list:
+    """[(owners, pieces)]: the feature calls of a task, in order, each of at most
+    `segments_per_call` segments. A piece is a whole waveform, or, for one of more segments than
+    that, one of its segments (cut where `features.segment_lengths` cuts it, so a piece is one
+    segment of exactly those samples); `owners` gives each piece's position in `waveforms`."""
+    pieces = []
+    for owner, waveform in enumerate(waveforms):
+        count = -(-len(waveform) // segment_samples)
+        if count <= segments_per_call:
+            pieces.append((owner, waveform, count))
+            continue
+        bounds = [index * len(waveform) // count for index in range(count + 1)]
+        pieces.extend((owner, waveform[begin:end], 1) for begin, end in zip(bounds, bounds[1:]))
+    calls, current, held = [], [], 0
+    for owner, piece, count in pieces:
+        if current and held + count > segments_per_call:
+            calls.append(current)
+            current, held = [], 0
+        current.append((owner, piece))
+        held += count
+    calls.append(current)
+    return [([owner for owner, _ in call], [piece for _, piece in call]) for call in calls]
 
 
 def _read(utterance, lengths: dict, feature_config) -> np.ndarray:
