@@ -157,6 +157,11 @@ def _read_header(path, handle, size) -> dict:
         _fail(path, f"header claims {chunk_size} bytes of audio but the file holds only "
                     f"{size - offset} after the header (truncated file)")
     frame_bytes = block_align
+    if chunk_size == 0 and size - offset >= frame_bytes:
+        _fail(path, f"the data chunk's size is 0 but {size - offset} bytes follow it, as a "
+                    f"recorder or stream that never finished the header leaves it; rewrite the "
+                    f"file with a tool that writes the sizes (e.g. `sox --ignore-length in.wav "
+                    f"out.wav`)")
     if chunk_size < frame_bytes:
         _fail(path, "the data chunk holds no samples")
     return {"format": kind, "bits_per_sample": bits, "sample_bytes": container // 8,

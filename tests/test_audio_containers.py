@@ -86,3 +86,18 @@ def test_a_pad_byte_that_reads_like_a_chunk_id_is_still_a_pad_byte(tmp_path):
     path = _write(tmp_path / "padded.wav", values.astype("<i2").tobytes(), bits=16,
                   block_align=2, chunks_before_fmt=chunks)
     np.testing.assert_array_equal(audio.read_wav(path), (values / 32768.0).astype(np.float32))
+
+
+def test_a_zero_data_size_before_real_samples_is_named_as_an_unfinished_header(tmp_path):
+    # a recorder killed before it wrote the sizes: data size 0, samples after it
+    fmt = struct.pack("<HHIIHH", _PCM, 1, 16000, 32000, 2, 16)
+    samples = _ramp(800, 16).astype("<i2").tobytes()
+    path = tmp_path / "unfinished.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", 0) + b"WAVEfmt " + struct.pack("<I", 16) + fmt
+                     + b"data" + struct.pack("<I", 0) + samples)
+    with pytest.raises(audio.AudioError, match=r"unfinished\.wav: the data chunk's size is 0 but "
+                                               r"1600 bytes follow it.*--ignore-length"):
+        audio.read_wav(str(path))
+    empty = _write(tmp_path / "empty.wav", b"", bits=16, block_align=2)
+    with pytest.raises(audio.AudioError, match=r"empty\.wav: the data chunk holds no samples"):
+        audio.read_wav(empty)
