@@ -56,3 +56,27 @@ def test_lengths_of_usable_wavs_are_what_reading_them_gives(tmp_path):
     lengths = preparation_stream.expected_lengths(listing.utterances, FEATURE_CONFIG)
     assert lengths == {u.utterance_id: audio.read_wav(u.path).shape[0]
                        for u in listing.utterances} == {"1F_a": 8000, "1M_a": 11200}
+
+
+def test_wavs_with_a_dc_offset_are_warned_of_once_the_stream_is_done(tmp_path, capsys):
+    listing = handmade_corpus.listing(str(tmp_path), {"1F_a": 0.5, "1M_a": 0.5, "1M_b": 0.5})
+    shifted = listing.utterances[1]
+    waveform = audio.read_wav(shifted.path)
+    audio.write_wav(shifted.path, waveform + 0.02, 16000)  # 2% of full scale
+    lengths = preparation_stream.expected_lengths(listing.utterances, FEATURE_CONFIG)
+    capsys.readouterr()
+    assert len(list(preparation_stream.feature_stream(listing.utterances, lengths,
+                                                      FEATURE_CONFIG))) == 3
+    (warning,) = [line for line in capsys.readouterr().out.splitlines() if "DC offset" in line]
+    expected_offset = abs(float(audio.read_wav(shifted.path).mean()))
+    assert abs(expected_offset - 0.02) < 1e-3
+    assert warning.startswith(f"warning: 1 of 3 wavs have a DC offset above 0.002 of full scale "
+                              f"(largest {expected_offset:.4f}, {shifted.path})")
+
+
+def test_wavs_without_a_dc_offset_give_no_warning(tmp_path, capsys):
+    listing = handmade_corpus.listing(str(tmp_path), {"1F_a": 0.5, "1M_a": 0.5})
+    lengths = preparation_stream.expected_lengths(listing.utterances, FEATURE_CONFIG)
+    list(preparation_stream.feature_stream(listing.utterances, lengths, FEATURE_CONFIG))
+    assert "DC offset" not in capsys.readouterr().out
+    assert preparation_stream.dc_offset_warning([(0.0019, "a.wav")]) == ""
