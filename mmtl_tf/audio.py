@@ -15,9 +15,10 @@ file, and nothing large is allocated on a lying header. So does a header whose s
 outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE (1 kHz to 384 kHz): below 1 kHz no speech band
 survives, 384 kHz is the highest rate audio interfaces record, and a rate outside them is a
 damaged header (1 Hz would make 8000 samples 8000 s of audio).
-Channels are mixed to mono, and any other sample rate is converted with scipy's polyphase
-resampler. `write_wav` writes 16-bit PCM, the bytes `tf.audio.encode_wav` would write, without
-TensorFlow. This module imports no TensorFlow.
+Channels are mixed to mono (channels that cancel out, one the other inverted, are refused), and
+any other sample rate is converted with scipy's polyphase resampler. `write_wav` writes 16-bit
+PCM, the bytes `tf.audio.encode_wav` would write, without TensorFlow. This module imports no
+TensorFlow.
 """
 
 import math
@@ -208,8 +209,8 @@ def read_wav(path: str, target_rate: int = 16000) -> np.ndarray:
       float32 [num_samples].
 
     Raises:
-      AudioError: naming the file, for every unusable file (see `inspect_wav`) and for
-        non-finite samples.
+      AudioError: naming the file, for every unusable file (see `inspect_wav`), for
+        non-finite samples, and for channels that cancel out when mixed to mono.
     """
     info = inspect_wav(path)
     width = info["sample_bytes"]
@@ -222,7 +223,21 @@ def read_wav(path: str, target_rate: int = 16000) -> np.ndarray:
     samples = decode_samples(raw, info["format"]).reshape(-1, info["channels"])
     if not np.all(np.isfinite(samples)):
         _fail(path, "it contains NaN or infinite samples")
+    if info["channels"] > 1:
+        _refuse_cancelling_channels(path, samples)
     return to_mono_at_rate(samples, info["sample_rate"], target_rate)
+
+
+def _refuse_cancelling_channels(path, samples) -> None:
+    """Fails for channels whose mean is near silence though they are not (one channel the other
+    inverted, as a miswired balanced input records): mixed to mono, the speech would vanish."""
+    flat = samples.ravel()
+    channel_power = float(np.dot(flat, flat)) / samples.shape[1]
+    mono = samples.mean(axis=1)
+    if channel_power > 0 and float(np.dot(mono, mono)) < 1e-3 * channel_power:
+        _fail(path, f"its {samples.shape[1]} channels cancel out when mixed to mono (one is "
+                    f"probably another inverted); keep one channel, e.g. `sox in.wav out.wav "
+                    f"remix 1`")
 
 
 def decode_samples(raw: bytes, encoding: str) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Preparation's feature stream: utterances in, their features out, in order, on every core.
 
 Before it, `expected_lengths` checks every wav header and lists every unusable file at once;
-after it, wavs with a DC offset are warned of (`dc_offset_warning`).
+after it, wavs with a DC offset and wavs of digital silence are warned of (`dc_offset_warning`,
+`silence_warning`).
 
 Each task reads a few wavs (`audio.read_wav`) and runs the one feature function on them at once
 (`features.shard_features`: `concatenated_features` with the spectrograms cast to the shards'
@@ -140,12 +141,15 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
     workers = workers or usable_cores() + 1
     compute = features.shard_features(feature_config)
     offsets = []  # (|mean sample|, path) of each wav read: its DC offset
+    silent = []  # paths of the wavs that are digital silence
 
     def task(start: int, stop: int) -> list:
         batch = utterances[start:stop]
         waveforms = [_read(utterance, lengths, feature_config) for utterance in batch]
         offsets.extend((abs(float(np.mean(waveform))), utterance.path)
                        for utterance, waveform in zip(batch, waveforms))
+        silent.extend(utterance.path for utterance, waveform in zip(batch, waveforms)
+                      if not np.any(waveform))
         parts = collections.defaultdict(list)  # position in batch -> [features of its pieces]
         for owners, pieces in _call_pieces(waveforms, feature_config.segment_samples,
                                            segments_per_call):
@@ -173,9 +177,9 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
                 yield from waiting.popleft().result()
         while waiting:
             yield from waiting.popleft().result()
-        warning = dc_offset_warning(offsets)
-        if warning:
-            print(warning)
+        for warning in (dc_offset_warning(offsets), silence_warning(silent, len(offsets))):
+            if warning:
+                print(warning)
     finally:  # also when the consumer stops early: queued tasks are dropped, not computed
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -199,6 +203,16 @@ def dc_offset_warning(offsets: list, threshold: float = DC_OFFSET_WARNING) -> st
             f"{threshold:g} of full scale (largest {largest:.4f}, {path}); the features' low bins "
             f"and each segment's normalisation depend on it, so remove it from the wavs (e.g. "
             f"`sox in.wav out.wav highpass 10`) and prepare again")
+
+
+def silence_warning(silent_paths: list, count: int) -> str:
+    """A warning naming how many of `count` wavs are digital silence (a failed recording: all
+    their segments are zeros, labelled as if they held speech), or ""."""
+    if not silent_paths:
+        return ""
+    return (f"warning: {len(silent_paths)} of {count} wavs are digital silence (every sample 0; "
+            f"first: {sorted(silent_paths)[0]}); their segments are all zeros under an emotion "
+            f"label, so remove them from the corpus and prepare again")
 
 
 def _call_pieces(waveforms: list, segment_samples: int, segments_per_call: int) -> list:

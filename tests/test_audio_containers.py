@@ -101,3 +101,20 @@ def test_a_zero_data_size_before_real_samples_is_named_as_an_unfinished_header(t
     empty = _write(tmp_path / "empty.wav", b"", bits=16, block_align=2)
     with pytest.raises(audio.AudioError, match=r"empty\.wav: the data chunk holds no samples"):
         audio.read_wav(empty)
+
+
+def test_stereo_whose_channels_cancel_out_is_refused_not_read_as_silence(tmp_path):
+    # one channel the other inverted (a miswired balanced input): the mean of the two is 0
+    values = np.maximum(_ramp(1600, 16), -32767)  # -(-32768) does not fit 16 bits
+    data = np.stack([values, -values], 1).astype("<i2").tobytes()
+    path = _write(tmp_path / "inverted.wav", data, bits=16, block_align=4, channels=2)
+    with pytest.raises(audio.AudioError, match=r"inverted\.wav: its 2 channels cancel out when "
+                                               r"mixed to mono.*remix 1"):
+        audio.read_wav(path)
+    # two different talkers' channels, and one silent channel, are mixed as before
+    other = _ramp(1600, 16)[::-1]
+    for second in (other, np.zeros_like(values)):
+        data = np.stack([values, second], 1).astype("<i2").tobytes()
+        path = _write(tmp_path / "mixed.wav", data, bits=16, block_align=4, channels=2)
+        np.testing.assert_allclose(audio.read_wav(path), (values + second) / 65536.0,
+                                   atol=1e-7)

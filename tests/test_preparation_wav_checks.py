@@ -4,6 +4,7 @@ in one pass, not one prepare run per file."""
 
 import os
 
+import numpy as np
 import pytest
 
 import handmade_corpus
@@ -80,3 +81,16 @@ def test_wavs_without_a_dc_offset_give_no_warning(tmp_path, capsys):
     list(preparation_stream.feature_stream(listing.utterances, lengths, FEATURE_CONFIG))
     assert "DC offset" not in capsys.readouterr().out
     assert preparation_stream.dc_offset_warning([(0.0019, "a.wav")]) == ""
+
+
+def test_wavs_of_digital_silence_are_warned_of(tmp_path, capsys):
+    listing = handmade_corpus.listing(str(tmp_path), {"1F_a": 0.5, "1M_a": 0.5, "1M_b": 0.5})
+    for utterance in listing.utterances[1:]:
+        audio.write_wav(utterance.path, audio.read_wav(utterance.path) * 0.0, 16000)
+    lengths = preparation_stream.expected_lengths(listing.utterances, FEATURE_CONFIG)
+    capsys.readouterr()
+    computed = dict(preparation_stream.feature_stream(listing.utterances, lengths, FEATURE_CONFIG))
+    assert not np.any(computed[listing.utterances[1]]["spectrogram"])  # what training would get
+    (warning,) = [line for line in capsys.readouterr().out.splitlines() if "silence" in line]
+    assert warning.startswith(f"warning: 2 of 3 wavs are digital silence (every sample 0; first: "
+                              f"{listing.utterances[1].path})")
