@@ -173,6 +173,10 @@ GROUPS = {
            "that task. Default: none, every cell must hold a score."),
         _S(flags.DEFINE_list, "csv_columns", [], "CSV: name=column entries for columns the CSV "
            "names otherwise, e.g. arousal=activation,utterance_id=utt_id (case-insensitive)."),
+        _S(flags.DEFINE_string, "csv_name", None, "CSV: the corpus' name in the manifest, "
+           "results, reports and the default --tfrecord_dir (default: csv:<CSV file name>, the "
+           "same for every corpus whose CSV is metadata.csv, so their runs would share a report "
+           "row); letters, digits, '_', '.', ':' and '-'.", checks.non_empty),
         _S(flags.DEFINE_list, "classes", None, "Emotion classes in label order; default neu,hap,"
            "sad,ang (iemocap, synthetic) or neutral,happy,sad,angry (csv, ravdess).",
            checks.class_names),

@@ -7,6 +7,7 @@ named like a `FeatureConfig` or `TrainConfig` field reaches the config with no c
 
 import dataclasses
 import os
+import re
 from typing import Optional
 
 from absl import app
@@ -109,6 +110,7 @@ class CorpusChoice:
       csv_vad_bin_edges, csv_vad_score_range: how a CSV corpus' V/A/D scores are binned.
       csv_missing_vad: the CSV cell texts that mark a missing V/A/D rating.
       csv_columns: ((column the reader reads, the CSV's name for it), ...) of --csv_columns.
+      csv_name: the CSV corpus' name (--csv_name), or None for csv:<CSV file name>.
     """
 
     corpus: str
@@ -126,6 +128,7 @@ class CorpusChoice:
     csv_vad_score_range: tuple
     csv_missing_vad: tuple = ()
     csv_columns: tuple = ()
+    csv_name: Optional[str] = None
 
     def synthetic_tag(self) -> str:
         """u<N>-seed<S>: names the synthetic corpus' folders, so sizes never share one."""
@@ -133,7 +136,7 @@ class CorpusChoice:
 
 
 _CORPUS_FLAGS = ("csv", "scripts", "merge_excited", "skip_missing",
-                 "synthetic_utterances_per_speaker", "synthetic_seed", "merge_calm")
+                 "synthetic_utterances_per_speaker", "synthetic_seed", "merge_calm", "csv_name")
 _CORPUS_RULES = (  # (applies, message naming the flag) for --corpus=c and flag values v
     (lambda c, v: c == "csv" and not v["csv"], "--corpus=csv needs --csv=<path of the CSV file>"),
     (lambda c, v: c != "csv" and v["csv"], "--csv is only read with --corpus=csv (got "
@@ -154,6 +157,12 @@ _CORPUS_RULES = (  # (applies, message naming the flag) for --corpus=c and flag 
      "--csv_missing_vad applies only to --corpus=csv (got --corpus={corpus})"),
     (lambda c, v: c != "csv" and v["csv_columns"],
      "--csv_columns applies only to --corpus=csv (got --corpus={corpus})"),
+    (lambda c, v: c != "csv" and v["csv_name"],
+     "--csv_name applies only to --corpus=csv (got --corpus={corpus})"),
+    (lambda c, v: v["csv_name"] and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*",
+                                                     v["csv_name"]),
+     "--csv_name: use letters, digits, '_', '.', ':' and '-' (it names a folder), starting "
+     "with a letter, digit or '_'"),
     (lambda c, v: c == "csv" and v["binning"],
      "--csv_vad_bin_edges / --csv_vad_score_range: {binning}"),
     (lambda c, v: c == "csv" and v["corpus_dir"], "--corpus_dir is not read with --corpus=csv "
@@ -235,14 +244,18 @@ def _read_listing(choice: CorpusChoice):
                                           vad_bin_edges=choice.csv_vad_bin_edges,
                                           vad_score_range=choice.csv_vad_score_range,
                                           missing_vad=choice.csv_missing_vad,
-                                          column_map=dict(choice.csv_columns))
+                                          column_map=dict(choice.csv_columns),
+                                          corpus_name=choice.csv_name)
 
 
 def default_tfrecord_dir(choice: CorpusChoice) -> str:
     """Where prepare writes and main looks when --tfrecord_dir is not given: tfrecords/synthetic/
-    shards-u<N>-seed<S>, tfrecords/<CSV file stem>, or tfrecords/<corpus> (iemocap, ravdess)."""
+    shards-u<N>-seed<S>, tfrecords/<--csv_name> or tfrecords/<CSV file stem>, or
+    tfrecords/<corpus> (iemocap, ravdess)."""
     if choice.corpus == "synthetic":
         return f"{SYNTHETIC_ROOT}/shards-{choice.synthetic_tag()}"
+    if choice.corpus == "csv" and choice.csv_name:
+        return os.path.join("tfrecords", choice.csv_name)
     if choice.corpus == "csv":
         return os.path.join("tfrecords", os.path.splitext(os.path.basename(choice.csv))[0])
     return os.path.join("tfrecords", choice.corpus)

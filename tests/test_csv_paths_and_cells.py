@@ -81,3 +81,28 @@ def test_a_quoted_decimal_comma_of_a_comma_separated_file_is_still_refused(tmp_p
     with pytest.raises(corpora.CorpusError, match=r"row 2, column 'valence': '3,5' is not a "
                                                   r"number"):
         csv_manifest.read_csv_manifest(path)
+
+
+def test_csv_name_flag_names_the_corpus_and_its_default_folder(tmp_path):
+    # two corpora whose CSV is metadata.csv were both "csv:metadata.csv": their runs shared a row
+    from absl import app, flags  # pylint: disable=import-outside-toplevel
+    from mmtl_tf import cli_app, cli_flags, flag_configs  # pylint: disable=import-outside-toplevel
+
+    def choice(*arguments):
+        flag_values = flags.FlagValues()
+        cli_app.parse(["prog", *arguments], cli_flags.PREPARE, flag_values)
+        return flag_configs.corpus_choice_from_flags(flag_values)
+
+    _wav(tmp_path / "a.wav")
+    path = _csv(tmp_path, "path,speaker,session,emotion\na.wav,s1,1,sad\n", "metadata.csv")
+    named = choice("--corpus=csv", f"--csv={path}", "--csv_name=crema_d-v1")
+    assert flag_configs.read_corpus(named).corpus == "crema_d-v1"
+    assert flag_configs.default_tfrecord_dir(named) == os.path.join("tfrecords", "crema_d-v1")
+    unnamed = choice("--corpus=csv", f"--csv={path}")
+    assert flag_configs.read_corpus(unnamed).corpus == "csv:metadata.csv"
+    for arguments, message in (
+            (("--corpus=csv", f"--csv={path}", "--csv_name=../x"), "--csv_name: use letters"),
+            (("--corpus=ravdess", "--corpus_dir=r", "--csv_name=x"),
+             "--csv_name applies only to --corpus=csv")):
+        with pytest.raises(app.UsageError, match=message):
+            choice(*arguments)
