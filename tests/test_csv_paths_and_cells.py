@@ -106,3 +106,15 @@ def test_csv_name_flag_names_the_corpus_and_its_default_folder(tmp_path):
              "--csv_name applies only to --corpus=csv")):
         with pytest.raises(app.UsageError, match=message):
             choice(*arguments)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_excel_unicode_text_utf16_with_its_mark_is_read(tmp_path, encoding):
+    name = "Zoë ñ.wav"
+    _wav(tmp_path / name)
+    text = f"path\tspeaker\tsession\temotion\tvalence\r\n{name}\ts1\t1\tSad\t2,5\r\n"
+    mark = "\ufeff".encode(encoding)
+    (tmp_path / "corpus.csv").write_bytes(mark + text.encode(encoding))
+    (utterance,) = csv_manifest.read_csv_manifest(str(tmp_path / "corpus.csv")).utterances
+    assert (utterance.path, utterance.emotion, utterance.valence) == (
+        str(tmp_path / name), 2, 1)

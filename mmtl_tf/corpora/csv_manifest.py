@@ -28,7 +28,8 @@ A CSV that names these columns otherwise maps them (`column_map`, --csv_columns,
 them. A known other name of a V/A/D score (IEMOCAP's `activation`, `act`, `val`, `dom`) without
 that score's column is refused, since the task would silently have no labels.
 
-Cells are stripped, and a UTF-8 byte-order mark (as spreadsheets write it) is tolerated, and so
+Cells are stripped, a UTF-8 byte-order mark (as spreadsheets write it) is tolerated, a UTF-16
+file with its mark (Excel's "Unicode text", tab-separated) is read, and so
 are rows of empty cells (",,,"). In a tab- or semicolon-separated file, the spreadsheet of a
 locale that writes decimal commas, a V/A/D score 3,5 is 3.5. Errors
 name the file, the row as a spreadsheet shows it (the header is row 1) and the column. A cell may
@@ -103,7 +104,9 @@ def _read_rows(csv_path, column_map):
         raise corpora.CorpusError(f"{csv_path}: CSV manifest not found")
     rows = []
     try:
-        with open(csv_path, encoding="utf-8-sig", newline="") as handle:
+        with open(csv_path, "rb") as handle:  # Excel's "Unicode text" is UTF-16 with a BOM
+            utf16 = handle.read(2) in (b"\xff\xfe", b"\xfe\xff")
+        with open(csv_path, encoding="utf-16" if utf16 else "utf-8-sig", newline="") as handle:
             delimiter = _delimiter(handle.readline(), csv_columns.expected_names(column_map))
             handle.seek(0)
             reader = csv.reader(handle, delimiter=delimiter)
@@ -134,7 +137,8 @@ def _read_rows(csv_path, column_map):
                             row[task] = row[task].replace(",", ".")
                 rows.append((row_number, row))
     except UnicodeDecodeError as error:
-        raise corpora.CorpusError(f"{csv_path}: not a UTF-8 text file ({error})") from None
+        raise corpora.CorpusError(f"{csv_path}: not a UTF-8 text file ({error}); save it as "
+                                  f"CSV UTF-8") from None
     except OSError as error:
         raise corpora.CorpusError(f"{csv_path}: cannot read the CSV manifest ({error.strerror}); "
                                   f"check its permissions") from None
