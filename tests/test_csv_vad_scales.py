@@ -4,8 +4,10 @@ raise no error, since every score lies in the range, but all land in bin 0; the 
 prepare summary warn instead of training a task whose label is a constant."""
 
 import numpy as np
+import pytest
 
 from mmtl_tf import audio
+from mmtl_tf import corpora
 from mmtl_tf import preparation_summary
 from mmtl_tf.corpora import csv_manifest
 
@@ -67,3 +69,17 @@ def test_prepare_summary_warns_of_a_task_whose_segments_share_one_bin(capsys):
     preparation_summary.print_summary(_summary_manifest([(3, 0, 0, 0), (0, 2, 0, 0)]), "out",
                                       0.0, 0)
     assert "warning: every rated" not in capsys.readouterr().out
+
+
+def test_a_score_on_an_end_of_the_open_range_is_named_as_such_with_a_wider_range(tmp_path):
+    # a -1..1 scale given as --csv_vad_score_range=-1,1: a rating of exactly 1 lies outside
+    audio.write_wav(str(tmp_path / "a.wav"), np.zeros(1600, np.float32), 16000)
+    path = tmp_path / "corpus.csv"
+    path.write_text("path,speaker,session,emotion,valence\na.wav,s1,1,sad,1\n")
+    with pytest.raises(corpora.CorpusError) as error:
+        csv_manifest.read_csv_manifest(str(path), vad_bin_edges=(0.0,), vad_score_range=(-1, 1))
+    assert ("score 1 is outside (-1, 1) (the range is open, so its ends are outside it: widen "
+            "it, e.g. --csv_vad_score_range=-1.5,1.5)") in str(error.value)
+    listing = csv_manifest.read_csv_manifest(str(path), vad_bin_edges=(0.0,),
+                                             vad_score_range=(-1.5, 1.5))
+    assert listing.utterances[0].valence == 1

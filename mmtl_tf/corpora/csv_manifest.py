@@ -176,10 +176,14 @@ def _aux_label(row, column, where, edges, score_range, missing_marks):
     try:
         return labels.bin_vad_score(score, edges, score_range)
     except ValueError:
+        low, high = score_range
+        on_end = (f" (the range is open, so its ends are outside it: widen it, e.g. "
+                  f"--csv_vad_score_range={low - (high - low) / 4:g},{high + (high - low) / 4:g})"
+                  if score in score_range else "")
         raise corpora.CorpusError(
-            f"{where}, column {column!r}: score {text} is outside ({score_range[0]:g}, "
-            f"{score_range[1]:g}); if the corpus rates on another scale, give its range and bins "
-            f"with --csv_vad_score_range and --csv_vad_bin_edges") from None
+            f"{where}, column {column!r}: score {text} is outside ({low:g}, {high:g}){on_end}; if "
+            f"the corpus rates on another scale, give its range and bins with "
+            f"--csv_vad_score_range and --csv_vad_bin_edges") from None
 
 
 def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "angry"),
