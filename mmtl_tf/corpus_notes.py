@@ -19,5 +19,4 @@ def corpus_label(corpus: str) -> str:
     """`corpus: NAME` with the caveat where it applies, for printed summaries and results.json."""
     if corpus == "synthetic":
         return SYNTHETIC_NOTE
-    note = corpus_note(corpus)
-    return f"corpus: {corpus}" + (f" ({note})" if note else "")
+    return f"corpus: {corpus}" + ("" if corpus == PAPER_CORPUS else " (not IEMOCAP results)")

@@ -137,3 +137,14 @@ def test_a_run_without_config_json_is_not_pooled_with_recorded_runs(tmp_path):
         handle.write("{")
     with pytest.raises(reporting.ReportError, match="config.json: not valid JSON.*fix or delete"):
         reporting.collect([root])
+
+
+@pytest.mark.parametrize("corpus,label", [
+    ("iemocap", "corpus: iemocap"),
+    ("csv:metadata.csv", "corpus: csv:metadata.csv (not IEMOCAP results)"),
+    ("synthetic", "corpus: synthetic. These numbers come from the generated synthetic corpus "
+                  "and are not IEMOCAP results.")])
+def test_a_runs_corpus_label_names_the_corpus_once_with_its_caveat(corpus, label):
+    from mmtl_tf import corpus_notes  # pylint: disable=import-outside-toplevel
+
+    assert corpus_notes.corpus_label(corpus) == label
