@@ -118,3 +118,24 @@ def test_excel_unicode_text_utf16_with_its_mark_is_read(tmp_path, encoding):
     (utterance,) = csv_manifest.read_csv_manifest(str(tmp_path / "corpus.csv")).utterances
     assert (utterance.path, utterance.emotion, utterance.valence) == (
         str(tmp_path / name), 2, 1)
+
+
+@pytest.mark.parametrize("column,first,second", [("speaker", "011", "11"), ("speaker", "Spk1", "spk1"),
+                                                 ("session", "01", "1")])
+def test_ids_that_differ_only_in_case_or_leading_zeros_are_refused(tmp_path, column, first, second):
+    # a spreadsheet that dropped the zeros in some rows: one speaker (session) would become two
+    for name in ("a", "b", "c"):
+        _wav(tmp_path / f"{name}.wav")
+    rows = {"speaker": (("a", first, "1"), ("b", second, "1"), ("c", "x9", "2")),
+            "session": (("a", "s1", first), ("b", "s2", second), ("c", "s3", "2"))}[column]
+    path = _csv(tmp_path, "path,speaker,session,emotion\n" + "".join(
+        f"{name}.wav,{speaker},{session},sad\n" for name, speaker, session in rows))
+    listing = csv_manifest.read_csv_manifest(path)
+    with pytest.raises(corpora.CorpusError, match=rf"{column} ids '{first}' and '{second}' differ "
+                                                  rf"only in case or leading zeros"):
+        corpora.check_listing(listing)
+    fixed = {"speaker": (("a", first, "1"), ("b", second + "2", "1"), ("c", "x9", "2")),
+             "session": (("a", "s1", first), ("b", "s2", second + "2"), ("c", "s3", "2"))}[column]
+    corpora.check_listing(csv_manifest.read_csv_manifest(_csv(
+        tmp_path, "path,speaker,session,emotion\n" + "".join(
+            f"{name}.wav,{speaker},{session},sad\n" for name, speaker, session in fixed), "ok.csv")))

@@ -153,7 +153,8 @@ def speaker_id_problem(speaker: str) -> Optional[str]:
 
 
 def check_listing(listing: CorpusListing) -> None:
-    """Rejects an empty listing, repeated ids, bad speaker ids or out-of-range labels.
+    """Rejects an empty listing, repeated ids, bad speaker ids, two speaker (or session) ids
+    that differ only in case or leading zeros, or out-of-range labels.
 
     (A corpus with one class or one session is refused when folds are made,
     `folds.fold_split`: a one-class preparation is still useful to tests and tools.)
@@ -184,3 +185,25 @@ def check_listing(listing: CorpusListing) -> None:
             if not labels.MISSING_LABEL <= getattr(utterance, task) < labels.NUM_VAD_BINS:
                 raise CorpusError(f"{where}: {task} bin {getattr(utterance, task)} is outside "
                                   f"-1..{labels.NUM_VAD_BINS - 1}")
+    for kind, names in (("speaker", sessions), ("session", set(sessions.values()))):
+        _refuse_names_spelled_alike(listing.corpus, kind, names)
+
+
+def _spelling(name: str) -> str:
+    """`name` lowercased with the leading zeros of each number dropped: "Spk011" -> "spk11"."""
+    return re.sub(r"[0-9]+", lambda digits: str(int(digits.group())), name.lower())
+
+
+def _refuse_names_spelled_alike(corpus: str, kind: str, names) -> None:
+    """Fails for two ids that differ only in case or leading zeros ("011" and "11", as a
+    spreadsheet that dropped the zeros in some rows leaves them): they would split one speaker
+    (or session) in two, and speaker ids name files, which a case-insensitive disk would mix."""
+    first = {}
+    for name in sorted(names):
+        other = first.setdefault(_spelling(name), name)
+        if other != name:
+            raise CorpusError(
+                f"corpus {corpus}: {kind} ids {other!r} and {name!r} differ only in case or "
+                f"leading zeros; write one {kind} the same way in every row, or give the two "
+                f"{kind}s names that differ otherwise")
+
