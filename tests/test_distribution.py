@@ -6,6 +6,13 @@ of three optimizers across replicas, some with weights an optimizer leaves alone
 takes every path that `first_order`'s single list takes, and more. The two workers of a
 localhost cluster run `first_order` at the same time, each in its own process. The children
 start together from one module fixture.
+
+Weights after Adam steps cannot tell a gradient from a multiple of it (Adam divides by the
+gradient's own scale), so each process also reads the gradient its first step applied (Adam's
+first moment after one step is exactly 0.1 times it) and compares it with an independent
+computation: the mean over speakers of each speaker's gradients, taken one speaker at a time
+without any strategy. A step that summed
+replicas' means, or averaged replicas' shares, would be off by the replica count there.
 """
 
 import json
@@ -85,3 +92,23 @@ def test_two_workers_on_localhost_match_one_process(runs):
     assert [output["replicas"] for output in runs[1]] == [2, 2]
     for output in runs[1]:
         _assert_same_weights(single, output)
+
+
+def _assert_step_applies_the_mean_over_speakers(record, independent):
+    applied = record["applied"]
+    assert len(independent) == len(applied) > 0
+    assert max(np.max(np.abs(value)) for value in independent) > 1e-3  # a real update
+    for expected, actual in zip(independent, applied):
+        np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_each_replica_count_applies_the_mean_gradient_over_speakers(runs):
+    """Every run starts from the same seeded weights, so each outer update's independent mean
+    (computed once, beside its one-replica run) is what every replica count must apply."""
+    checked = [(runs[0][name]["default"], name) for name in OUTER_UPDATES]
+    checked += [(runs[0][MIRRORED]["mirrored"], MIRRORED)]
+    checked += [(record, "first_order") for record in runs[1]]
+    assert [record["replicas"] for record, _ in checked] == [1, 1, 2, 2, 2]
+    for record, outer_update in checked:
+        _assert_step_applies_the_mean_over_speakers(
+            record, runs[0][outer_update]["default"]["independent"])
