@@ -49,6 +49,14 @@ def restore(checkpoint, path: str, partial: bool = False) -> None:
             f"--rerun") from None
 
 
+def holds(path: str, name: str) -> bool:
+    """Whether the checkpoint `path` has a value for the object `name` of its root."""
+    try:
+        return any(key.split("/", 1)[0] == name for key, _ in tf.train.list_variables(path))
+    except (tf.errors.OpError, ValueError):
+        return True  # unreadable: `restore` names the damage
+
+
 def checkpoint_dir(run_dir: str, kind: str) -> str:
     """`run_dir/checkpoints/<kind>`, kind being `LATEST` or `BEST`."""
     return os.path.join(run_dir, "checkpoints", kind)

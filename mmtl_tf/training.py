@@ -33,6 +33,9 @@ from mmtl_tf.algorithms import build_algorithm, common
 
 
 
+ELAPSED = "elapsed_seconds"  # the checkpointed training time of earlier processes
+
+
 class NonFiniteLossError(RuntimeError):
     """An outer step produced NaN/inf; the message names the epoch, step and speaker."""
 
@@ -66,8 +69,9 @@ def build_training(experiment, num_classes, num_evaluations: int = 1):
 
     Returns:
       (algorithm, optimizers, state, checkpoint); `state` holds the checkpointed counters:
-      `step` (outer steps done), `skipped_steps`, `evaluations` and `val_history` (validation
-      UAs, float64 [num_evaluations]).
+      `step` (outer steps done), `skipped_steps`, `evaluations`, `val_history` (validation
+      UAs, float64 [num_evaluations]) and `elapsed_seconds` (training time of the processes
+      that ran the run up to its last checkpoint, so a resumed run reports its whole time).
     """
     keras.utils.set_random_seed(experiment.train.seed)
     algorithm = build_algorithm(experiment.model, experiment.train, num_classes)
@@ -76,10 +80,25 @@ def build_training(experiment, num_classes, num_evaluations: int = 1):
         optimizer.build(algorithm.optimizer_variables(name))
     state = {"step": tf.Variable(0, dtype=tf.int64), "skipped_steps": tf.Variable(0, dtype=tf.int64),
              "evaluations": tf.Variable(0, dtype=tf.int64),
-             "val_history": tf.Variable(tf.zeros([max(num_evaluations, 1)], tf.float64))}
-    checkpoint = tf.train.Checkpoint(**checkpoints_lib.network_trackables(algorithm), **state,
-                                     **{f"optimizer_{n}": o for n, o in optimizers.items()})
-    return algorithm, optimizers, state, checkpoint
+             "val_history": tf.Variable(tf.zeros([max(num_evaluations, 1)], tf.float64)),
+             ELAPSED: tf.Variable(0.0, dtype=tf.float64)}
+    return algorithm, optimizers, state, run_checkpoint(algorithm, optimizers, state)
+
+
+def run_checkpoint(algorithm, optimizers, state, omit=()) -> tf.train.Checkpoint:
+    """The checkpoint of a run: networks, `state` less the names in `omit`, optimizers."""
+    kept = {name: value for name, value in state.items() if name not in omit}
+    return tf.train.Checkpoint(**checkpoints_lib.network_trackables(algorithm), **kept,
+                               **{f"optimizer_{n}": o for n, o in optimizers.items()})
+
+
+def restore_run(algorithm, optimizers, state, checkpoint, path: str) -> None:
+    """Restores a run's checkpoint `path`; one written before `elapsed_seconds` was kept
+    restores everything else (its earlier time is then unknown and counts as 0)."""
+    if checkpoints_lib.holds(path, ELAPSED):
+        checkpoints_lib.restore(checkpoint, path)
+    else:
+        checkpoints_lib.restore(run_checkpoint(algorithm, optimizers, state, omit=(ELAPSED,)), path)
 
 
 def make_train_step(algorithm, optimizers, total_speakers: int, jit_compile: bool = False,
@@ -221,8 +240,10 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
         best = tf.train.CheckpointManager(checkpoint, checkpoints_lib.checkpoint_dir(
             experiment.run_dir, checkpoints_lib.BEST), 1)
         if latest.latest_checkpoint:
-            checkpoints_lib.restore(checkpoint, latest.latest_checkpoint)
+            restore_run(algorithm, optimizers, state, checkpoint, latest.latest_checkpoint)
             print(f"resuming {experiment.run_dir} after step {int(state['step'].numpy())}")
+        # The time of earlier processes of this run (up to their last checkpoint), then ours.
+        started -= float(state[ELAPSED].numpy())
         writer = tf.summary.create_file_writer(os.path.join(experiment.run_dir, "tensorboard"))
         summaries.write_hparams(writer, experiment, record["corpus"])
         step_fn = make_train_step(algorithm, optimizers, _episode_speakers(experiment, split),
@@ -257,6 +278,7 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
             state["val_history"][len(history) - 1].assign(history[-1])
             state["evaluations"].assign(len(history))
             selection = schedule_lib.select(history, train.selection_smoothing, train.patience)
+            state[ELAPSED].assign(time.time() - started)
             if selection.best_index == len(history) - 1:
                 best.save(checkpoint_number=step)
             latest.save(checkpoint_number=step)
@@ -276,7 +298,7 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
 
         skipped = int(state["skipped_steps"].numpy())  # the run's: restoring best rewinds it
         if best.latest_checkpoint:
-            checkpoints_lib.restore(checkpoint, best.latest_checkpoint)
+            restore_run(algorithm, optimizers, state, checkpoint, best.latest_checkpoint)
         test = evaluator.evaluate_speakers(
             [_held_out(experiment, manifest, speaker, len(class_names)) for speaker in split.test],
             class_names)

@@ -140,7 +140,12 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(synthetic_shards, tmp_p
         assert not os.path.exists(os.path.join(killed, "results.json")) or attempt > 0
         assert _hparams_written(killed)  # an unfinished run is in TensorBoard's HParams table
     capsys.readouterr()
+    # The killed processes' training time up to their last checkpoint, as that checkpoint keeps it.
+    earlier = float(tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(
+        killed, "checkpoints", "latest"))).get_tensor("elapsed_seconds/.ATTRIBUTES/VARIABLE_VALUE"))
+    resume_started = time.time()
     run_main_in_process(f"--tfrecord_dir={tfrecord_dir}", f"--run_dir={killed}", *schedule)
+    resume_seconds = time.time() - resume_started
     assert "resum" in capsys.readouterr().out  # it said it resumed, not started afresh
     expected, actual = checkpoint_weights(clean), checkpoint_weights(killed)
     assert expected.keys() == actual.keys() and expected
@@ -151,6 +156,11 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(synthetic_shards, tmp_p
     assert clean_results["ua"] == killed_results["ua"] and clean_results["confusion"] == killed_results["confusion"]
     for key in ("steps_trained", "best_step", "best_val_score"):
         assert clean_results[key] == killed_results[key], key
+    # `seconds` is the whole run's training time: the killed processes' (at least a model build,
+    # a traced step and a validation) and the resuming one's, not the last process alone.
+    assert earlier > 0.5
+    assert killed_results["seconds"] >= earlier + 0.5 * resume_seconds
+    assert killed_results["seconds"] > resume_seconds
 
 
 def _free_port():

@@ -115,3 +115,27 @@ def test_mixed_bfloat16_step_matches_float32_gradients():
     np.testing.assert_allclose(mixed[1], full[1], rtol=0.05)
     cosine = float(mixed[0] @ full[0] / (np.linalg.norm(mixed[0]) * np.linalg.norm(full[0])))
     assert cosine > 0.95, cosine
+
+
+def test_a_checkpoint_from_before_elapsed_seconds_still_resumes(tmp_path):
+    """A run checkpointed before the training time was kept resumes its counters and weights;
+    its earlier time counts as 0, and the checkpoint the run writes from then on keeps it."""
+    experiment = config.ExperimentConfig(features=config.FeatureConfig(), model=TINY,
+                                         train=config.TrainConfig(), tfrecord_dir="", run_dir="")
+    algorithm, optimizers, state, _ = training.build_training(experiment, 4)
+    state["step"].assign(7)
+    older = training.run_checkpoint(algorithm, optimizers, state, omit=(training.ELAPSED,))
+    path = older.save(str(tmp_path / "older" / "ckpt"))
+    weights = [v.numpy() for v in algorithm.meta_variables()]
+    algorithm, optimizers, state, checkpoint = training.build_training(experiment, 4)
+    for variable in algorithm.meta_variables():
+        variable.assign(tf.zeros_like(variable))
+    training.restore_run(algorithm, optimizers, state, checkpoint, path)
+    assert int(state["step"].numpy()) == 7 and float(state[training.ELAPSED].numpy()) == 0.0
+    for expected, variable in zip(weights, algorithm.meta_variables()):
+        np.testing.assert_array_equal(variable.numpy(), expected)
+    state[training.ELAPSED].assign(12.5)
+    newer = checkpoint.save(str(tmp_path / "newer" / "ckpt"))
+    state[training.ELAPSED].assign(0.0)
+    training.restore_run(algorithm, optimizers, state, checkpoint, newer)
+    assert float(state[training.ELAPSED].numpy()) == 12.5
