@@ -25,6 +25,7 @@ import re
 from absl import flags
 
 from mmtl_tf import atomic_files, cli_flags, corpus_notes, experiments, flag_configs, labels
+from mmtl_tf import label_flags
 from mmtl_tf import preparation
 from mmtl_tf import run_dir as run_dir_lib
 from mmtl_tf import tfrecords, training
@@ -76,8 +77,12 @@ def locate_data(flag_values, feature_config):
         print(f"no --tfrecord_dir: preparing --corpus={choice.corpus} into {directory} "
               f"(cached; finished speakers are skipped)")
         preparation.prepare_corpus(listing, feature_config, directory, show_progress=True,
-                                   source=flag_configs.corpus_source(choice))
-    manifest = tfrecords.load_manifest(directory, feature_config)
+                                   source=flag_configs.corpus_source(choice),
+                                   labelling=label_flags.labelling(choice))
+        manifest = tfrecords.load_manifest(directory, feature_config)
+    else:
+        manifest = tfrecords.load_manifest(directory, feature_config)
+        label_flags.check_prepared_labels(flag_values, manifest, directory)
     return directory, manifest, experiments.resolve_folds(fold, manifest)
 
 
