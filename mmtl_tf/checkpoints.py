@@ -15,6 +15,7 @@ import os
 import tensorflow as tf
 
 LATEST, BEST = "latest", "best"
+ELAPSED = "elapsed_seconds"  # a run's checkpointed training time of its processes so far
 
 
 class CheckpointError(RuntimeError):
@@ -98,3 +99,19 @@ def restore_selected(algorithm, run_dir: str) -> str:
             restore(checkpoint, found, partial=True)
             return found
     return ""
+
+
+def run_checkpoint(algorithm, optimizers, state, omit=()) -> tf.train.Checkpoint:
+    """The checkpoint of a run: networks, `state` less the names in `omit`, optimizers."""
+    kept = {name: value for name, value in state.items() if name not in omit}
+    return tf.train.Checkpoint(**network_trackables(algorithm), **kept,
+                               **{f"optimizer_{n}": o for n, o in optimizers.items()})
+
+
+def restore_run(algorithm, optimizers, state, checkpoint, path: str) -> None:
+    """Restores a run's checkpoint `path`; one written before `elapsed_seconds` was kept
+    restores everything else (its earlier time is then unknown and counts as 0)."""
+    if holds(path, ELAPSED):
+        restore(checkpoint, path)
+    else:
+        restore(run_checkpoint(algorithm, optimizers, state, omit=(ELAPSED,)), path)

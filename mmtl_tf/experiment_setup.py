@@ -40,6 +40,11 @@ def configure_devices(flag_values=FLAGS) -> None:
     from mmtl_tf import distribution  # pylint: disable=import-outside-toplevel
     if flag_values["strategy"].value == "mirrored":
         distribution.configure_cpu_devices(flag_values["num_cpu_devices"].value)
+    if flag_values["strategy"].value == "multi_worker":  # before anything is written
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                             "(see BUILD.md, 'Scaling out')")
+        distribution.parse_tf_config(os.environ["TF_CONFIG"])
     if flag_values["mixed_precision"].value:
         distribution.enable_mixed_precision()
     tf.config.experimental.enable_op_determinism()

@@ -22,8 +22,8 @@ import dataclasses
 import os
 import shutil
 
-from mmtl_tf import (atomic_files, corpora, export_format, folds, labels, report_rendering,
-                     reporting, results_file)
+from mmtl_tf import (atomic_files, corpora, distribution, export_format, folds, labels,
+                     report_rendering, reporting, results_file)
 from mmtl_tf import run_dir as run_dir_lib, training
 from mmtl_tf.corpus_notes import corpus_label
 
@@ -127,8 +127,10 @@ def run_fold(experiment, rerun: bool = False, log=print) -> dict:
     Returns:
       The fold's results dict (read back when the fold was already finished).
     """
+    chief = distribution.is_chief(experiment.strategy)
     if rerun:
-        clear_run(experiment.run_dir)
+        if chief:  # the chief's run directory is the run; a worker starts afresh beside it
+            clear_run(experiment.run_dir)
     elif is_finished(experiment):
         log(f"fold {experiment.fold}: finished with the same settings, skipped "
             f"({experiment.run_dir}/results.json; --rerun recomputes it)")
@@ -139,7 +141,11 @@ def run_fold(experiment, rerun: bool = False, log=print) -> dict:
             log(f"fold {experiment.fold}: had no SavedModel; exported its selected checkpoint "
                 f"to {results['export_dir']}")
         return results
-    results = training.train_and_evaluate(experiment)
+    results = training.train_and_evaluate(experiment, restore=not rerun)
+    if not chief:
+        log(f"fold {experiment.fold}: this worker's part is done; the chief (worker 0) writes "
+            f"the run to {experiment.run_dir}")
+        return results
     if experiment.export:
         results["export_dir"] = _export(experiment.run_dir)
     log(describe(results))
@@ -198,7 +204,8 @@ def run_folds(experiment, folds, rerun: bool = False, log=print, preset_defaults
         starred and footnoted in the summary as in a report. None: not checked.
 
     Returns:
-      The `reporting.marked_summary` dict, also written to run_dir/summary.json (and .md).
+      The `reporting.marked_summary` dict, also written to run_dir/summary.json (and .md);
+      a non-chief worker of --strategy=multi_worker writes nothing and returns only the folds.
     """
     check_folds(experiment, folds)
     os.makedirs(experiment.run_dir, exist_ok=True)
@@ -206,6 +213,8 @@ def run_folds(experiment, folds, rerun: bool = False, log=print, preset_defaults
         log(f"== fold {fold} ({index}/{len(folds)}) -> "
             f"{os.path.join(experiment.run_dir, f'fold{fold}')}")
         run_fold(fold_experiment(experiment, fold), rerun, log)
+    if not distribution.is_chief(experiment.strategy):
+        return {"folds": list(folds), "written_by": "the chief"}  # which summarizes them
     summary = reporting.marked_summary(_fold_results(experiment, folds), preset_defaults)
     write_summary(experiment.run_dir, summary, report_rendering.render_fold_summary(summary))
     mean, std = summary["mean"], summary["std"]
@@ -258,6 +267,8 @@ def run_sweep(experiment, folds, combinations=SWEEP_AUX, rerun: bool = False, lo
         log(f"=== aux {letters} ({reporting.aux_label(letters)})")
         summaries[letters] = run_folds(aux_experiment(experiment, letters), folds, rerun, log,
                                        preset_defaults)
+    if not distribution.is_chief(experiment.strategy):
+        return {"folds": list(folds), "written_by": "the chief"}
     first = next(iter(summaries.values()))
     sweep = {"corpus": first["corpus"], "model": experiment.train.model, "folds": list(folds),
              "combinations": summaries}

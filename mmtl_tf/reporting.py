@@ -67,7 +67,9 @@ def scan(directories):
         if not os.path.isdir(directory):
             raise ReportError(f"{directory} is not a directory; give run, fold or sweep "
                               f"directories (e.g. runs/<run>)")
-        for root, _, files in os.walk(directory):
+        for root, folders, files in os.walk(directory):
+            if {"config.json", results_file.RESULTS_NAME} & set(files) and "workers" in folders:
+                folders.remove("workers")  # a run's multi-worker scratch: never a run
             if results_file.RESULTS_NAME in files:
                 paths.add(os.path.realpath(os.path.join(root, results_file.RESULTS_NAME)))
             elif "config.json" in files:
