@@ -110,7 +110,8 @@ GROUPS = {
         _S(flags.DEFINE_integer, "seed", _TRAIN.seed, "Seed of initialisation and sampling.",
            checks.at_least(0)),
         _S(flags.DEFINE_boolean, "jit_compile", _TRAIN.jit_compile,
-           "Compile the outer step with XLA."),
+           "Compile the outer step with XLA: refused by main and sweep, whose op "
+           "determinism XLA's MaxPool gradient lacks (the benchmarks measure XLA)."),
         _S(flags.DEFINE_integer, "parallel_speakers", _TRAIN.parallel_speakers, "MMTL: speakers "
            "whose passes may run at once; 1 = a lower peak memory, slower on CPUs for small "
            "models.",
