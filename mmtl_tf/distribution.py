@@ -127,9 +127,22 @@ def remove_scratch_dir(path: str) -> None:
         pass  # another worker's scratch is still there
 
 
+def planned_replicas(name: str, num_cpu_devices: int = 0) -> int:
+    """The replicas `build_strategy(name, num_cpu_devices)` will give, without building it (so a
+    command can check every fold's episode size before writing anything)."""
+    local = len(tf.config.list_physical_devices("GPU"))
+    if name == "mirrored":
+        return local or max(num_cpu_devices, 1)
+    if name == "multi_worker" and "TF_CONFIG" in os.environ:
+        cluster = parse_tf_config(os.environ["TF_CONFIG"])["cluster"]
+        return max(local, 1) * sum(len(cluster.get(kind, [])) for kind in ("worker", "chief"))
+    return 1
+
+
 def check_divisible(strategy, speakers: int) -> None:
-    """Every replica must get the same number of speakers."""
-    replicas = strategy.num_replicas_in_sync
+    """Every replica must get the same number of speakers (`strategy`: a Strategy, or its
+    replica count)."""
+    replicas = strategy if isinstance(strategy, int) else strategy.num_replicas_in_sync
     if speakers % replicas:
         raise ValueError(f"{speakers} speakers per episode cannot be split evenly over {replicas} "
                          f"replicas; set --speakers_per_episode to a multiple of {replicas}")

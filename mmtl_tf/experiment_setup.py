@@ -128,12 +128,17 @@ def check_planned_runs(runs, rerun: bool) -> None:
     """Checks each run against the data and the settings its run_dir holds; writes nothing.
 
     Raises:
-      ValueError: --aux or --val_speaker do not fit the data.
+      ValueError: --aux or --val_speaker do not fit the data, or a fold's episode cannot be
+        split evenly over the replicas.
       run_dir.RunDirError: a run_dir holds a run with other settings (not with --rerun, which
         clears it).
     """
+    from mmtl_tf import distribution  # pylint: disable=import-outside-toplevel
+    replicas = distribution.planned_replicas(runs[0].strategy, runs[0].num_cpu_devices)
     for run in runs:
         manifest, split = training.check_data(run)
+        # every fold's episode, before any trains (a fold of other size failed midway)
+        distribution.check_divisible(replicas, training.episode_speakers(run, split))
         if not rerun:
             run_dir_lib.check_same_settings(run.run_dir,
                                             run_dir_lib.config_record(run, manifest, split))

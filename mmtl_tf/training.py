@@ -209,7 +209,7 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig, restore: bool = 
     train = experiment.train
     manifest, split = check_data(experiment)
     strategy = distribution.build_strategy(experiment.strategy, experiment.num_cpu_devices)
-    distribution.check_divisible(strategy, _episode_speakers(experiment, split))
+    distribution.check_divisible(strategy, episode_speakers(experiment, split))
     chief, run_dir = distribution.is_chief(experiment.strategy), experiment.run_dir
     if not chief:  # saves into a scratch directory; resumes from the chief's checkpoints
         experiment = dataclasses.replace(experiment, run_dir=distribution.scratch_dir(run_dir),
@@ -242,7 +242,7 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig, restore: bool = 
         started -= float(state[checkpoints_lib.ELAPSED].numpy())
         writer = tf.summary.create_file_writer(os.path.join(experiment.run_dir, "tensorboard"))
         summaries.write_hparams(writer, experiment, record["corpus"])
-        step_fn = make_train_step(algorithm, optimizers, _episode_speakers(experiment, split),
+        step_fn = make_train_step(algorithm, optimizers, episode_speakers(experiment, split),
                                   train.jit_compile, strategy)
         evaluator = evaluation.SpeakerEvaluator(
             algorithm, train.adapt_learning_rate, train.test_adapt_steps,
@@ -314,7 +314,8 @@ def _one_class(metrics, class_names) -> str:
     return f", every utterance predicted {name}" if name else ""
 
 
-def _episode_speakers(experiment, split) -> int:
+def episode_speakers(experiment, split) -> int:
+    """m: the speakers of a fold's episodes (--speakers_per_episode, or every training speaker)."""
     wanted = experiment.train.speakers_per_episode
     return wanted if 0 < wanted < len(split.train) else len(split.train)
 
