@@ -18,6 +18,7 @@ import shutil
 import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+_BUILT = {}  # (name, num_cpu_devices) -> the process' strategy
 
 
 def configure_cpu_devices(count: int) -> None:
@@ -34,7 +35,7 @@ def configure_cpu_devices(count: int) -> None:
 
 
 def build_strategy(name: str = "default", num_cpu_devices: int = 0) -> tf.distribute.Strategy:
-    """Builds the strategy named by --strategy.
+    """The strategy named by --strategy (built once per process, then the same object).
 
     Args:
       name: "default", "mirrored" or "multi_worker".
@@ -47,6 +48,15 @@ def build_strategy(name: str = "default", num_cpu_devices: int = 0) -> tf.distri
         raise ValueError(f"--strategy={name!r}: choose one of {', '.join(STRATEGIES)}")
     if name == "default":
         return tf.distribute.get_strategy()
+    # One strategy per process, shared by every fold of --fold=all and a sweep: a second
+    # MultiWorkerMirroredStrategy aborted the collectives at the second fold.
+    if (name, num_cpu_devices) not in _BUILT:
+        _BUILT[(name, num_cpu_devices)] = _new_strategy(name, num_cpu_devices)
+    return _BUILT[(name, num_cpu_devices)]
+
+
+def _new_strategy(name: str, num_cpu_devices: int) -> tf.distribute.Strategy:
+    """A new mirrored or multi-worker strategy (see `build_strategy`)."""
     configure_cpu_devices(num_cpu_devices)
     if name == "mirrored":
         if not tf.config.list_physical_devices("GPU") and num_cpu_devices > 1:
