@@ -25,16 +25,42 @@ COMMAND = cli_flags.define_command(cli_flags.ABLATION)
 FLAGS = flags.FLAGS
 
 
-def finished_runs(directories) -> list:
-    """Fold run directories (holding results.json and checkpoints) under `directories`, sorted."""
-    found = set()
+NO_CHECKPOINTS = ("results.json but no checkpoints/ (deleted, or copied without them): its "
+                  "selected checkpoint cannot be rescored")
+
+
+def finished_runs(directories) -> tuple:
+    """Fold run directories under `directories`, sorted: (runs holding results.json and
+    checkpoints/, [(run directory, reason)] for runs with results.json that cannot be ablated)."""
+    found, skipped = set(), set()
     for directory in directories:
         if not os.path.isdir(directory):
             raise FileNotFoundError(f"{directory}: no such run directory")
-        for root, _, files in os.walk(directory):
-            if "results.json" in files and os.path.isdir(os.path.join(root, "checkpoints")):
-                found.add(root)
-    return sorted(found)
+        for root, folders, files in os.walk(directory):
+            if "workers" in folders and "config.json" in files:
+                folders.remove("workers")  # multi-worker scratch, never a run
+            if "results.json" in files:
+                (found if "checkpoints" in folders else skipped).add(root)
+    return sorted(found), [(root, NO_CHECKPOINTS) for root in sorted(skipped)]
+
+
+def corpus_of_runs(runs) -> str:
+    """The one corpus of `runs` (from each results.json).
+
+    Raises:
+      ValueError: runs of several corpora, naming one run of each: an ablation row pools runs
+        of one model, and a synthetic run must never be pooled with (or titled as) IEMOCAP.
+    """
+    from mmtl_tf import results_file  # pylint: disable=import-outside-toplevel
+    corpora = {}
+    for run_dir in runs:
+        corpus = results_file.read_results(os.path.join(run_dir, "results.json"))["corpus"]
+        corpora.setdefault(corpus, run_dir)
+    if len(corpora) > 1:
+        named = ", ".join(f"{corpus} ({run_dir})" for corpus, run_dir in sorted(corpora.items()))
+        raise ValueError(f"runs of several corpora: {named}; ablate one corpus at a time (give "
+                         f"only its run directories)")
+    return next(iter(corpora))
 
 
 def settings_grid(steps, optimizers) -> list:
@@ -96,14 +122,17 @@ def summarize(rows) -> dict:
             for model, settings in table.items()}
 
 
-def render_markdown(summary, corpus: str, with_test: bool) -> str:
-    """The ablation table (one row per model and setting)."""
+def render_markdown(summary, corpus: str, with_test: bool, skipped=()) -> str:
+    """The ablation table (one row per model and setting), the corpus' caveat in its title,
+    then the runs left out and why."""
+    from mmtl_tf import corpus_notes  # pylint: disable=import-outside-toplevel
     header = "| model | adaptation | validation UA (mean ± std, n) |"
     rule = "|---|---|---|"
     if with_test:
         header += " test UA (not used to choose) |"
         rule += "---|"
-    lines = [f"Meta-test adaptation ablation [corpus: {corpus}]", "", header, rule]
+    lines = [f"Meta-test adaptation ablation [{corpus_notes.corpus_label(corpus)}]", "", header,
+             rule]
     for model, settings in summary.items():
         for setting, roles in settings.items():
             mean, std, count = roles["validation"]
@@ -112,16 +141,20 @@ def render_markdown(summary, corpus: str, with_test: bool) -> str:
                 mean, std, count = roles["test"]
                 line += f" {mean:.4f} ± {std:.4f} ({count}) |"
             lines.append(line)
+    if skipped:
+        lines += [""] + [f"Not in the table: {run_dir}: {reason}." for run_dir, reason in skipped]
     return "\n".join(lines) + "\n"
 
 
 def run(directories, flag_values=FLAGS) -> dict:
     """Flags -> ablation over the runs under `directories` -> output files."""
-    import json
-    runs = finished_runs(directories)
+    runs, skipped = finished_runs(directories)
+    for run_dir, reason in skipped:
+        print(f"skipped {run_dir}: {reason}")
     if not runs:
         raise FileNotFoundError("no finished run (results.json with checkpoints/) under "
                                 f"{', '.join(directories)}")
+    corpus = corpus_of_runs(runs)  # before any run is loaded
     steps = sorted({int(value) for value in flag_values.steps})
     grid = settings_grid(steps, flag_values.optimizers)
     rows = []
@@ -129,11 +162,10 @@ def run(directories, flag_values=FLAGS) -> dict:
         rows.append(ablate_run(run_dir, grid, flag_values.with_test))
         print(f"[{index}/{len(runs)}] {run_dir}: " + ", ".join(
             f"{name} {roles['validation']:.3f}" for name, roles in rows[-1]["scores"].items()), flush=True)
-    corpus = json.load(open(os.path.join(runs[0], "results.json"), encoding="utf-8"))["corpus"]
     summary = summarize([row for row in rows if row["model"] != "cnn_lstm"])
-    markdown = render_markdown(summary, corpus, flag_values.with_test)
+    markdown = render_markdown(summary, corpus, flag_values.with_test, skipped)
     atomic_files.write_json(f"{flag_values.output}.json", {"corpus": corpus, "runs": rows,
-                                                      "summary": summary})
+                                                      "summary": summary, "skipped": skipped})
     atomic_files.write_text(f"{flag_values.output}.md", markdown)
     print(markdown + f"wrote {flag_values.output}.json and {flag_values.output}.md")
     return summary

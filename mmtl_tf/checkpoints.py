@@ -15,6 +15,7 @@ import os
 import tensorflow as tf
 
 LATEST, BEST = "latest", "best"
+ELAPSED = "elapsed_seconds"  # a run's checkpointed training time of its processes so far
 
 
 class CheckpointError(RuntimeError):
@@ -47,6 +48,14 @@ def restore(checkpoint, path: str, partial: bool = False) -> None:
             f"delete its files ({path}.*) and the `checkpoint` file in {folder}: the run then "
             f"resumes from the other checkpoint kept there, if any; or train again with "
             f"--rerun") from None
+
+
+def holds(path: str, name: str) -> bool:
+    """Whether the checkpoint `path` has a value for the object `name` of its root."""
+    try:
+        return any(key.split("/", 1)[0] == name for key, _ in tf.train.list_variables(path))
+    except (tf.errors.OpError, ValueError):
+        return True  # unreadable: `restore` names the damage
 
 
 def checkpoint_dir(run_dir: str, kind: str) -> str:
@@ -90,3 +99,19 @@ def restore_selected(algorithm, run_dir: str) -> str:
             restore(checkpoint, found, partial=True)
             return found
     return ""
+
+
+def run_checkpoint(algorithm, optimizers, state, omit=()) -> tf.train.Checkpoint:
+    """The checkpoint of a run: networks, `state` less the names in `omit`, optimizers."""
+    kept = {name: value for name, value in state.items() if name not in omit}
+    return tf.train.Checkpoint(**network_trackables(algorithm), **kept,
+                               **{f"optimizer_{n}": o for n, o in optimizers.items()})
+
+
+def restore_run(algorithm, optimizers, state, checkpoint, path: str) -> None:
+    """Restores a run's checkpoint `path`; one written before `elapsed_seconds` was kept
+    restores everything else (its earlier time is then unknown and counts as 0)."""
+    if holds(path, ELAPSED):
+        restore(checkpoint, path)
+    else:
+        restore(run_checkpoint(algorithm, optimizers, state, omit=(ELAPSED,)), path)

@@ -187,17 +187,29 @@ def print_error(message: str) -> None:
         print(f"error: {line}", file=sys.stderr)
 
 
+INTERRUPTED = ("interrupted (Ctrl-C). Run the same command again to continue: training resumes "
+               "from its last validation checkpoint and skips finished folds, prepare keeps its "
+               "finished speakers")
+
+
 def guard(function, command, flag_values=FLAGS):
-    """Runs `function()`; a fault the user can fix becomes `error:` lines and exit status 1.
+    """Runs `function()`; a fault the user can fix becomes `error:` lines and exit status 1;
+    Ctrl-C becomes `error: interrupted ...` saying how to continue, and exit status 130.
 
     Returns:
       What `function` returns.
 
     Raises:
-      SystemExit: status 1 after printing the error (and, with --verbosity=1, the traceback).
+      SystemExit: status 1 after printing the error (and, with --verbosity=1, the traceback);
+        status 130 after an interrupt.
     """
     try:
         return function()
+    except KeyboardInterrupt:  # Ctrl-C: one line and what to do, not TensorFlow's stack
+        if _verbose(flag_values):
+            traceback.print_exc()
+        print_error(INTERRUPTED)
+        sys.exit(130)
     except Exception as error:  # pylint: disable=broad-except (sorted by describe_error)
         message = describe_error(error, command, flag_values)
         if message is None:

@@ -110,7 +110,8 @@ GROUPS = {
         _S(flags.DEFINE_integer, "seed", _TRAIN.seed, "Seed of initialisation and sampling.",
            checks.at_least(0)),
         _S(flags.DEFINE_boolean, "jit_compile", _TRAIN.jit_compile,
-           "Compile the outer step with XLA."),
+           "Compile the outer step with XLA: refused by main and sweep, whose op "
+           "determinism XLA's MaxPool gradient lacks (the benchmarks measure XLA)."),
         _S(flags.DEFINE_integer, "parallel_speakers", _TRAIN.parallel_speakers, "MMTL: speakers "
            "whose passes may run at once; 1 = a lower peak memory, slower on CPUs for small "
            "models.",
@@ -173,8 +174,9 @@ GROUPS = {
            "that task. Default: none, every cell must hold a score."),
         _S(flags.DEFINE_list, "csv_columns", [], "CSV: name=column entries for columns the CSV "
            "names otherwise, e.g. arousal=activation,utterance_id=utt_id (case-insensitive)."),
-        _S(flags.DEFINE_string, "csv_name", None, "CSV: the corpus' name in the manifest, "
-           "results, reports and the default --tfrecord_dir (default: csv:<CSV file name>, the "
+        _S(flags.DEFINE_string, "csv_name", None, "CSV: names the corpus csv:<name> in the manifest, "
+           "results and reports, and the default --tfrecord_dir tfrecords/<name> (default: the "
+           "corpus is csv:<CSV file name>, the "
            "same for every corpus whose CSV is metadata.csv, so their runs would share a report "
            "row); letters, digits, '_', '.', ':' and '-'.", checks.non_empty),
         _S(flags.DEFINE_list, "classes", None, "Emotion classes in label order; default neu,hap,"

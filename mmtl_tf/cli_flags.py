@@ -92,6 +92,20 @@ def _corpus_unless_prepared(flag_values) -> None:
         flag_configs.corpus_choice_from_flags(flag_values)
 
 
+def _devices_fit(flag_values) -> None:
+    """Device flags that could only be ignored or fail inside training are refused here."""
+    if flag_values["jit_compile"].value:
+        raise app.UsageError(
+            "--jit_compile cannot compile the outer step here: main and sweep run with "
+            "TensorFlow's op determinism (BUILD.md \"Reproducibility and resumption\") and XLA "
+            "has no deterministic MaxPool gradient, on a CPU too; drop the flag "
+            "(`python -m mmtl_tf.bench` measures XLA)")
+    if flag_values["num_cpu_devices"].value > 1 and flag_values["strategy"].value != "mirrored":
+        raise app.UsageError(f"--num_cpu_devices={flag_values['num_cpu_devices'].value} applies "
+                             f"only with --strategy=mirrored (got --strategy="
+                             f"{flag_values['strategy'].value}); add it or drop the flag")
+
+
 def _sweep_has_aux(flag_values) -> None:
     if flag_values["model"].value == "cnn_lstm":
         raise app.UsageError("--model=cnn_lstm has no auxiliary tasks to sweep; use --model=mmtl "
@@ -106,7 +120,7 @@ PREPARE = Command("mmtl_tf.prepare", ("preset", "corpus", "features", "data", "p
 MAIN = Command("mmtl_tf.main", ("preset", "run", "data", "training", "model", "features",
                                 "corpus", "devices"),
                checks=(flag_configs.model_config_from_flags, flag_configs.train_config_from_flags,
-                       _corpus_unless_prepared))
+                       _corpus_unless_prepared, _devices_fit))
 SWEEP = Command("mmtl_tf.sweep", MAIN.groups + ("sweep",), checks=MAIN.checks + (_sweep_has_aux,))
 EXPORT = Command("mmtl_tf.export", ("export",))
 PREDICT = Command("mmtl_tf.predict", ("predict",), arguments="WAV...")

@@ -6,6 +6,9 @@ Training prints and stores `corpus_label`, reports put `corpus_note` in their ti
 """
 
 PAPER_CORPUS = "iemocap"
+# The stamps the synthetic generator leaves in its folder (IEMOCAP's layout): the IEMOCAP reader
+# refuses a folder holding one, so generated audio is never read, and reported, as IEMOCAP.
+SYNTHETIC_STAMPS = ("synthetic_corpus.json", "synthetic_corpus.partial.json")
 SYNTHETIC_NOTE = ("corpus: synthetic. These numbers come from the generated synthetic corpus "
                   "and are not IEMOCAP results.")
 

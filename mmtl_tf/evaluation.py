@@ -20,6 +20,7 @@ comes with no V/A/D labels.
 
 import copy
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -27,6 +28,7 @@ from mmtl_tf.algorithms import common
 
 _PREDICT_BATCH = 64
 _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
+_TRACED = {}  # (networks and settings) -> (adapt, logits) tf.functions, one per process
 
 
 class NonFiniteEvaluationError(RuntimeError):
@@ -55,17 +57,30 @@ class SpeakerEvaluator:
         self.batch_size = batch_size
         self.seed = seed
         # One trace each for any speaker and step count (their sizes are None in the signatures),
-        # and plain graph code (explicit tf.while_loop): no AutoGraph conversion to pay.
-        model = algorithm.model_config
+        # and plain graph code (explicit tf.while_loop): no AutoGraph conversion to pay. The
+        # traced functions are shared by every evaluator of the same networks and settings in
+        # the process (`--fold=all`, a sweep and the ablation build one per fold): the weights
+        # are their arguments, so a later fold's evaluator retraces nothing.
+        key = (type(algorithm).__name__, algorithm.model_config, algorithm.train_config,
+               algorithm.num_classes, batch_size, optimizer, float(learning_rate),
+               keras.mixed_precision.global_policy().name)
+        if key not in _TRACED:
+            _TRACED[key] = self._trace()
+        self._adapt, self._logits = _TRACED[key]
+
+    def _trace(self):
+        """(adapt, logits): this evaluator's tf.functions, with their input signatures."""
+        algorithm, model = self.algorithm, self.algorithm.model_config
         theta = [tf.TensorSpec(w.shape, w.dtype) for w in algorithm.meta_weights()]
         phi = [tf.TensorSpec(w.shape, w.dtype) for w in algorithm.head_weights()]
         spectrogram = tf.TensorSpec([None, model.num_frames, model.num_bins], tf.float32)
-        self._adapt = tf.function(self._adapt_graph, autograph=False, input_signature=[
+        adapt = tf.function(self._adapt_graph, autograph=False, input_signature=[
             theta, phi, spectrogram, tf.TensorSpec([None, len(common.TASKS)], tf.int32),
             tf.TensorSpec([None, len(common.TASKS)], tf.float32),
-            tf.TensorSpec([None, batch_size], tf.int32)])
-        self._logits = tf.function(algorithm.emotion_logits, autograph=False,
-                                   input_signature=[theta, phi, spectrogram])
+            tf.TensorSpec([None, self.batch_size], tf.int32)])
+        logits = tf.function(algorithm.emotion_logits, autograph=False,
+                             input_signature=[theta, phi, spectrogram])
+        return adapt, logits
 
     def _adapt_graph(self, theta, phi, spectrogram, labels, weights, batches):
         """SGD or Adam on the auxiliary loss over `batches` [steps, B] of segment indices."""

@@ -25,6 +25,7 @@ import re
 from absl import flags
 
 from mmtl_tf import atomic_files, cli_flags, corpus_notes, experiments, flag_configs, labels
+from mmtl_tf import label_flags
 from mmtl_tf import preparation
 from mmtl_tf import run_dir as run_dir_lib
 from mmtl_tf import tfrecords, training
@@ -39,6 +40,11 @@ def configure_devices(flag_values=FLAGS) -> None:
     from mmtl_tf import distribution  # pylint: disable=import-outside-toplevel
     if flag_values["strategy"].value == "mirrored":
         distribution.configure_cpu_devices(flag_values["num_cpu_devices"].value)
+    if flag_values["strategy"].value == "multi_worker":  # before anything is written
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                             "(see BUILD.md, 'Scaling out')")
+        distribution.parse_tf_config(os.environ["TF_CONFIG"])
     if flag_values["mixed_precision"].value:
         distribution.enable_mixed_precision()
     tf.config.experimental.enable_op_determinism()
@@ -76,8 +82,12 @@ def locate_data(flag_values, feature_config):
         print(f"no --tfrecord_dir: preparing --corpus={choice.corpus} into {directory} "
               f"(cached; finished speakers are skipped)")
         preparation.prepare_corpus(listing, feature_config, directory, show_progress=True,
-                                   source=flag_configs.corpus_source(choice))
-    manifest = tfrecords.load_manifest(directory, feature_config)
+                                   source=flag_configs.corpus_source(choice),
+                                   labelling=label_flags.labelling(choice))
+        manifest = tfrecords.load_manifest(directory, feature_config)
+    else:
+        manifest = tfrecords.load_manifest(directory, feature_config)
+        label_flags.check_prepared_labels(flag_values, manifest, directory)
     return directory, manifest, experiments.resolve_folds(fold, manifest)
 
 
@@ -118,12 +128,17 @@ def check_planned_runs(runs, rerun: bool) -> None:
     """Checks each run against the data and the settings its run_dir holds; writes nothing.
 
     Raises:
-      ValueError: --aux or --val_speaker do not fit the data.
+      ValueError: --aux or --val_speaker do not fit the data, or a fold's episode cannot be
+        split evenly over the replicas.
       run_dir.RunDirError: a run_dir holds a run with other settings (not with --rerun, which
         clears it).
     """
+    from mmtl_tf import distribution  # pylint: disable=import-outside-toplevel
+    replicas = distribution.planned_replicas(runs[0].strategy, runs[0].num_cpu_devices)
     for run in runs:
         manifest, split = training.check_data(run)
+        # every fold's episode, before any trains (a fold of other size failed midway)
+        distribution.check_divisible(replicas, training.episode_speakers(run, split))
         if not rerun:
             run_dir_lib.check_same_settings(run.run_dir,
                                             run_dir_lib.config_record(run, manifest, split))

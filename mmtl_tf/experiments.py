@@ -22,8 +22,8 @@ import dataclasses
 import os
 import shutil
 
-from mmtl_tf import (atomic_files, corpora, export_format, folds, labels, report_rendering,
-                     reporting, results_file)
+from mmtl_tf import (atomic_files, corpora, distribution, export_format, folds, labels,
+                     report_rendering, reporting, results_file)
 from mmtl_tf import run_dir as run_dir_lib, training
 from mmtl_tf.corpus_notes import corpus_label
 
@@ -127,8 +127,10 @@ def run_fold(experiment, rerun: bool = False, log=print) -> dict:
     Returns:
       The fold's results dict (read back when the fold was already finished).
     """
+    chief = distribution.is_chief(experiment.strategy)
     if rerun:
-        clear_run(experiment.run_dir)
+        if chief:  # the chief's run directory is the run; a worker starts afresh beside it
+            clear_run(experiment.run_dir)
     elif is_finished(experiment):
         log(f"fold {experiment.fold}: finished with the same settings, skipped "
             f"({experiment.run_dir}/results.json; --rerun recomputes it)")
@@ -139,7 +141,11 @@ def run_fold(experiment, rerun: bool = False, log=print) -> dict:
             log(f"fold {experiment.fold}: had no SavedModel; exported its selected checkpoint "
                 f"to {results['export_dir']}")
         return results
-    results = training.train_and_evaluate(experiment)
+    results = training.train_and_evaluate(experiment, restore=not rerun)
+    if not chief:
+        log(f"fold {experiment.fold}: this worker's part is done; the chief (worker 0) writes "
+            f"the run to {experiment.run_dir}")
+        return results
     if experiment.export:
         results["export_dir"] = _export(experiment.run_dir)
     log(describe(results))
@@ -184,7 +190,7 @@ def check_folds(experiment, folds) -> None:
         training.check_data(fold_experiment(experiment, fold))
 
 
-def run_folds(experiment, folds, rerun: bool = False, log=print) -> dict:
+def run_folds(experiment, folds, rerun: bool = False, log=print, preset_defaults=None) -> dict:
     """Runs `folds` of one configuration into `<run_dir>/fold<k>/` and summarizes them.
 
     Args:
@@ -193,18 +199,23 @@ def run_folds(experiment, folds, rerun: bool = False, log=print) -> dict:
       folds: 1-based folds, e.g. `resolve_folds("all", manifest)`.
       rerun: recompute finished folds too.
       log: where progress lines go.
+      preset_defaults: {preset: its settings} as `report` takes them (the command's
+        `preset_settings.preset_defaults`): a run that changed its preset's settings is
+        starred and footnoted in the summary as in a report. None: not checked.
 
     Returns:
-      The `summarize` dict, also written to run_dir/summary.json (and summary.md).
+      The `reporting.marked_summary` dict, also written to run_dir/summary.json (and .md);
+      a non-chief worker of --strategy=multi_worker writes nothing and returns only the folds.
     """
     check_folds(experiment, folds)
     os.makedirs(experiment.run_dir, exist_ok=True)
-    results_list = []
     for index, fold in enumerate(folds, start=1):
         log(f"== fold {fold} ({index}/{len(folds)}) -> "
             f"{os.path.join(experiment.run_dir, f'fold{fold}')}")
-        results_list.append(run_fold(fold_experiment(experiment, fold), rerun, log))
-    summary = summarize(results_list)
+        run_fold(fold_experiment(experiment, fold), rerun, log)
+    if not distribution.is_chief(experiment.strategy):
+        return {"folds": list(folds), "written_by": "the chief"}  # which summarizes them
+    summary = reporting.marked_summary(_fold_results(experiment, folds), preset_defaults)
     write_summary(experiment.run_dir, summary, report_rendering.render_fold_summary(summary))
     mean, std = summary["mean"], summary["std"]
     log(f"[{corpus_label(summary['corpus'])}] {summary['model']} aux={summary['aux']} "
@@ -222,7 +233,14 @@ def aux_experiment(experiment, letters: str):
                                run_dir=os.path.join(experiment.run_dir, f"aux-{letters}"))
 
 
-def run_sweep(experiment, folds, combinations=SWEEP_AUX, rerun: bool = False, log=print) -> dict:
+def _fold_results(experiment, folds) -> list:
+    """The folds' results.json as `report` reads them (`reporting.read_run`: with settings)."""
+    return [reporting.read_run(os.path.join(experiment.run_dir, f"fold{fold}",
+                                            results_file.RESULTS_NAME)) for fold in folds]
+
+
+def run_sweep(experiment, folds, combinations=SWEEP_AUX, rerun: bool = False, log=print,
+              preset_defaults=None) -> dict:
     """Runs `run_folds` for each auxiliary-task combination (Table 3) and summarizes them.
 
     Args:
@@ -231,6 +249,7 @@ def run_sweep(experiment, folds, combinations=SWEEP_AUX, rerun: bool = False, lo
       combinations: aux letter strings, run in this order (default: Table 3's rows).
       rerun: recompute finished folds too.
       log: where progress lines go.
+      preset_defaults: as `run_folds` takes them; the sweep's tables star a changed preset.
 
     Returns:
       {"corpus", "model", "folds", "combinations": {letters: fold summary}}, also written to
@@ -246,14 +265,16 @@ def run_sweep(experiment, folds, combinations=SWEEP_AUX, rerun: bool = False, lo
     summaries = {}
     for letters in combinations:
         log(f"=== aux {letters} ({reporting.aux_label(letters)})")
-        summaries[letters] = run_folds(aux_experiment(experiment, letters), folds, rerun, log)
+        summaries[letters] = run_folds(aux_experiment(experiment, letters), folds, rerun, log,
+                                       preset_defaults)
+    if not distribution.is_chief(experiment.strategy):
+        return {"folds": list(folds), "written_by": "the chief"}
     first = next(iter(summaries.values()))
     sweep = {"corpus": first["corpus"], "model": experiment.train.model, "folds": list(folds),
              "combinations": summaries}
-    tables, _ = reporting.select_tables(reporting.build_tables([
-        results_file.read_results(os.path.join(experiment.run_dir, f"aux-{letters}",
-                                               f"fold{fold}", results_file.RESULTS_NAME))
-        for letters in combinations for fold in folds]))
+    tables, _ = reporting.select_tables(reporting.build_tables(
+        [item for letters in combinations
+         for item in _fold_results(aux_experiment(experiment, letters), folds)], preset_defaults))
     heading = f"Sweep of auxiliary tasks: {experiment.train.model} on {first['corpus']}"
     markdown = report_rendering.render_markdown(tables["table2"] + tables["table3"], heading)
     write_summary(experiment.run_dir, sweep, markdown)

@@ -110,7 +110,7 @@ class CorpusChoice:
       csv_vad_bin_edges, csv_vad_score_range: how a CSV corpus' V/A/D scores are binned.
       csv_missing_vad: the CSV cell texts that mark a missing V/A/D rating.
       csv_columns: ((column the reader reads, the CSV's name for it), ...) of --csv_columns.
-      csv_name: the CSV corpus' name (--csv_name), or None for csv:<CSV file name>.
+      csv_name: --csv_name: the CSV corpus is csv:<csv_name> (None: csv:<CSV file name>).
     """
 
     corpus: str
@@ -245,7 +245,7 @@ def _read_listing(choice: CorpusChoice):
                                           vad_score_range=choice.csv_vad_score_range,
                                           missing_vad=choice.csv_missing_vad,
                                           column_map=dict(choice.csv_columns),
-                                          corpus_name=choice.csv_name)
+                                          corpus_name=choice.csv_name and f"csv:{choice.csv_name}")
 
 
 def default_tfrecord_dir(choice: CorpusChoice) -> str:

@@ -16,7 +16,7 @@ interrupted one resumes; `--rerun` recomputes. The Table 3 sweep over --aux comb
 
 from absl import flags
 
-from mmtl_tf import cli_app, cli_flags
+from mmtl_tf import cli_app, cli_flags, preset_settings
 
 COMMAND = cli_flags.define_command(cli_flags.MAIN)
 FLAGS = flags.FLAGS
@@ -29,7 +29,9 @@ def run(flag_values=FLAGS) -> dict:
     experiment_setup.configure_devices(flag_values)
     experiment, folds = experiment_setup.prepare_experiment(COMMAND, flag_values)
     if experiment_setup.every_fold(flag_values):
-        return experiments.run_folds(experiment, folds, rerun=flag_values["rerun"].value)
+        return experiments.run_folds(experiment, folds, rerun=flag_values["rerun"].value,
+                                     preset_defaults=preset_settings.preset_defaults(
+                                         [experiment.preset]))
     return experiments.run_fold(experiment, rerun=flag_values["rerun"].value)
 
 

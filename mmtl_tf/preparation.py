@@ -8,7 +8,8 @@ what it writes. It is idempotent, checked and transactional, like SpeechBrain's 
    analysis window is rejected, naming the file. Every unusable wav is listed in one error
    (`preparation_stream.expected_lengths`), not only the first.
 2. The directory is locked (`tfrecord_dir.lock`). A committed preparation with other feature
-   settings, corpus, classes or source (the CSV file or corpus folder) is refused, naming the
+   settings, corpus, classes, source (the CSV file or corpus folder) or label flags
+   (`labelling`: --merge_excited, --csv_vad_bin_edges, ...) is refused, naming the
    differences, unless `overwrite`.
 3. A speaker whose digest (feature config, corpus, class names, shard size and the speaker's
    utterance ids, paths, wav sizes and modification times, lengths and labels) a done-record
@@ -80,20 +81,25 @@ def _speaker_hashes(listing, utterances, lengths, feature_dict, segments_per_sha
     return digest({**data, "segments_per_shard": segments_per_shard}), digest(data)
 
 
-def _refuse_other_settings(output_dir, committed, listing, feature_config, source) -> None:
+def _refuse_other_settings(output_dir, committed, listing, feature_config, source,
+                           labelling) -> None:
     """Raises TfrecordDirError if the committed preparation has other features, corpus or classes,
-    or was read from another source (where both record one: two CSV files of the same name are
-    the same corpus name, and so the same default --tfrecord_dir)."""
-    def settings(corpus, class_names, feature_dict, read_from):
+    was read from another source (where both record one: two CSV files of the same name are
+    the same corpus name, and so the same default --tfrecord_dir), or labels it with other
+    label flags (where both record them: `--merge_excited` would re-label its utterances)."""
+    def settings(corpus, class_names, feature_dict, read_from, labels_by):
         compared = {"corpus": corpus, "class_names": list(class_names), **feature_dict}
         if source and committed.get("source"):
             compared["source"] = read_from
+        if labelling and committed.get("labelling"):
+            compared.update({f"--{name}": value for name, value in labels_by.items()})
         return compared
 
     differences = config_lib.describe_mismatch(
-        settings(listing.corpus, listing.class_names, feature_config.to_dict(), source),
+        settings(listing.corpus, listing.class_names, feature_config.to_dict(), source,
+                 labelling or {}),
         settings(committed["corpus"], committed["class_names"], committed["feature_config"],
-                 committed.get("source")))
+                 committed.get("source"), committed.get("labelling") or {}))
     if differences:
         raise tfrecord_dir.TfrecordDirError(
             f"{output_dir} holds a preparation with other settings ({'; '.join(differences)}). "
@@ -102,7 +108,7 @@ def _refuse_other_settings(output_dir, committed, listing, feature_config, sourc
 
 
 def _build_manifest(listing, feature_config, generation: str, entries: dict, digests: dict,
-                    source) -> dict:
+                    source, labelling=None) -> dict:
     """The manifest of a preparation whose speakers' entries are `entries`; each entry also
     carries its speaker's data digest (`digests`, layout left out), so a run can tell when its
     speakers' data changed, and not when only the shard size did."""
@@ -117,6 +123,7 @@ def _build_manifest(listing, feature_config, generation: str, entries: dict, dig
         "format_version": tfrecords.FORMAT_VERSION,
         "corpus": listing.corpus,
         "source": source,
+        "labelling": labelling,
         "feature_config": feature_config.to_dict(),
         "class_names": list(listing.class_names),
         "generation": generation,
@@ -134,7 +141,8 @@ def _build_manifest(listing, feature_config, generation: str, entries: dict, dig
 
 def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.FeatureConfig,
                    output_dir: str, segments_per_shard: int = 2000, show_progress: bool = True,
-                   overwrite: bool = False, prepare_flags: str = None, source: str = None) -> dict:
+                   overwrite: bool = False, prepare_flags: str = None, source: str = None,
+                   labelling: dict = None) -> dict:
     """Computes features for every utterance of `listing` and commits shards and manifest.json.
 
     Args:
@@ -150,6 +158,9 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
       source: where the listing was read from (the CSV file or the corpus folder, absolute),
         recorded in the manifest; a committed preparation of another source is refused like
         other settings (None: not recorded, not compared).
+      labelling: {label flag: value} the listing was labelled with (`label_flags.labelling`),
+        recorded in the manifest; a committed preparation labelled otherwise is refused like
+        other settings, naming the flag (None: not recorded, not compared).
 
     Returns:
       The manifest dict, as committed to `output_dir/manifest.json`.
@@ -176,7 +187,8 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
     with tfrecord_dir.lock(output_dir):
         committed = tfrecord_dir.read_committed(output_dir)
         if committed is not None and not overwrite:
-            _refuse_other_settings(output_dir, committed, listing, feature_config, source)
+            _refuse_other_settings(output_dir, committed, listing, feature_config, source,
+                                   labelling)
         staging = tfrecord_dir.leftover_staging(output_dir, committed)
         sources = [staging] if staging else []
         if committed is not None:
@@ -187,7 +199,7 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
         if (not pending and staging is None and committed is not None
                 and tfrecord_dir.is_committed(output_dir, committed, _build_manifest(
                     listing, feature_config, committed.get("generation"), entries,
-                    data_digests, source), prepare_flags)):
+                    data_digests, source, labelling), prepare_flags)):
             tfrecord_dir.remove_garbage(output_dir, committed)  # of a commit killed midway
             preparation_summary.print_summary(committed, output_dir, 0.0, 0)
             return committed
@@ -212,7 +224,7 @@ def prepare_corpus(listing: corpora.CorpusListing, feature_config: config_lib.Fe
         elif os.path.exists(flags_path):  # staged by another invocation: not these flags
             os.remove(flags_path)
         manifest = _build_manifest(listing, feature_config, staging, entries, data_digests,
-                                   source)
+                                   source, labelling)
         tfrecord_dir.commit(output_dir, manifest, committed)
     preparation_summary.print_summary(manifest, output_dir, seconds, len(todo))
     return manifest

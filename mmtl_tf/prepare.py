@@ -10,14 +10,15 @@ Flags -> `FeatureConfig` and a `CorpusListing` -> `preparation.prepare_corpus`. 
 to --tfrecord_dir (default: `flag_configs.default_tfrecord_dir`, e.g. tfrecords/iemocap), with
 the command's flags in <generation>/prepare_flags.txt (layout in `mmtl_tf/tfrecord_dir.py`).
 Rerunning with the same flags skips the speakers already done; other feature settings, corpus,
-classes or source (the --csv file or --corpus_dir) are refused unless --overwrite. Bad input (a
+classes, source (the --csv file or --corpus_dir) or label flags (--merge_excited,
+--csv_vad_bin_edges, ...: `label_flags.LABEL_FLAGS`) are refused unless --overwrite. Bad input (a
 corpus file, a wav, a flag value) ends with "error: <message>" on stderr and exit status 1; pass
 --verbosity=1 to see the traceback too.
 """
 
 from absl import flags
 
-from mmtl_tf import cli_app, cli_flags, flag_configs
+from mmtl_tf import cli_app, cli_flags, flag_configs, label_flags
 
 COMMAND = cli_flags.define_command(cli_flags.PREPARE)
 FLAGS = flags.FLAGS
@@ -36,7 +37,7 @@ def run(flag_values=FLAGS) -> dict:
         segments_per_shard=flag_values["segments_per_shard"].value,
         show_progress=flag_values["progress"].value, overwrite=flag_values["overwrite"].value,
         prepare_flags=cli_flags.flags_text(COMMAND, flag_values),
-        source=flag_configs.corpus_source(choice))
+        source=flag_configs.corpus_source(choice), labelling=label_flags.labelling(choice))
 
 
 def main(argv):

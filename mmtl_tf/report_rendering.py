@@ -6,7 +6,8 @@
   `paper*`, and a footnote under the table lists the settings changed.
 - `render_csv`: one line per row, values in %, std empty for a single fold; a changed preset's
   cell spells out its changes (`paper* (train_steps=1 (paper: 0))`).
-- `render_fold_summary`: the folds of one configuration, a row each, then mean ± std.
+- `render_fold_summary`: the folds of one configuration, a row each, then mean ± std; a
+  changed preset is starred and footnoted as in the tables (`reporting.marked_summary`).
 """
 
 import csv
@@ -134,6 +135,11 @@ def render_fold_summary(summary) -> str:
     lines = [title + (f" ({note})" if note else ""), "",
              f"Preset {summary['preset']}. UA/WA in %; the last row is the mean ± sample standard "
              f"deviation over the {summary['count']} fold(s).", ""]
+    overrides = summary.get("preset_overrides")
+    if overrides:  # as `report` footnotes a row of a changed preset
+        preset = summary["preset"].rstrip("*")
+        lines[-1:-1] = ["", f"\\* preset {summary['preset']}: not the {preset} preset's "
+                            f"settings ({describe_overrides(preset, overrides)})."]
     rows = [[row["fold"], row["val_speaker"], row["test_speaker"],
              *(f"{100 * row[m]:.2f}" for m in METRICS), row["best_epoch"]]
             for row in summary["folds"]]

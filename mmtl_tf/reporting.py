@@ -22,6 +22,7 @@ Pure functions, no TensorFlow:
    not IEMOCAP results (`corpus_notes`).
 """
 
+import json
 import os
 
 import numpy as np
@@ -66,7 +67,9 @@ def scan(directories):
         if not os.path.isdir(directory):
             raise ReportError(f"{directory} is not a directory; give run, fold or sweep "
                               f"directories (e.g. runs/<run>)")
-        for root, _, files in os.walk(directory):
+        for root, folders, files in os.walk(directory):
+            if {"config.json", results_file.RESULTS_NAME} & set(files) and "workers" in folders:
+                folders.remove("workers")  # a run's multi-worker scratch: never a run
             if results_file.RESULTS_NAME in files:
                 paths.add(os.path.realpath(os.path.join(root, results_file.RESULTS_NAME)))
             elif "config.json" in files:
@@ -86,12 +89,35 @@ def collect(directories) -> list:
       ReportError: a directory does not exist, or a results.json or config.json is unreadable
         or damaged.
     """
-    collected = []
-    for path in scan(directories)[0]:
-        results = results_file.read_results(path)
-        collected.append(dict(results, results_path=path, preset=results.get("preset", "custom"),
-                              settings=report_variants.read_settings(path)))
-    return collected
+    return [read_run(path) for path in scan(directories)[0]]
+
+
+def read_run(path: str) -> dict:
+    """One results.json as `collect` gives it: checked, with `results_path`, `preset` (default
+    "custom") and `settings` (`report_variants.read_settings`: None without config.json).
+
+    Raises:
+      ReportError: the results.json or the config.json beside it is unreadable or damaged.
+    """
+    results = results_file.read_results(path)
+    return dict(results, results_path=path, preset=results.get("preset", "custom"),
+                settings=report_variants.read_settings(path))
+
+
+def marked_summary(results_list, preset_defaults=None) -> dict:
+    """`summarize` of one configuration's runs (`read_run` output), its `preset` starred as a
+    report stars it (`report_variants.describe_variants`: `paper*` when the runs changed the
+    preset's settings) and `preset_overrides` listing the changes ([key, value, preset's])."""
+    # The folds of one command share their settings but for ones an older version did not
+    # record: summarized together as before, starred when any fold changed the preset.
+    summary = summarize([dict(results, settings=None) for results in results_list])
+    overrides = {}
+    for variant in report_variants.describe_variants(group(results_list), preset_defaults).values():
+        for item in variant["overrides"]:
+            overrides.setdefault(json.dumps(item), list(item))
+    summary["preset_overrides"] = [overrides[key] for key in sorted(overrides)]
+    summary["preset"] += "*" if overrides else ""
+    return summary
 
 
 def group(results_list) -> dict:

@@ -12,7 +12,7 @@ runs/<corpus>-sweep-<model>-<timestamp>.
 
 from absl import flags
 
-from mmtl_tf import cli_app, cli_flags, labels
+from mmtl_tf import cli_app, cli_flags, labels, preset_settings
 
 COMMAND = cli_flags.define_command(cli_flags.SWEEP)
 FLAGS = flags.FLAGS
@@ -33,7 +33,8 @@ def run(flag_values=FLAGS) -> dict:
     experiment, folds = experiment_setup.prepare_experiment(
         COMMAND, flag_values, name="sweep", combinations=combinations)
     return experiments.run_sweep(experiment, folds, combinations,
-                                 rerun=flag_values["rerun"].value)
+                                 rerun=flag_values["rerun"].value,
+                                 preset_defaults=preset_settings.preset_defaults([experiment.preset]))
 
 
 def main(argv):

@@ -66,8 +66,9 @@ def build_training(experiment, num_classes, num_evaluations: int = 1):
 
     Returns:
       (algorithm, optimizers, state, checkpoint); `state` holds the checkpointed counters:
-      `step` (outer steps done), `skipped_steps`, `evaluations` and `val_history` (validation
-      UAs, float64 [num_evaluations]).
+      `step` (outer steps done), `skipped_steps`, `evaluations`, `val_history` (validation
+      UAs, float64 [num_evaluations]) and `elapsed_seconds` (training time of the processes
+      that ran the run up to its last checkpoint, so a resumed run reports its whole time).
     """
     keras.utils.set_random_seed(experiment.train.seed)
     algorithm = build_algorithm(experiment.model, experiment.train, num_classes)
@@ -76,10 +77,9 @@ def build_training(experiment, num_classes, num_evaluations: int = 1):
         optimizer.build(algorithm.optimizer_variables(name))
     state = {"step": tf.Variable(0, dtype=tf.int64), "skipped_steps": tf.Variable(0, dtype=tf.int64),
              "evaluations": tf.Variable(0, dtype=tf.int64),
-             "val_history": tf.Variable(tf.zeros([max(num_evaluations, 1)], tf.float64))}
-    checkpoint = tf.train.Checkpoint(**checkpoints_lib.network_trackables(algorithm), **state,
-                                     **{f"optimizer_{n}": o for n, o in optimizers.items()})
-    return algorithm, optimizers, state, checkpoint
+             "val_history": tf.Variable(tf.zeros([max(num_evaluations, 1)], tf.float64)),
+             checkpoints_lib.ELAPSED: tf.Variable(0.0, dtype=tf.float64)}
+    return algorithm, optimizers, state, checkpoints_lib.run_checkpoint(algorithm, optimizers, state)
 
 
 def make_train_step(algorithm, optimizers, total_speakers: int, jit_compile: bool = False,
@@ -190,22 +190,31 @@ def _nonfinite_step(experiment, split, losses, step, schedule):
     print(f"warning: skipped a non-finite step at {where}")
 
 
-def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
+def train_and_evaluate(experiment: config_lib.ExperimentConfig, restore: bool = True) -> dict:
     """Trains and evaluates one fold (see the module docstring).
 
+    Under --strategy=multi_worker every worker trains, but only the chief writes the run
+    directory; the others save their (collective) checkpoints to a scratch directory they
+    remove at the end, resume from the chief's checkpoints, and write no results.
+
+    Args:
+      experiment: the fold's ExperimentConfig.
+      restore: resume from the run directory's checkpoints (False: a --rerun, whose chief
+        clears them, which a worker must not race to read).
+
     Returns:
-      The results dict also written to run_dir/results.json.
+      The results dict, also written to run_dir/results.json by the chief.
     """
     started = time.time()
     train = experiment.train
     manifest, split = check_data(experiment)
     strategy = distribution.build_strategy(experiment.strategy, experiment.num_cpu_devices)
-    distribution.check_divisible(strategy, _episode_speakers(experiment, split))
-    if not distribution.is_chief():
-        # Non-chief workers save into a scratch directory of their own (TensorFlow's pattern
-        # for multi-worker checkpoints); only the chief's run_dir is the run.
-        worker = os.path.join(experiment.run_dir, "workers", str(os.getpid()))
-        experiment = dataclasses.replace(experiment, run_dir=worker, export=False)
+    distribution.check_divisible(strategy, episode_speakers(experiment, split))
+    chief, run_dir = distribution.is_chief(experiment.strategy), experiment.run_dir
+    if not chief:  # saves into a scratch directory; resumes from the chief's checkpoints
+        experiment = dataclasses.replace(experiment, run_dir=distribution.scratch_dir(run_dir),
+                                         export=False)
+        distribution.remove_scratch_dir(experiment.run_dir)  # a killed predecessor's
     schedule = schedule_lib.make_schedule(
         train.train_steps, train.eval_every, train.epochs,
         episode_plan.steps_per_epoch(manifest, split.train, train.segments_per_speaker))
@@ -220,12 +229,20 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
             experiment.run_dir, checkpoints_lib.LATEST), 2)
         best = tf.train.CheckpointManager(checkpoint, checkpoints_lib.checkpoint_dir(
             experiment.run_dir, checkpoints_lib.BEST), 1)
-        if latest.latest_checkpoint:
-            checkpoints_lib.restore(checkpoint, latest.latest_checkpoint)
-            print(f"resuming {experiment.run_dir} after step {int(state['step'].numpy())}")
+        # Every worker resumes from the chief's checkpoint, so all start at one step with one
+        # set of weights (a worker starting afresh beside a resumed chief trained on
+        # different weights and episodes, then hung or crashed).
+        resume_from, chief_best = (tf.train.latest_checkpoint(checkpoints_lib.checkpoint_dir(
+            run_dir, kind)) if restore else None for kind in (checkpoints_lib.LATEST,
+                                                              checkpoints_lib.BEST))
+        if resume_from:
+            checkpoints_lib.restore_run(algorithm, optimizers, state, checkpoint, resume_from)
+            print(f"resuming {run_dir} after step {int(state['step'].numpy())}")
+        # The time of earlier processes of this run (up to their last checkpoint), then ours.
+        started -= float(state[checkpoints_lib.ELAPSED].numpy())
         writer = tf.summary.create_file_writer(os.path.join(experiment.run_dir, "tensorboard"))
         summaries.write_hparams(writer, experiment, record["corpus"])
-        step_fn = make_train_step(algorithm, optimizers, _episode_speakers(experiment, split),
+        step_fn = make_train_step(algorithm, optimizers, episode_speakers(experiment, split),
                                   train.jit_compile, strategy)
         evaluator = evaluation.SpeakerEvaluator(
             algorithm, train.adapt_learning_rate, train.test_adapt_steps,
@@ -257,6 +274,7 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
             state["val_history"][len(history) - 1].assign(history[-1])
             state["evaluations"].assign(len(history))
             selection = schedule_lib.select(history, train.selection_smoothing, train.patience)
+            state[checkpoints_lib.ELAPSED].assign(time.time() - started)
             if selection.best_index == len(history) - 1:
                 best.save(checkpoint_number=step)
             latest.save(checkpoint_number=step)
@@ -275,14 +293,18 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig) -> dict:
                   + ("; stopping early (--patience)" if selection.stop else ""), flush=True)
 
         skipped = int(state["skipped_steps"].numpy())  # the run's: restoring best rewinds it
-        if best.latest_checkpoint:
-            checkpoints_lib.restore(checkpoint, best.latest_checkpoint)
+        selected = best.latest_checkpoint or (None if chief else chief_best)
+        if selected:
+            checkpoints_lib.restore_run(algorithm, optimizers, state, checkpoint, selected)
         test = evaluator.evaluate_speakers(
             [_held_out(experiment, manifest, speaker, len(class_names)) for speaker in split.test],
             class_names)
         results = summaries.results_dict(experiment, record, selection, schedule, test, started,
                                          step, skipped)
-        summaries.write_outputs(experiment, results, writer)
+        if chief:
+            summaries.write_outputs(experiment, results, writer)
+    if not chief:  # its results are the chief's; its scratch checkpoints are nobody's
+        distribution.remove_scratch_dir(experiment.run_dir)
     return results
 
 
@@ -292,7 +314,8 @@ def _one_class(metrics, class_names) -> str:
     return f", every utterance predicted {name}" if name else ""
 
 
-def _episode_speakers(experiment, split) -> int:
+def episode_speakers(experiment, split) -> int:
+    """m: the speakers of a fold's episodes (--speakers_per_episode, or every training speaker)."""
     wanted = experiment.train.speakers_per_episode
     return wanted if 0 < wanted < len(split.train) else len(split.train)
 

@@ -10,6 +10,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 import trained_run
 from mmtl_tf import ablation, episodes, evaluation, tfrecords
@@ -50,3 +51,29 @@ def test_an_evaluator_with_other_steps_adapts_as_a_fresh_one_and_shares_its_trac
     traced = three_steps._adapt.experimental_get_tracing_count()  # pylint: disable=protected-access
     assert traced == traces == 1
     assert one_step.adapt_steps == 1 and three_steps.adapt_steps == 3
+
+
+def test_runs_without_checkpoints_are_named_and_corpora_are_never_pooled(tmp_path, capsys):
+    """A run whose checkpoints are gone was silently left out of the table; runs of several
+    corpora were pooled into one row per model, titled with the first run's corpus."""
+    from conftest import run_command_in_process  # pylint: disable=import-outside-toplevel
+    results = json.load(open(os.path.join(trained_run.run_dir(), "results.json"), encoding="utf-8"))
+    for name, corpus, with_checkpoints in (("synthetic", "synthetic", True),
+                                           ("iemocap", "iemocap", True), ("bare", "synthetic", False)):
+        folder = tmp_path / name / "fold2"
+        os.makedirs(folder / "checkpoints" if with_checkpoints else folder)
+        (folder / "results.json").write_text(json.dumps(dict(results, corpus=corpus)))
+    runs, skipped = ablation.finished_runs([str(tmp_path)])
+    assert runs == [str(tmp_path / "iemocap" / "fold2"), str(tmp_path / "synthetic" / "fold2")]
+    assert skipped == [(str(tmp_path / "bare" / "fold2"), ablation.NO_CHECKPOINTS)]
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        run_command_in_process("ablation", f"--output={tmp_path / 'out'}", str(tmp_path))
+    captured = capsys.readouterr()
+    assert f"skipped {tmp_path / 'bare' / 'fold2'}: results.json but no checkpoints/" in captured.out
+    assert (f"error: runs of several corpora: iemocap ({tmp_path / 'iemocap' / 'fold2'}), "
+            f"synthetic ({tmp_path / 'synthetic' / 'fold2'}); ablate one corpus at a time"
+            in captured.err)
+    assert not os.path.exists(f"{tmp_path / 'out'}.md")
+    markdown = ablation.render_markdown({}, "synthetic", False, skipped)
+    assert "not IEMOCAP results" in markdown.splitlines()[0] and "Not in the table: " in markdown

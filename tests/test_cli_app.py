@@ -118,6 +118,13 @@ def test_a_refused_resume_leaves_the_run_dir_byte_identical(synthetic_shards, tm
         experiment_setup.prepare_experiment(cli_flags.MAIN, parsed(
             cli_flags.MAIN, *common[:2], f"--run_dir={tmp_path / 'other'}", "--fold=7"))
     assert not (tmp_path / "other").exists()
+    # An episode the replicas cannot share is refused before anything is written (it failed
+    # inside training, after flags.txt; with --fold=all, after the folds before it had trained).
+    with pytest.raises(ValueError, match="3 speakers per episode cannot be split evenly over 2"):
+        experiment_setup.prepare_experiment(cli_flags.MAIN, parsed(
+            cli_flags.MAIN, *common[:2], f"--run_dir={tmp_path / 'other'}", "--fold=all",
+            "--strategy=mirrored", "--num_cpu_devices=2", "--speakers_per_episode=3"))
+    assert not (tmp_path / "other").exists()
     rerun = parsed(cli_flags.MAIN, *common, "--seed=1", "--rerun")  # --rerun clears: accepted
     experiment_setup.prepare_experiment(cli_flags.MAIN, rerun)
     assert "--seed=1" in (run_dir / "flags.txt").read_text()

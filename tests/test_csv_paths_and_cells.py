@@ -96,8 +96,10 @@ def test_csv_name_flag_names_the_corpus_and_its_default_folder(tmp_path):
     _wav(tmp_path / "a.wav")
     path = _csv(tmp_path, "path,speaker,session,emotion\na.wav,s1,1,sad\n", "metadata.csv")
     named = choice("--corpus=csv", f"--csv={path}", "--csv_name=crema_d-v1")
-    assert flag_configs.read_corpus(named).corpus == "crema_d-v1"
+    assert flag_configs.read_corpus(named).corpus == "csv:crema_d-v1"  # "csv:" keeps its caveat
     assert flag_configs.default_tfrecord_dir(named) == os.path.join("tfrecords", "crema_d-v1")
+    assert flag_configs.read_corpus(choice("--corpus=csv", f"--csv={path}",
+                                           "--csv_name=iemocap")).corpus == "csv:iemocap"
     unnamed = choice("--corpus=csv", f"--csv={path}")
     assert flag_configs.read_corpus(unnamed).corpus == "csv:metadata.csv"
     for arguments, message in (

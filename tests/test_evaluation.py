@@ -12,22 +12,9 @@ TINY = config.ModelConfig(conv_filters=(3, 4), conv_kernels=((5, 3), (3, 3)), ls
                           fc_units=6, num_frames=24, num_bins=16)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_adaptation_takes_the_steps_on_the_auxiliary_loss(optimizer):
-    keras.utils.set_random_seed(4)
-    algorithm = build_algorithm(TINY, config.TrainConfig(aux_tasks=("valence", "arousal")), 4)
-    rng = np.random.default_rng(0)
-    segments = {"spectrogram": rng.normal(size=(9, 24, 16)).astype("float32"),
-                "labels": rng.integers(0, 4, size=(9, 4)).astype("int32")}
-    class_weights = rng.uniform(0.3, 1.0, size=(4, 4)).astype("float32")
-    rate, steps, batch = 0.05, 3, 4
-    evaluator = evaluation.SpeakerEvaluator(algorithm, rate, steps, batch, seed=0, optimizer=optimizer)
-    batches = evaluator.adaptation_batches(9)
-    assert batches.shape == (steps, batch) and sorted(batches.ravel()[:9]) == list(range(9))
-    weights = class_weights[np.arange(4)[None, :], segments["labels"]]  # w'_{y} per segment, task
-    adapted = evaluator.adapted_weights(segments, class_weights)
-
-    # Manual: a cloned meta learner, eager tapes, a fresh Keras optimizer (or plain SGD).
+def _manual_adaptation(algorithm, segments, weights, batches, rate, optimizer):
+    """The adapted meta weights by hand: a cloned meta learner, eager tapes, a fresh Keras
+    optimizer (or plain SGD)."""
     meta = keras.models.clone_model(algorithm.meta.model)
     meta.set_weights(algorithm.meta.model.get_weights())
     manual_optimizer = keras.optimizers.Adam(rate, epsilon=1e-7) if optimizer == "adam" else None
@@ -44,9 +31,45 @@ def test_adaptation_takes_the_steps_on_the_auxiliary_loss(optimizer):
         else:
             for variable, gradient in zip(meta.trainable_variables, gradients):
                 variable.assign_sub(rate * gradient)
-    for mine, expected in zip(adapted, meta.trainable_variables):
-        np.testing.assert_allclose(np.asarray(mine), expected.numpy(), rtol=1e-4, atol=1e-6)
-    assert any(not np.allclose(a, b.numpy()) for a, b in zip(adapted, algorithm.meta_variables()))
+    return [variable.numpy() for variable in meta.trainable_variables]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_adaptation_takes_the_steps_on_the_auxiliary_loss(optimizer):
+    """Two algorithms of one configuration (two folds of `--fold=all`): the second evaluator
+    reuses the first one's traced functions (no retrace per fold) and still adapts and scores
+    its own weights."""
+    train = config.TrainConfig(aux_tasks=("valence", "arousal"))
+    rng = np.random.default_rng(0)
+    segments = {"spectrogram": rng.normal(size=(9, 24, 16)).astype("float32"),
+                "labels": rng.integers(0, 4, size=(9, 4)).astype("int32")}
+    class_weights = rng.uniform(0.3, 1.0, size=(4, 4)).astype("float32")
+    weights = class_weights[np.arange(4)[None, :], segments["labels"]]  # w'_{y} per segment, task
+    rate, steps, batch = 0.05, 3, 4
+    evaluators = []
+    for seed in (4, 5):
+        keras.utils.set_random_seed(seed)
+        algorithm = build_algorithm(TINY, train, 4)
+        evaluator = evaluation.SpeakerEvaluator(algorithm, rate, steps, batch, seed=0,
+                                                optimizer=optimizer)
+        evaluators.append(evaluator)
+        batches = evaluator.adaptation_batches(9)
+        assert batches.shape == (steps, batch) and sorted(batches.ravel()[:9]) == list(range(9))
+        adapted = evaluator.adapted_weights(segments, class_weights)
+        expected = _manual_adaptation(algorithm, segments, weights, batches, rate, optimizer)
+        for mine, theirs in zip(adapted, expected):
+            np.testing.assert_allclose(np.asarray(mine), theirs, rtol=1e-4, atol=1e-6)
+        assert any(not np.allclose(a, b.numpy()) for a, b in zip(adapted, algorithm.meta_variables()))
+        # the shared logits function scores this algorithm's weights, as an eager call does
+        theta, phi = algorithm.meta_weights(), algorithm.head_weights()
+        np.testing.assert_allclose(
+            evaluator.segment_probabilities(theta, phi, segments["spectrogram"]),
+            tf.nn.softmax(algorithm.emotion_logits(theta, phi, segments["spectrogram"])).numpy(),
+            rtol=1e-5, atol=1e-6)
+    first, second = evaluators
+    assert second._adapt is first._adapt and second._logits is first._logits
+    assert first._adapt.experimental_get_tracing_count() == 1
+    assert first._logits.experimental_get_tracing_count() == 1
 
 
 def test_utterance_posterior_is_the_mean_of_its_segments():

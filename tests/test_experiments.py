@@ -116,6 +116,14 @@ def test_fold_all_summary_matches_numpy_over_the_fold_results(all_folds):
     mean_row = next(line for line in markdown.splitlines() if line.startswith("| mean ± std"))
     expected = report_rendering.format_percent(summary["mean"]["ua"], summary["std"]["ua"])
     assert f"| {expected} |" in mean_row
+    # --train_steps=2 changed the smoke preset: starred and footnoted, as `report` marks it
+    assert "Preset smoke*." in markdown
+    assert "\\* preset smoke*: not the smoke preset's settings (train_steps=2 (smoke: 0))." in markdown
+    from mmtl_tf import preset_settings, reporting
+    collected = reporting.collect([run_dir])
+    (row,) = reporting.build_tables(collected, preset_settings.preset_defaults(["smoke"]))["table2"][0]["rows"]
+    assert (row["preset"], [list(item) for item in row["overrides"]]) == (
+        summary["preset"], summary["preset_overrides"])
 
 
 def test_rerunning_fold_all_skips_finished_folds(all_folds, synthetic_shards, capsys):
@@ -147,7 +155,11 @@ def test_sweep_runs_each_combination_into_its_directory(synthetic_shards, tmp_pa
     sweep = json.load(open(tmp_path / "summary.json"))
     assert list(sweep["combinations"]) == ["v", "vd"] and sweep["folds"] == [2]
     markdown = open(tmp_path / "summary.md").read()
-    assert "| MMTL(V) | smoke | 1 |" in markdown and "| MMTL(V+D) | smoke | 1 |" in markdown
+    # --train_steps and --test_adapt_steps changed the smoke preset: starred, as `report` does
+    assert "| MMTL(V) | smoke* | 1 |" in markdown and "| MMTL(V+D) | smoke* | 1 |" in markdown
+    assert ("MMTL(V), preset smoke*: not the smoke preset's settings (test_adapt_steps=1 "
+            "(smoke: 2), train_steps=2 (smoke: 0))") in markdown
+    assert "Preset smoke*." in open(tmp_path / "aux-v" / "summary.md").read()
     assert "synthetic corpus — not IEMOCAP results" in markdown
 
 

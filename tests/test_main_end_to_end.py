@@ -126,21 +126,32 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(synthetic_shards, tmp_p
     run_main_in_process(f"--tfrecord_dir={tfrecord_dir}", f"--run_dir={clean}", *schedule)
     killed = str(tmp_path / "killed")
     rng = np.random.default_rng(7)
-    for attempt in range(2):  # kill at a random moment after some epoch finished, twice
+    # Stop it at a random moment after some epoch finished, twice: Ctrl-C (SIGINT), then SIGKILL.
+    for attempt, stop in enumerate((signal.SIGINT, signal.SIGKILL)):
         command = python_command("mmtl_tf.main", f"--flagfile={SMOKE_FLAGS}", f"--tfrecord_dir={tfrecord_dir}",
                                  f"--run_dir={killed}", *schedule)
-        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         index_file = os.path.join(killed, "checkpoints", "latest", "checkpoint")
         deadline = time.time() + 240
         while not os.path.exists(index_file) and process.poll() is None and time.time() < deadline:
             time.sleep(0.05)
         time.sleep(float(rng.uniform(0.0, 1.0)))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        process.send_signal(stop)
+        stderr = process.communicate()[1]
+        if stop == signal.SIGINT:  # one line saying how to continue, not TensorFlow's stack
+            assert process.returncode == 130, stderr[-2000:]
+            assert "Traceback" not in stderr
+            assert stderr.strip().splitlines()[-1].startswith("error: interrupted (Ctrl-C). Run the same command again")
         assert not os.path.exists(os.path.join(killed, "results.json")) or attempt > 0
         assert _hparams_written(killed)  # an unfinished run is in TensorBoard's HParams table
     capsys.readouterr()
+    # The killed processes' training time up to their last checkpoint, as that checkpoint keeps it.
+    earlier = float(tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(
+        killed, "checkpoints", "latest"))).get_tensor("elapsed_seconds/.ATTRIBUTES/VARIABLE_VALUE"))
+    resume_started = time.time()
     run_main_in_process(f"--tfrecord_dir={tfrecord_dir}", f"--run_dir={killed}", *schedule)
+    resume_seconds = time.time() - resume_started
     assert "resum" in capsys.readouterr().out  # it said it resumed, not started afresh
     expected, actual = checkpoint_weights(clean), checkpoint_weights(killed)
     assert expected.keys() == actual.keys() and expected
@@ -151,6 +162,11 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(synthetic_shards, tmp_p
     assert clean_results["ua"] == killed_results["ua"] and clean_results["confusion"] == killed_results["confusion"]
     for key in ("steps_trained", "best_step", "best_val_score"):
         assert clean_results[key] == killed_results[key], key
+    # `seconds` is the whole run's training time: the killed processes' (at least a model build,
+    # a traced step and a validation) and the resuming one's, not the last process alone.
+    assert earlier > 0.5
+    assert killed_results["seconds"] >= earlier + 0.5 * resume_seconds
+    assert killed_results["seconds"] > resume_seconds
 
 
 def _free_port():

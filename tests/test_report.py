@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 
 import numpy as np
@@ -211,6 +212,12 @@ def test_unfinished_runs_are_skipped_and_named(fixture_root, tmp_path):
     os.makedirs(os.path.join(unfinished, "checkpoints", "latest"))
     with open(os.path.join(unfinished, "config.json"), "w", encoding="utf-8") as handle:
         json.dump({"experiment": {}}, handle)
+    # A killed multi-worker worker's scratch (a config.json, no results) inside a run is no run.
+    finished = os.path.join(fixture_root, "iemocap", "mmtl-vad", "fold1")
+    assert os.path.isfile(os.path.join(finished, "results.json"))
+    scratch = os.path.join(finished, "workers", "worker1")
+    os.makedirs(scratch)
+    shutil.copy(os.path.join(finished, "results.json"), os.path.join(scratch, "config.json"))
     written = report.write_report([fixture_root], str(tmp_path / "out"))
     assert written["skipped"] == [(os.path.realpath(unfinished), reporting.UNFINISHED)]
     assert f"skipped {os.path.realpath(unfinished)}: unfinished" in report.describe_report(written)

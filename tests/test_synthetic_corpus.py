@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn import linear_model, pipeline, preprocessing
 
-from mmtl_tf import audio
+from mmtl_tf import audio, corpora
 from mmtl_tf.corpora import iemocap
 from mmtl_tf.corpora import synthetic
 
@@ -75,7 +75,8 @@ def test_iemocap_reader_finds_ten_speakers_each_with_every_class(small_corpus):
 
 
 def test_every_dialog_holds_turns_of_both_speakers(small_corpus):
-    listing = iemocap.read_iemocap(small_corpus, scripts="all", class_names=iemocap.IEMOCAP_LABELS)
+    listing = iemocap.read_iemocap(small_corpus, scripts="all", class_names=iemocap.IEMOCAP_LABELS,
+                                   corpus_name="synthetic")
     speaker_letters, marker_letters = collections.defaultdict(set), collections.defaultdict(set)
     for utterance in listing.utterances:
         dialog, speaker = utterance.utterance_id.rsplit("_", 1)
@@ -223,3 +224,12 @@ def test_emotion_is_learnable_across_speakers_but_not_trivial(tmp_path):
     unweighted_accuracy = float(np.mean(recalls))
     print(f"session-5 unweighted accuracy {unweighted_accuracy:.3f}, recalls {recalls}")
     assert 0.35 < unweighted_accuracy < 0.98
+
+
+def test_the_synthetic_corpus_is_never_read_as_iemocap(small_corpus):
+    """It has IEMOCAP's layout, but --corpus=iemocap on it would label generated audio's results
+    "iemocap", beside the paper's numbers, with no caveat."""
+    with pytest.raises(corpora.CorpusError, match="holds the generated synthetic corpus "
+                       r"\(synthetic_corpus.json\), not the IEMOCAP release: read it with "
+                       "--corpus=synthetic"):
+        iemocap.read_iemocap(small_corpus)

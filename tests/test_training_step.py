@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mmtl_tf import config, training
+from mmtl_tf import checkpoints, config, training
 
 TINY = config.ModelConfig(conv_filters=(3, 4), conv_kernels=((5, 3), (3, 3)), lstm_units=5,
                           fc_units=6, num_frames=24, num_bins=16)
@@ -115,3 +115,27 @@ def test_mixed_bfloat16_step_matches_float32_gradients():
     np.testing.assert_allclose(mixed[1], full[1], rtol=0.05)
     cosine = float(mixed[0] @ full[0] / (np.linalg.norm(mixed[0]) * np.linalg.norm(full[0])))
     assert cosine > 0.95, cosine
+
+
+def test_a_checkpoint_from_before_elapsed_seconds_still_resumes(tmp_path):
+    """A run checkpointed before the training time was kept resumes its counters and weights;
+    its earlier time counts as 0, and the checkpoint the run writes from then on keeps it."""
+    experiment = config.ExperimentConfig(features=config.FeatureConfig(), model=TINY,
+                                         train=config.TrainConfig(), tfrecord_dir="", run_dir="")
+    algorithm, optimizers, state, _ = training.build_training(experiment, 4)
+    state["step"].assign(7)
+    older = checkpoints.run_checkpoint(algorithm, optimizers, state, omit=(checkpoints.ELAPSED,))
+    path = older.save(str(tmp_path / "older" / "ckpt"))
+    weights = [v.numpy() for v in algorithm.meta_variables()]
+    algorithm, optimizers, state, checkpoint = training.build_training(experiment, 4)
+    for variable in algorithm.meta_variables():
+        variable.assign(tf.zeros_like(variable))
+    checkpoints.restore_run(algorithm, optimizers, state, checkpoint, path)
+    assert int(state["step"].numpy()) == 7 and float(state[checkpoints.ELAPSED].numpy()) == 0.0
+    for expected, variable in zip(weights, algorithm.meta_variables()):
+        np.testing.assert_array_equal(variable.numpy(), expected)
+    state[checkpoints.ELAPSED].assign(12.5)
+    newer = checkpoint.save(str(tmp_path / "newer" / "ckpt"))
+    state[checkpoints.ELAPSED].assign(0.0)
+    checkpoints.restore_run(algorithm, optimizers, state, checkpoint, newer)
+    assert float(state[checkpoints.ELAPSED].numpy()) == 12.5

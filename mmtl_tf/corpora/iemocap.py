@@ -34,6 +34,7 @@ import os
 import re
 
 from mmtl_tf import corpora
+from mmtl_tf import corpus_notes
 from mmtl_tf import labels
 
 IEMOCAP_LABELS = ("neu", "hap", "sad", "ang", "exc", "fru", "sur", "fea", "dis", "oth", "xxx")
@@ -180,7 +181,8 @@ def read_iemocap(root: str, scripts: str = "improvised",
 
     Raises:
       ValueError: `scripts` is not a known choice, or `class_names` are not IEMOCAP labels.
-      CorpusError: naming the folder, file:line or utterance, for a missing or misshapen
+      CorpusError: naming the folder, file:line or utterance, for the synthetic corpus read as
+        IEMOCAP (its stamp file is in `root`), a missing or misshapen
         release, a malformed summary line, an unknown label, a V/A/D score that does not parse
         or lies outside (0, 6), an utterance id that does not belong to its file, a duplicate
         utterance id, or a missing wav (unless `skip_missing`).
@@ -188,6 +190,12 @@ def read_iemocap(root: str, scripts: str = "improvised",
     class_names = tuple(class_names)
     _check_arguments(scripts, class_names, merge_excited)
     root = os.path.abspath(root)
+    stamps = [name for name in corpus_notes.SYNTHETIC_STAMPS
+              if os.path.exists(os.path.join(root, name))]
+    if corpus_name == corpus_notes.PAPER_CORPUS and stamps:
+        raise corpora.CorpusError(
+            f"{root} holds the generated synthetic corpus ({stamps[0]}), not the IEMOCAP "
+            f"release: read it with --corpus=synthetic, whose results say they are not IEMOCAP's")
     class_index = {name: index for index, name in enumerate(class_names)}
     listing = corpora.CorpusListing(corpus=corpus_name, class_names=class_names, utterances=[])
     seen = {}

@@ -33,12 +33,12 @@ import numpy as np
 
 from mmtl_tf import atomic_files
 from mmtl_tf import audio
+from mmtl_tf import corpus_notes
 from mmtl_tf.corpora import iemocap
 from mmtl_tf.corpora import synthetic_speech
 
 GENERATOR_VERSION = 1
-STAMP_NAME = "synthetic_corpus.json"
-_PARTIAL_NAME = "synthetic_corpus.partial.json"
+STAMP_NAME, _PARTIAL_NAME = corpus_notes.SYNTHETIC_STAMPS
 _HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]"
 _CLASS_SHARE = (0.45, 0.12, 0.30, 0.13)  # IEMOCAP improvised: 2016/525/1306/585 segments
 _EVALUATOR_WORDS = {"neu": "Neutral", "hap": "Happiness", "sad": "Sadness", "ang": "Anger",
