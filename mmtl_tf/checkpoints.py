@@ -115,3 +115,22 @@ def restore_run(algorithm, optimizers, state, checkpoint, path: str) -> None:
         restore(checkpoint, path)
     else:
         restore(run_checkpoint(algorithm, optimizers, state, omit=(ELAPSED,)), path)
+
+
+def resume_run(algorithm, optimizers, state, checkpoint, run_dir: str, restore_latest: bool):
+    """Restores the latest checkpoint of the (chief's) `run_dir`, if any and `restore_latest`;
+    every worker of a multi-worker run resumes from the chief's, so all start at one step with
+    one set of weights (a worker starting afresh beside a resumed chief trained on other
+    weights and episodes, then hung or crashed).
+
+    Returns:
+      The path of `run_dir`'s best checkpoint (None if none or not `restore_latest`): a
+      non-chief worker's own best checkpoints are in its scratch directory.
+    """
+    if not restore_latest:
+        return None
+    latest = tf.train.latest_checkpoint(checkpoint_dir(run_dir, LATEST))
+    if latest:
+        restore_run(algorithm, optimizers, state, checkpoint, latest)
+        print(f"resuming {run_dir} after step {int(state['step'].numpy())}")
+    return tf.train.latest_checkpoint(checkpoint_dir(run_dir, BEST))

@@ -10,7 +10,7 @@ import time
 
 import tensorflow as tf
 
-from mmtl_tf import atomic_files, confusion_plot, folds, labels
+from mmtl_tf import atomic_files, confusion_plot, folds, labels, results_file
 from mmtl_tf.corpus_notes import SYNTHETIC_NOTE, corpus_label  # noqa: F401 (re-exported)
 
 _DESCRIPTIONS = {
@@ -103,6 +103,27 @@ class Progress:
         eta = elapsed / done_here * (total - step)
         return (f"step {step}/{total} ({100 * step / max(total, 1):.0f}%), "
                 f"{_duration(elapsed)} elapsed, ETA {_duration(eta)}")
+
+
+    def validation_report(self, step: int, header: str, means: dict, speaker: str, scores: dict,
+                          class_names, smoothed: float, selection) -> str:
+        """The lines printed after a validation: progress, mean losses, the validation scores
+        (naming a collapse to one class) and the model selection (`schedule.select`'s)."""
+        best = selection.best_index
+        best_step = self.schedule.evaluation_step(best) if best >= 0 else "-"
+        return (f"{self.line(step)} [{header}]"
+                f"\n  losses: " + ", ".join(f"{n} {v:.4f}" for n, v in means.items())
+                + f"\n  validation {speaker}: UA {scores['adapted']['ua']:.4f} WA "
+                f"{scores['adapted']['wa']:.4f}{_one_class(scores['adapted'], class_names)} "
+                f"(no adaptation: UA {scores['no_adapt']['ua']:.4f})"
+                f"; selection score {smoothed:.4f}, best {selection.best_score:.4f} at step "
+                f"{best_step}" + ("; stopping early (--patience)" if selection.stop else ""))
+
+
+def _one_class(metrics, class_names) -> str:
+    """", every utterance predicted <class>" when the validation predictions collapsed."""
+    name = results_file.single_predicted_class(metrics["confusion"], class_names)
+    return f", every utterance predicted {name}" if name else ""
 
 
 def _duration(seconds: float) -> str:

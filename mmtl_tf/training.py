@@ -26,11 +26,10 @@ import tensorflow as tf
 
 from mmtl_tf import checkpoints as checkpoints_lib
 from mmtl_tf import distribution, episodes, evaluation, run_dir as run_dir_lib, summaries
-from mmtl_tf import episode_plan, folds, results_file, shard_reader, tfrecords
+from mmtl_tf import episode_plan, folds, shard_reader, tfrecords
 from mmtl_tf import config as config_lib
 from mmtl_tf import schedule as schedule_lib
 from mmtl_tf.algorithms import build_algorithm, common
-
 
 
 class NonFiniteLossError(RuntimeError):
@@ -229,15 +228,8 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig, restore: bool = 
             experiment.run_dir, checkpoints_lib.LATEST), 2)
         best = tf.train.CheckpointManager(checkpoint, checkpoints_lib.checkpoint_dir(
             experiment.run_dir, checkpoints_lib.BEST), 1)
-        # Every worker resumes from the chief's checkpoint, so all start at one step with one
-        # set of weights (a worker starting afresh beside a resumed chief trained on
-        # different weights and episodes, then hung or crashed).
-        resume_from, chief_best = (tf.train.latest_checkpoint(checkpoints_lib.checkpoint_dir(
-            run_dir, kind)) if restore else None for kind in (checkpoints_lib.LATEST,
-                                                              checkpoints_lib.BEST))
-        if resume_from:
-            checkpoints_lib.restore_run(algorithm, optimizers, state, checkpoint, resume_from)
-            print(f"resuming {run_dir} after step {int(state['step'].numpy())}")
+        chief_best = checkpoints_lib.resume_run(algorithm, optimizers, state, checkpoint,
+                                                run_dir, restore)
         # The time of earlier processes of this run (up to their last checkpoint), then ours.
         started -= float(state[checkpoints_lib.ELAPSED].numpy())
         writer = tf.summary.create_file_writer(os.path.join(experiment.run_dir, "tensorboard"))
@@ -283,14 +275,9 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig, restore: bool = 
             summaries.write_losses(writer, step, means)
             smoothed = schedule_lib.smoothed_scores(history, train.selection_smoothing)[-1]
             summaries.write_scores(writer, step, "validation", scores, {"ua_smoothed": smoothed})
-            print(f"{progress.line(step)} [{record['corpus']}, fold {experiment.fold}, {train.model}]"
-                  f"\n  losses: " + ", ".join(f"{n} {v:.4f}" for n, v in means.items())
-                  + f"\n  validation {split.validation}: UA {history[-1]:.4f} WA "
-                  f"{scores['adapted']['wa']:.4f}{_one_class(scores['adapted'], class_names)} "
-                  f"(no adaptation: UA {scores['no_adapt']['ua']:.4f})"
-                  f"; selection score {smoothed:.4f}, best {selection.best_score:.4f} at step "
-                  f"{schedule.evaluation_step(selection.best_index) if selection.best_index >= 0 else '-'}"
-                  + ("; stopping early (--patience)" if selection.stop else ""), flush=True)
+            print(progress.validation_report(
+                step, f"{record['corpus']}, fold {experiment.fold}, {train.model}", means,
+                split.validation, scores, class_names, smoothed, selection), flush=True)
 
         skipped = int(state["skipped_steps"].numpy())  # the run's: restoring best rewinds it
         selected = best.latest_checkpoint or (None if chief else chief_best)
@@ -306,12 +293,6 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig, restore: bool = 
     if not chief:  # its results are the chief's; its scratch checkpoints are nobody's
         distribution.remove_scratch_dir(experiment.run_dir)
     return results
-
-
-def _one_class(metrics, class_names) -> str:
-    """", every utterance predicted <class>" when the validation predictions collapsed."""
-    name = results_file.single_predicted_class(metrics["confusion"], class_names)
-    return f", every utterance predicted {name}" if name else ""
 
 
 def episode_speakers(experiment, split) -> int:
