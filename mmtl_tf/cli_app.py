@@ -42,16 +42,21 @@ _OS_ADVICE = {
 }
 
 
-def help_text(command, flag_values=FLAGS, summary: str = "") -> str:
-    """The command's `--help`: a usage line, `summary`, then its flags group by group."""
+def help_text(command, flag_values=FLAGS, summary: str = "", groups=None) -> str:
+    """The command's `--help`: a usage line, `summary`, then its flags group by group.
+
+    `groups`, (title, flag names) pairs, replaces the command's groups (the bench's own flags).
+    """
     lines = [f"usage: python -m {command.module} [flags] {command.arguments}".rstrip()]
     if summary:
         lines += ["", summary.strip()]
-    for group in command.groups:
-        title, specs = cli_flag_groups.GROUPS[group]
+    if groups is None:
+        groups = [(title, [spec.name for spec in specs])
+                  for title, specs in (cli_flag_groups.GROUPS[group] for group in command.groups)]
+    for title, names in groups:
         lines += ["", f"{title}:"]
-        for spec in specs:
-            flag = flag_values[spec.name]
+        for name in names:
+            flag = flag_values[name]
             name = f"[no]{flag.name}" if flag.boolean else flag.name
             default = f" (default: {flag.default_as_str})" if flag.default is not None else ""
             lines.append(flags.text_wrap(f"--{name}: {flag.help}{default}", indent="      ",
@@ -85,13 +90,13 @@ class _CommandHelpShort(_CommandHelp):
     SHORT_NAME = None
 
 
-def _install_help(command, flag_values, summary: str) -> None:
+def install_help(text, flag_values=FLAGS) -> None:
+    """Makes --help (and --helpshort) print `text()` and exit with status 0."""
     for help_class in (_CommandHelp, _CommandHelpShort):
         for name in (help_class.NAME, help_class.SHORT_NAME):
             if name and name in flag_values:
                 delattr(flag_values, name)  # absl's own --help prints the module docstring
-        flags.DEFINE_flag(help_class(lambda: help_text(command, flag_values, summary)),
-                          flag_values=flag_values)
+        flags.DEFINE_flag(help_class(text), flag_values=flag_values)
 
 
 def describe_flag_error(error: flags.Error, command) -> str:
@@ -119,7 +124,7 @@ def parse(argv: list, command, flag_values=FLAGS, summary: str = "") -> list:
       app.UsageError: every fault, one line each, naming the flag.
     """
     cli_flags.define_command(command, flag_values)
-    _install_help(command, flag_values, summary)
+    install_help(lambda: help_text(command, flag_values, summary), flag_values)
     try:
         if "preset" in command.groups:
             argv = presets.with_preset(argv, flag_values)

@@ -45,7 +45,8 @@ _OVERWRITE = _S(flags.DEFINE_boolean, "overwrite", False, "Replace instead of re
                 "(kept until the new one is complete); export, an existing version directory.")
 _RUN_DIR = _S(flags.DEFINE_string, "run_dir", None,
               "Run directory. main/sweep write it (default runs/<corpus>-fold<f>-<aux>-<model>-"
-              "<time>; a rerun resumes it); export reads it (required there).", checks.non_empty)
+              "<time>, the sweep's runs/<corpus>-sweep-<model>-<time>; a rerun resumes it); "
+              "export reads it (required there).", checks.non_empty)
 GROUPS = {
     "preset": ("Preset", (
         _S(flags.DEFINE_string, "preset", "paper", f"Loads flags/<preset>.cfg "

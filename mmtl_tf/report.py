@@ -5,7 +5,8 @@ writes into --output_dir (default: a new `reports/<date>-<time>/` in the current
 run directories are never written to):
   table2.md, table2.csv   Table 2 layout: CNN-LSTM, CNN-LSTM+MTL, MMTL (V+A+D) x UA/WA
   table3.md, table3.csv   Table 3 layout: MMTL per auxiliary-task combination x UA/WA
-  confusion_<corpus>_<model>-<aux>_<preset>.png   confusion matrix summed over folds
+  confusion_<corpus>_<model>-<aux>_<preset>.png   confusion matrix summed over folds (a
+      preset the run changed is `<preset>-modified`; rows kept apart add `_<tag>`)
 Each table gives mean ± sample std over folds and the fold count, adapted and without
 adaptation, one table per corpus, with the paper's IEMOCAP numbers in columns marked as the
 paper's. A row pools only runs with the same settings but for the seed and the fold: runs that

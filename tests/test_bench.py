@@ -127,6 +127,21 @@ def test_presets_are_read_from_the_flagfiles():
         bench_cli.preset_sizes("tiny")
 
 
+def test_help_lists_the_benchs_flags_and_a_flag_fault_is_one_error_line(capsys):
+    from mmtl_tf.bench import __main__ as bench_cli
+
+    with pytest.raises(SystemExit) as exited:
+        bench_cli.parse_flags(["bench", "--help"])
+    text = capsys.readouterr().out
+    assert exited.value.code == 0 and text.startswith("usage: python -m mmtl_tf.bench")
+    for name in ("quick", "preset", "output", "xla", "scale_speakers", "work_dir"):
+        assert f"--{name}:" in text or f"--[no]{name}:" in text, name
+    with pytest.raises(SystemExit) as exited:
+        bench_cli.parse_flags(["bench", "--bogus"])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.startswith("error: Unknown command line flag 'bogus'")
+
+
 def test_random_shards_are_read_by_the_episode_pipeline(tmp_path):
     feature_config = config_lib.FeatureConfig(max_frames=300, num_bins=20, fft_length=800)
     manifest = random_shards.write_random_shards(str(tmp_path), 6, 8, feature_config)

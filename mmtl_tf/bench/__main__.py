@@ -22,6 +22,7 @@ from absl import flags
 from absl import logging
 
 from mmtl_tf import atomic_files
+from mmtl_tf import cli_app
 from mmtl_tf import cli_flags
 from mmtl_tf import config as config_lib
 from mmtl_tf.bench import plan as plan_lib
@@ -60,6 +61,34 @@ _define(flags.DEFINE_boolean, "mixed_precision", False,
 _define(flags.DEFINE_string, "work_dir", None,
         "Scratch directory (default: a temporary one, removed at the end).")
 FLAGS = flags.FLAGS
+COMMAND = cli_flags.Command("mmtl_tf.bench", ())
+_FLAG_NAMES = ("quick", "preset", "output", "xla", "figure", "num_cpu_devices", "speakers",
+               "segments_per_speaker", "rounds", "scale_speakers", "mixed_precision", "work_dir")
+
+
+def help_text(flag_values=FLAGS) -> str:
+    """`--help`: the usage line, the docstring's first paragraph and the bench's flags."""
+    return cli_app.help_text(COMMAND, flag_values, __doc__.strip().split("\n\n")[0],
+                             groups=[("Benchmark", _FLAG_NAMES)])
+
+
+def parse_flags(argv: list, flag_values=FLAGS) -> list:
+    """absl's parsing, with the commands' `--help` (exit status 0) and `error:` lines (status 1)."""
+    cli_app.install_help(lambda: help_text(flag_values), flag_values)
+    try:
+        return flag_values(argv)
+    except flags.Error as error:
+        cli_app.print_error(cli_app.describe_flag_error(error, COMMAND))
+        sys.exit(1)
+
+
+def _main_or_exit(argv):
+    """`main`, with a usage fault as one `error:` line and exit status 1, as every command."""
+    try:
+        main(argv)
+    except app.UsageError as error:
+        cli_app.print_error(str(error))
+        sys.exit(1)
 
 
 def preset_sizes(preset: str):
@@ -143,4 +172,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(_main_or_exit, flags_parser=parse_flags)
