@@ -19,7 +19,7 @@ import os
 from absl import app
 from absl import flags
 
-from mmtl_tf import atomic_files, cli_app, cli_flags
+from mmtl_tf import atomic_files, cli_app, cli_flags, results_file
 
 COMMAND = cli_flags.define_command(cli_flags.ABLATION)
 FLAGS = flags.FLAGS
@@ -37,8 +37,7 @@ def finished_runs(directories) -> tuple:
         if not os.path.isdir(directory):
             raise FileNotFoundError(f"{directory}: no such run directory")
         for root, folders, files in os.walk(directory):
-            if "workers" in folders and "config.json" in files:
-                folders.remove("workers")  # multi-worker scratch, never a run
+            results_file.skip_scratch(files, folders)
             if "results.json" in files:
                 (found if "checkpoints" in folders else skipped).add(root)
     return sorted(found), [(root, NO_CHECKPOINTS) for root in sorted(skipped)]
@@ -51,7 +50,6 @@ def corpus_of_runs(runs) -> str:
       ValueError: runs of several corpora, naming one run of each: an ablation row pools runs
         of one model, and a synthetic run must never be pooled with (or titled as) IEMOCAP.
     """
-    from mmtl_tf import results_file  # pylint: disable=import-outside-toplevel
     corpora = {}
     for run_dir in runs:
         corpus = results_file.read_results(os.path.join(run_dir, "results.json"))["corpus"]

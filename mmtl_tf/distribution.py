@@ -117,19 +117,17 @@ def is_chief(strategy_name: str = "multi_worker") -> bool:
     return task["type"] == "worker" and task["index"] == 0 and "chief" not in cluster
 
 
-SCRATCH_FOLDER = "workers"  # <run_dir>/workers/<task type><index>: non-chief scratch
-
-
-def scratch_dir(run_dir: str) -> str:
+def scratch_dir(scratch_root: str) -> str:
     """Where this non-chief worker saves its own checkpoints (TensorFlow's pattern: saving is
     collective, so every worker saves; only the chief's run_dir is the run): one folder per
-    task of TF_CONFIG, so a restarted worker clears what its killed predecessor left."""
+    task of TF_CONFIG under `scratch_root` (the run's `results_file.SCRATCH_FOLDER`), so a
+    restarted worker clears what its killed predecessor left."""
     task = parse_tf_config(os.environ.get("TF_CONFIG", "{}") or "{}")["task"]
-    return os.path.join(run_dir, SCRATCH_FOLDER, f"{task['type']}{task['index']}")
+    return os.path.join(scratch_root, f"{task['type']}{task['index']}")
 
 
 def remove_scratch_dir(path: str) -> None:
-    """Removes a non-chief worker's `scratch_dir`, and the `workers` folder once empty."""
+    """Removes a non-chief worker's `scratch_dir`, and the folder holding it once empty."""
     shutil.rmtree(path, ignore_errors=True)
     try:
         os.rmdir(os.path.dirname(path))

@@ -30,7 +30,7 @@ from mmtl_tf import corpora
 from mmtl_tf import features
 
 # The most segments one feature call computes. A call's frames, spectra and log powers grow with
-# its segments: four 10-minute recordings (800 segments) in one call peaked at 3.3 GB resident
+# its segments: four 10-minute recordings (800 segments) in one call peaked at 3.26 GB resident
 # (measured, paper features); four utterances of up to 48 s still share one call, as before.
 MAX_SEGMENTS_PER_CALL = 64
 # A wav whose mean sample exceeds this (full scale 1) is warned of (`dc_offset_warning`).
@@ -189,7 +189,7 @@ def dc_offset_warning(offsets: list, threshold: float = DC_OFFSET_WARNING) -> st
 
     The features keep the 0-20 Hz bins and normalise each segment over all its bins, so an offset
     moves every value: 1% of full scale on a RAVDESS utterance moved the normalised spectrogram
-    by 0.16 on average, 0.1% by 0.06 (measured). A recording chain's offset is no emotion.
+    by 0.29 on average, 0.1% by 0.10 (BUILD.md "Features"). A recording chain's offset is no emotion.
 
     Args:
       offsets: [(|mean sample| in full scale, wav path)].

@@ -68,8 +68,7 @@ def scan(directories):
             raise ReportError(f"{directory} is not a directory; give run, fold or sweep "
                               f"directories (e.g. runs/<run>)")
         for root, folders, files in os.walk(directory):
-            if {"config.json", results_file.RESULTS_NAME} & set(files) and "workers" in folders:
-                folders.remove("workers")  # a run's multi-worker scratch: never a run
+            results_file.skip_scratch(files, folders)
             if results_file.RESULTS_NAME in files:
                 paths.add(os.path.realpath(os.path.join(root, results_file.RESULTS_NAME)))
             elif "config.json" in files:

@@ -11,6 +11,14 @@ import numbers
 from mmtl_tf import atomic_files, labels
 
 RESULTS_NAME = "results.json"
+SCRATCH_FOLDER = "workers"  # <run_dir>/workers/<task>: a multi-worker run's non-chief scratch
+
+
+def skip_scratch(files, folders) -> None:
+    """Drops a run's multi-worker scratch (`SCRATCH_FOLDER`) from the `folders` an `os.walk`
+    step will visit, when `files` make the folder a run: its checkpoints are never a run."""
+    if SCRATCH_FOLDER in folders and {"config.json", RESULTS_NAME} & set(files):
+        folders.remove(SCRATCH_FOLDER)
 METRICS = ("ua", "wa", "ua_no_adapt", "wa_no_adapt")
 NO_AUX = "-"
 REQUIRED = ("corpus", "fold", "model", "aux", *METRICS)

@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from mmtl_tf import checkpoints as checkpoints_lib
 from mmtl_tf import distribution, episodes, evaluation, run_dir as run_dir_lib, summaries
-from mmtl_tf import episode_plan, folds, shard_reader, tfrecords
+from mmtl_tf import episode_plan, folds, results_file, shard_reader, tfrecords
 from mmtl_tf import config as config_lib
 from mmtl_tf import schedule as schedule_lib
 from mmtl_tf.algorithms import build_algorithm, common
@@ -211,8 +211,8 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig, restore: bool = 
     distribution.check_divisible(strategy, episode_speakers(experiment, split))
     chief, run_dir = distribution.is_chief(experiment.strategy), experiment.run_dir
     if not chief:  # saves into a scratch directory; resumes from the chief's checkpoints
-        experiment = dataclasses.replace(experiment, run_dir=distribution.scratch_dir(run_dir),
-                                         export=False)
+        scratch = distribution.scratch_dir(os.path.join(run_dir, results_file.SCRATCH_FOLDER))
+        experiment = dataclasses.replace(experiment, run_dir=scratch, export=False)
         distribution.remove_scratch_dir(experiment.run_dir)  # a killed predecessor's
     schedule = schedule_lib.make_schedule(
         train.train_steps, train.eval_every, train.epochs,
