@@ -187,7 +187,7 @@ def prepare_speedup(listing, feature_config, work_dir: str, rounds: int,
 def prepare_profile(listing, feature_config, work_dir: str, librosa_module) -> dict:
     """Seconds of each part of the two preparation paths over the whole listing.
 
-    TensorFlow path: the wav header checks (`preparation_stream.expected_samples`), the feature stream
+    TensorFlow path: the wav header checks (`preparation_stream.expected_lengths`), the feature stream
     alone (`preparation_stream.feature_stream`: reads and features on a pool of threads, several
     utterances per feature call) and with one utterance per call, the feature function alone one
     utterance at a time in memory, and serialising and writing the records. Librosa path: loading, features.
@@ -202,8 +202,7 @@ def prepare_profile(listing, feature_config, work_dir: str, librosa_module) -> d
     """
     seconds = {}
     started = time.perf_counter()
-    lengths = {u.utterance_id: preparation_stream.expected_samples(u, feature_config)
-               for u in listing.utterances}
+    lengths = preparation_stream.expected_lengths(listing.utterances, feature_config)
     seconds["tf_header_checks"] = time.perf_counter() - started
     utterances = list(listing.utterances)
     cpu_before, started = timing.cpu_seconds(), time.perf_counter()
