@@ -12,6 +12,9 @@ autotuner, the default until then; 1 is the default since); before, it set the m
 Eleventh session: JIT=1 compiles the step with XLA (`JIT=1 EVERY_STEP=1 python
 rss_growth_alone.py 25,100,200`, cut after step 10; ../2026-12-01-eleventh-session/
 rss-xla-demo-cut.log: run as a plain script, so TensorFlow's default host allocator served it).
+Thirteenth session: WARM_AT=3 WARM_MB=64 (or WARM_FRACTION=0.25 of the allocator's peak) fills
+and frees a block of that size after step 3 (run with TF_CPU_ALLOCATOR_USE_BFC=true, as the
+commands do; ../2026-12-01-thirteenth-session/rss-warm64-cut-run*.log).
 Seventh session: PARALLEL_SPEAKERS=1 runs the speaker loop one iteration at a time
 (`--parallel_speakers`; the log was made with the same setting through an environment hook in a
 clone of 16b22fb's parent, `rss-bfc-parallel-speakers-1.log`).
@@ -48,12 +51,23 @@ def counted(*args, **kwargs):
     def step(episode):
         out = inner(episode)
         count[0] += 1
+        if os.environ.get("WARM_AT") and count[0] == int(os.environ["WARM_AT"]):
+            warm_pool()
         if os.environ.get("EVERY_STEP") or count[0] % 25 == 0 or count[0] in (1, 5, 10):
             print(f"step {count[0]} {time.perf_counter() - t:.0f}s {timing.memory_kilobytes()}", flush=True)
         return out
     step.traced_function = inner.traced_function
     return step
 training.make_train_step = counted
+def warm_pool():  # WARM_MB or WARM_FRACTION (of the allocator's peak): touch and free that block
+    import tensorflow as tf
+    peak = memory.allocator_kilobytes()["peak"] << 10
+    size = (int(os.environ["WARM_MB"]) << 20 if os.environ.get("WARM_MB")
+            else int(float(os.environ["WARM_FRACTION"]) * peak))
+    with tf.device("/CPU:0"):
+        block = tf.ones([size], tf.uint8)
+        del block
+    print("warmed", size >> 20, "MB at allocator peak", peak >> 20, "MB", timing.memory_kilobytes(), flush=True)
 if os.environ.get("RESERVE_MB"):  # touch and free a block first, so the host pool starts that large
     import tensorflow as tf
     with tf.device("/CPU:0"):
