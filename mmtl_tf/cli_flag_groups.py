@@ -55,7 +55,8 @@ GROUPS = {
     "run": ("Run", (
         _RUN_DIR,
         _S(flags.DEFINE_string, "fold", "2", "Held-out session 1..N (N = sessions of the corpus), "
-           "its speakers validate/test; or all: every fold into <run_dir>/fold<k>/.", checks.fold),
+           "its speakers validate/test; or all: every fold into <run_dir>/fold<k>/ and a "
+           "summary; or a list of folds (1,2,4), run as all is.", checks.fold),
         _S(flags.DEFINE_string, "val_speaker", "F", "F or M: the held-out session's speaker "
            "ending in that letter validates (its other speakers are tested); or a speaker id.",
            checks.non_empty),

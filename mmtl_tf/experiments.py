@@ -39,19 +39,29 @@ def session_count(manifest: dict) -> int:
 
 
 def resolve_folds(fold: str, manifest: dict) -> list:
-    """Turns a --fold value ("1".."N" or "all") into the list of folds to run.
+    """Turns a --fold value ("1".."N", a list such as "1,2,4", or "all") into the sorted list of
+    folds to run.
 
     Raises:
-      ValueError: naming --fold, when it is neither "all" nor a session number of the corpus.
+      ValueError: naming --fold, when it is none of those forms, or when it asks for several
+        folds and a session among them has a single speaker (`folds.single_speaker_folds`): the
+        message lists every such fold up front and the --fold list of the folds that can run.
     """
     count = session_count(manifest)
     text = str(fold).strip().lower()
     if text == "all":
-        return list(range(1, count + 1))
-    if not text.isdigit() or not 1 <= int(text) <= count:
-        raise ValueError(f"--fold={fold}: {manifest['corpus']} has {count} sessions, so --fold "
-                         f"is one of 1..{count} or all")
-    return [int(text)]
+        chosen = list(range(1, count + 1))
+    else:
+        items = [item.strip() for item in text.split(",")]
+        if not all(item.isdigit() and 1 <= int(item) <= count for item in items):
+            raise ValueError(f"--fold={fold}: {manifest['corpus']} has {count} sessions, so "
+                             f"--fold is one of 1..{count}, a list of them (1,3) or all")
+        chosen = sorted({int(item) for item in items})
+    blocked = {number: held for number, held in folds.single_speaker_folds(manifest).items()
+               if number in chosen}
+    if len(chosen) > 1 and blocked:
+        raise ValueError(folds.blocked_folds_message(fold, chosen, blocked, count))
+    return chosen
 
 
 def fold_experiment(experiment, fold: int):

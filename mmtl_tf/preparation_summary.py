@@ -57,6 +57,10 @@ def print_summary(manifest: dict, output_dir: str, seconds: float, computed: int
                   f"--fold={fold} cannot hold it out (one speaker validates, the others are "
                   f"tested); it still trains the other folds. Group speakers into sessions of "
                   f"two or more to use it.")
+    runnable = [str(fold) for fold, members in enumerate(sessions.values(), 1) if len(members) > 1]
+    if 1 < len(runnable) < len(sessions):  # experiments.resolve_folds refuses --fold=all
+        print(f"so --fold=all is refused; --fold={','.join(runnable)} runs every fold that can "
+              f"hold out its session")
     if computed:
         print(f"computed {computed} utterances in {seconds:.1f} s "
               f"({computed / max(seconds, 1e-9):.1f} utterances/s)")
