@@ -133,8 +133,8 @@ def fold_warnings(manifest: dict, split: FoldSplit) -> list:
         complete = [speaker for speaker in split.test
                     if all(count or not trained for trained, count in zip(
                         train, manifest["speakers"][speaker]["histograms"]["emotion"]))]
-        better = (f"--val_speaker={complete[0]} validates on a speaker of session "
-                  f"{split.session} with every class" if complete else
+        better = (f"`--fold={split.fold} --val_speaker={complete[0]}` runs this fold on a "
+                  f"validation speaker with every class" if complete else
                   f"no speaker of session {split.session} has every class")
         warnings.append(f"the validation speaker {split.validation} "
                         f"({validation['num_utterances']} utterances) has no "
@@ -155,7 +155,9 @@ def blocked_folds_message(fold, chosen, blocked: dict, count: int) -> str:
     """--fold=all's (or a list's) refusal: every fold of `chosen` that cannot run (`blocked`,
     from `single_speaker_folds`), and the --fold list of those that can, of `count` sessions."""
     listed = "; ".join(f"fold {number} (session {session}: the single speaker {speaker})"
-                       for number, (session, speaker) in blocked.items())
+                       for number, (session, speaker) in list(blocked.items())[:5])
+    if len(blocked) > 5:
+        listed += f"; and {len(blocked) - 5} more (prepare's summary lists them)"
     runnable = [number for number in chosen if number not in blocked]
     regroup = ("group speakers into sessions of two or more (a CSV corpus: its 'session' "
                "column) and prepare again")

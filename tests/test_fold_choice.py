@@ -90,6 +90,31 @@ def test_a_validation_speaker_lacking_classes_is_warned_of_naming_a_better_one()
     (warning,) = folds.fold_warnings(manifest, folds.fold_split(manifest, 2))
     assert warning == ("the validation speaker b1F (2 utterances) has no neutral, happy, sad, "
                        "so the UA that selects the checkpoint is the recall of angry alone (a "
-                       "model predicting it everywhere scores 1.0); --val_speaker=b2M validates "
-                       "on a speaker of session B with every class")
+                       "model predicting it everywhere scores 1.0); `--fold=2 --val_speaker=b2M` "
+                       "runs this fold on a validation speaker with every class")
     assert folds.fold_warnings(manifest, folds.fold_split(manifest, 2, "b2M")) == []
+
+
+def test_prepare_lists_a_corpus_of_single_speaker_sessions_in_one_warning(capsys):
+    """A corpus whose sessions are its speakers (no recording sessions: the CSV repeats the
+    speaker) had one warning line per speaker; now one line lists them, and --fold=all's
+    refusal names the first five and how many more."""
+    from mmtl_tf import preparation_summary
+    zero = [0, 0, 0, 0]
+    manifest = _manifest({f"spk{n}": (f"spk{n}", EVERY, 8) for n in range(1, 8)})
+    for entry in manifest["speakers"].values():
+        entry["histograms"].update(valence=zero, arousal=zero, dominance=zero)
+    manifest.update(totals={"utterances": 56, "segments": 56}, excluded={}, missing_files=[],
+                    aux_available={})
+    preparation_summary.print_summary(manifest, "shards", 1.0, 0)
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "single" in line]
+    assert warnings == [
+        "warning: 7 of the 7 sessions have a single speaker, so their folds cannot hold them out "
+        "(one speaker validates, the others are tested): " + ", ".join(
+            f"--fold={n} (session spk{n}: spk{n})" for n in range(1, 8))
+        + ". Group speakers into sessions of two or more to use them."]
+    with pytest.raises(ValueError) as raised:
+        experiments.resolve_folds("all", manifest)
+    assert "fold 5 (session spk5: the single speaker spk5); and 2 more" in str(raised.value)
+    assert str(raised.value).endswith(". Group speakers into sessions of two or more (a CSV "
+                                      "corpus: its 'session' column) and prepare again")
