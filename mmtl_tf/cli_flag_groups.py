@@ -176,6 +176,10 @@ GROUPS = {
            "that task. Default: none, every cell must hold a score."),
         _S(flags.DEFINE_list, "csv_columns", [], "CSV: name=column entries for columns the CSV "
            "names otherwise, e.g. arousal=activation,utterance_id=utt_id (case-insensitive)."),
+        _S(flags.DEFINE_list, "csv_emotion_map", [], "CSV: label=class entries giving the "
+           "corpus' own emotion labels a class of --classes, e.g. excited=happy,W=angry "
+           "(case-insensitive; IEMOCAP's short names neu, hap, ang need none). Rows whose label "
+           "is no class are excluded and counted."),
         _S(flags.DEFINE_string, "csv_name", None, "CSV: names the corpus csv:<name> in the manifest, "
            "results and reports, and the default --tfrecord_dir tfrecords/<name> (default: the "
            "corpus is csv:<CSV file name>, the "

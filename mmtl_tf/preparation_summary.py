@@ -37,6 +37,10 @@ def print_summary(manifest: dict, output_dir: str, seconds: float, computed: int
                   f"against the corpus' labels (excluded labels are listed below)")
     excluded = ", ".join(f"{reason}: {n}" for reason, n in manifest["excluded"].items())
     print(f"excluded: {excluded or 'none'}; missing files: {len(manifest['missing_files'])}")
+    if manifest["corpus"].startswith("csv:") and any(
+            reason.startswith("label ") for reason in manifest["excluded"]):
+        print("(a label that is a class spelled otherwise takes its class with "
+              "--csv_emotion_map=<label>=<class>, e.g. excited=happy)")
     print(f"aux labels available: {manifest['aux_available']}")
     total = manifest["totals"]["segments"]
     for task, rated in rated_segments(speakers).items():
