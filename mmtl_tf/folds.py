@@ -88,6 +88,12 @@ def fold_split(manifest: dict, fold: int, val_speaker: str = "F") -> FoldSplit:
     elif val_speaker.upper() in ("F", "M"):
         matching = [s for s in held_out if s.upper().endswith(val_speaker.upper())]
         validation = (matching or held_out)[0]
+    elif val_speaker in manifest["speakers"]:  # an id that names one fold's speaker
+        owner = manifest["speakers"][val_speaker]["session"]
+        raise ValueError(f"--val_speaker={val_speaker} is a speaker of session {owner} "
+                         f"(--fold={names.index(owner) + 1}), not of session {session}, which "
+                         f"--fold={fold} holds out ({', '.join(held_out)}); a speaker id "
+                         f"validates its own fold only, so with several folds give F or M")
     else:
         raise ValueError(f"--val_speaker={val_speaker!r} is neither F, M nor a speaker of "
                          f"session {session} ({', '.join(held_out)})")

@@ -118,3 +118,17 @@ def test_prepare_lists_a_corpus_of_single_speaker_sessions_in_one_warning(capsys
     assert "fold 5 (session spk5: the single speaker spk5); and 2 more" in str(raised.value)
     assert str(raised.value).endswith(". Group speakers into sessions of two or more (a CSV "
                                       "corpus: its 'session' column) and prepare again")
+
+
+def test_a_speaker_id_of_another_session_names_its_own_fold():
+    """`--fold=all --val_speaker=b2M` (the speaker a fold warning suggested) failed at fold 1
+    saying b2M is "neither F, M nor a speaker of session A", as if the id were misspelled."""
+    with pytest.raises(ValueError) as raised:
+        folds.fold_split(STRUCTURE, 1, "b2M")
+    assert str(raised.value) == (
+        "--val_speaker=b2M is a speaker of session B (--fold=2), not of session A, which "
+        "--fold=1 holds out (a1F, a2M, a3M); a speaker id validates its own fold only, so with "
+        "several folds give F or M")
+    assert folds.fold_split(STRUCTURE, 2, "b2M").validation == "b2M"
+    with pytest.raises(ValueError, match="'zz' is neither F, M nor a speaker of session A"):
+        folds.fold_split(STRUCTURE, 1, "zz")
