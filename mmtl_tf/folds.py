@@ -142,8 +142,9 @@ def fold_warnings(manifest: dict, split: FoldSplit) -> list:
         better = (f"`--fold={split.fold} --val_speaker={complete[0]}` runs this fold on a "
                   f"validation speaker with every class" if complete else
                   f"no speaker of session {split.session} has every class")
-        warnings.append(f"the validation speaker {split.validation} "
-                        f"({validation['num_utterances']} utterances) has no "
+        utterances = validation["num_utterances"]
+        warnings.append(f"the validation speaker {split.validation} ({utterances} "
+                        f"utterance{'' if utterances == 1 else 's'}) has no "
                         f"{', '.join(lacking)}, so the UA that selects the checkpoint is the "
                         f"recall of {', '.join(present)} alone{alone}; {better}")
     return warnings

@@ -93,6 +93,9 @@ def test_a_validation_speaker_lacking_classes_is_warned_of_naming_a_better_one()
                        "model predicting it everywhere scores 1.0); `--fold=2 --val_speaker=b2M` "
                        "runs this fold on a validation speaker with every class")
     assert folds.fold_warnings(manifest, folds.fold_split(manifest, 2, "b2M")) == []
+    manifest["speakers"]["b1F"]["num_utterances"] = 1
+    (warning,) = folds.fold_warnings(manifest, folds.fold_split(manifest, 2))
+    assert warning.startswith("the validation speaker b1F (1 utterance) has no neutral")
 
 
 def test_prepare_lists_a_corpus_of_single_speaker_sessions_in_one_warning(capsys):
