@@ -5,7 +5,8 @@ session k), each in its own run directory, then writes a summary:
 
     <run_dir>/fold<k>/           one `training.train_and_evaluate` run (results.json, checkpoints,
                                  tensorboard/, confusion_matrix.png, export/)
-    <run_dir>/summary.json       per-fold rows, mean and sample std of UA and WA (adapted and not)
+    <run_dir>/summary.json       per-fold rows, mean and sample std of UA and WA (adapted and not),
+                                 and the corpus' session count (a --fold list covers some)
     <run_dir>/summary.md         the same as a Markdown table, corpus named in the title
 
 `run_sweep` runs `run_folds` once per auxiliary-task combination (Table 3's rows) into
@@ -23,7 +24,7 @@ import os
 import shutil
 
 from mmtl_tf import (atomic_files, corpora, distribution, export_format, folds, labels,
-                     report_rendering, reporting, results_file)
+                     report_rendering, reporting, results_file, tfrecords)
 from mmtl_tf import run_dir as run_dir_lib, training
 from mmtl_tf.corpus_notes import corpus_label
 
@@ -226,6 +227,8 @@ def run_folds(experiment, folds, rerun: bool = False, log=print, preset_defaults
     if not distribution.is_chief(experiment.strategy):
         return {"folds": list(folds), "written_by": "the chief"}  # which summarizes them
     summary = reporting.marked_summary(_fold_results(experiment, folds), preset_defaults)
+    # a --fold list (or a corpus some of whose sessions cannot be held out) covers only some
+    summary["sessions"] = session_count(tfrecords.load_manifest(experiment.tfrecord_dir))
     write_summary(experiment.run_dir, summary, report_rendering.render_fold_summary(summary))
     mean, std = summary["mean"], summary["std"]
     log(f"[{corpus_label(summary['corpus'])}] {summary['model']} aux={summary['aux']} "

@@ -70,6 +70,9 @@ def test_fold_lists_parse_and_run_each_fold_with_a_summary(synthetic_shards, tmp
     assert [row["fold"] for row in summary["folds"]] == [1, 3]
     assert sorted(path.name for path in (tmp_path / "run").glob("fold*")) == ["fold1", "fold3"]
     assert "over 2 fold(s)" in capsys.readouterr().out
+    title = (tmp_path / "run" / "summary.md").read_text().splitlines()[0]
+    assert title.startswith("# CNN-LSTM on synthetic: 2 of the 5 folds of leave-one-session-out "
+                            "cross-validation")  # was "2-fold cross-validation"
 
 
 def test_a_class_no_training_speaker_has_is_warned_of():
