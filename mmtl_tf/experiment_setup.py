@@ -146,7 +146,8 @@ def check_planned_runs(runs, rerun: bool) -> None:
         manifest, split = training.check_data(run)
         if split.fold not in warned:  # once per fold, before any training
             warned.add(split.fold)
-            for warning in folds_lib.fold_warnings(manifest, split):
+            aux = run.train.aux_tasks if run.train.model != "cnn_lstm" else ()
+            for warning in folds_lib.fold_warnings(manifest, split, aux):
                 print(f"warning: fold {split.fold}: {warning}")
         # every fold's episode, before any trains (a fold of other size failed midway)
         distribution.check_divisible(replicas, training.episode_speakers(run, split))

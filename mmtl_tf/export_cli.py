@@ -1,7 +1,8 @@
 """Exports a trained run for TF Serving: `python -m mmtl_tf.export --run_dir=RUN`.
 
 Flags -> `export.export_run`, which writes the selected checkpoint as a SavedModel under
---export_dir (default RUN/export) in a new numbered version directory, and prints its path and the corpus it was trained on.
+--export_dir (default RUN/export) in a new numbered version directory, and prints its path and
+the corpus it was trained on.
 `mmtl_tf.export` runs this module's `run_main` when executed, so both
 `python -m mmtl_tf.export` and `python -m mmtl_tf.export_cli` work. A bad run directory or an
 existing version ends with "error: <message>" on stderr and exit status 1 (--verbosity=1 shows

@@ -111,14 +111,17 @@ def _classes_of(manifest: dict, speakers) -> list:
                    for speaker in speakers], axis=0).tolist()
 
 
-def fold_warnings(manifest: dict, split: FoldSplit) -> list:
+def fold_warnings(manifest: dict, split: FoldSplit, aux_tasks=()) -> list:
     """What makes a fold's numbers mean less than they seem, as sentences (empty when nothing):
 
     - an emotion class no training speaker has while a held-out speaker does: the model never
       learns it, yet UA counts its recall;
     - a validation speaker lacking a class the training speakers have: its UA, which selects
       the checkpoint, averages the recall of its classes only (one class: a model predicting it
-      everywhere scores 1.0).
+      everywhere scores 1.0);
+    - an auxiliary task of `aux_tasks` that no training speaker is rated on (a corpus rated in
+      some sessions only), or that a test speaker is not rated on (its meta-test adaptation on
+      that task changes nothing).
     """
     names = manifest["class_names"]
     train = _classes_of(manifest, split.train)
@@ -147,6 +150,17 @@ def fold_warnings(manifest: dict, split: FoldSplit) -> list:
                         f"utterance{'' if utterances == 1 else 's'}) has no "
                         f"{', '.join(lacking)}, so the UA that selects the checkpoint is the "
                         f"recall of {', '.join(present)} alone{alone}; {better}")
+    for task in aux_tasks:
+        if not any(sum(manifest["speakers"][speaker]["histograms"][task])
+                   for speaker in split.train):
+            warnings.append(f"no training speaker is rated on {task}, so the {task} task "
+                            f"learns nothing in this fold (the corpus rates other sessions)")
+        unrated = [speaker for speaker in split.test
+                   if not sum(manifest["speakers"][speaker]["histograms"][task])]
+        if unrated:
+            warnings.append(f"test speaker(s) {', '.join(unrated)} are not rated on {task}, so "
+                            f"adapting to their {task} labels changes nothing: their adapted "
+                            f"and not adapted scores are one model's")
     return warnings
 
 

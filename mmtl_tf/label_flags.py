@@ -3,9 +3,9 @@
 Which emotion or V/A/D bin an utterance gets depends on flags beside the audio: --merge_excited,
 --scripts (which IEMOCAP dialogs are utterances at all), --merge_calm and
 --ravdess_intensity_bins, --csv_vad_bin_edges, --csv_missing_vad, --csv_columns and
---csv_emotion_map (`LABEL_FLAGS`). `labelling` gives prepare their values for the manifest, so preparing an
-existing --tfrecord_dir with others is refused (`preparation.prepare_corpus`) instead of
-re-labelling it; `check_prepared_labels` refuses such a flag given to main with a
+--csv_emotion_map (`LABEL_FLAGS`). `labelling` gives prepare their values for the manifest, so
+preparing an existing --tfrecord_dir with others is refused (`preparation.prepare_corpus`)
+instead of re-labelling it; `check_prepared_labels` refuses such a flag given to main with a
 --tfrecord_dir prepared otherwise, which main would otherwise ignore.
 """
 

@@ -58,11 +58,12 @@ def test_the_flag_is_checked_recorded_and_compared(labelled, tmp_path):
     assert printed.returncode == 0 and "--csv_emotion_map=<label>=<class>" in printed.stdout
     manifest = json.load(open(os.path.join(tfrecord_dir, "manifest.json")))
     assert "csv_emotion_map" not in manifest["labelling"]
-    label_flags.check_prepared_labels(_main_flags(*csv, "--csv_emotion_map="), manifest, tfrecord_dir)
+    label_flags.check_prepared_labels(_main_flags(*csv, "--csv_emotion_map="), manifest,
+                                      tfrecord_dir)
     with pytest.raises(app.UsageError, match="--csv_emotion_map=exc=happy, but .* was prepared "
                                              "with --csv_emotion_map=;"):
-        label_flags.check_prepared_labels(_main_flags(*csv, "--csv_emotion_map=exc=happy"), manifest,
-                                          tfrecord_dir)
+        label_flags.check_prepared_labels(_main_flags(*csv, "--csv_emotion_map=exc=happy"),
+                                          manifest, tfrecord_dir)
     refused = _prepare(labelled, tfrecord_dir, "--csv_emotion_map=EXC=Happy")
     assert refused.returncode == 1 and "--csv_emotion_map: requested" in refused.stderr
     assert _prepare(labelled, tfrecord_dir, "--csv_emotion_map=EXC=Happy,excited=happy",
@@ -70,7 +71,7 @@ def test_the_flag_is_checked_recorded_and_compared(labelled, tmp_path):
     manifest = json.load(open(os.path.join(tfrecord_dir, "manifest.json")))
     assert manifest["labelling"]["csv_emotion_map"] == [["exc", "happy"], ["excited", "happy"]]
     assert manifest["totals"]["utterances"] == 6
-    label_flags.check_prepared_labels(_main_flags(*csv, "--csv_emotion_map=excited=happy,exc=HAPPY"),
-                                      manifest, tfrecord_dir)
+    label_flags.check_prepared_labels(
+        _main_flags(*csv, "--csv_emotion_map=excited=happy,exc=HAPPY"), manifest, tfrecord_dir)
     assert usage_error(cli_flags.PREPARE, "--corpus=synthetic", "--csv_emotion_map=a=b") == (
         "--csv_emotion_map applies only to --corpus=csv (got --corpus=synthetic)")

@@ -138,3 +138,19 @@ def test_a_speaker_id_of_another_session_names_its_own_fold():
     assert folds.fold_split(STRUCTURE, 2, "b2M").validation == "b2M"
     with pytest.raises(ValueError, match="'zz' is neither F, M nor a speaker of session A"):
         folds.fold_split(STRUCTURE, 1, "zz")
+
+
+def test_an_auxiliary_task_rated_in_other_sessions_only_is_warned_of():
+    """A corpus rated on arousal in session B only: fold 2 trained the arousal task on no label
+    at all, and fold 1's test speaker was "adapted" on no label, without a word."""
+    manifest = _manifest({"a1F": ("A", EVERY, 8), "a2M": ("A", EVERY, 8),
+                          "b1F": ("B", EVERY, 8), "b2M": ("B", EVERY, 8)})
+    for name, entry in manifest["speakers"].items():
+        entry["histograms"]["arousal"] = [0, 0, 4, 4] if name.startswith("b") else [0, 0, 0, 0]
+    assert folds.fold_warnings(manifest, folds.fold_split(manifest, 2), ("arousal",)) == [
+        "no training speaker is rated on arousal, so the arousal task learns nothing in this "
+        "fold (the corpus rates other sessions)"]
+    assert folds.fold_warnings(manifest, folds.fold_split(manifest, 1), ("arousal",)) == [
+        "test speaker(s) a2M are not rated on arousal, so adapting to their arousal labels "
+        "changes nothing: their adapted and not adapted scores are one model's"]
+    assert folds.fold_warnings(manifest, folds.fold_split(manifest, 1)) == []

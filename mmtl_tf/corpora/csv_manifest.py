@@ -182,7 +182,8 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
 
     Raises:
       ValueError: `class_names` is empty or names one emotion twice, `emotion_map` names a
-        class not in `class_names`, or the V/A/D binning is unusable (`labels.vad_binning_problem`), or `column_map` is (`parse_column_map`).
+        class not in `class_names`, or the V/A/D binning is unusable
+        (`labels.vad_binning_problem`), or `column_map` is (`parse_column_map`).
       CorpusError: naming the file (and row and column), for a missing file or column, a
         mapped column the header lacks, a V/A/D score under another name (`activation`), an empty
         required cell, an empty or invalid V/A/D cell, a duplicate utterance id, a wav file
