@@ -118,7 +118,7 @@ def fold_warnings(manifest: dict, split: FoldSplit, aux_tasks=()) -> list:
       learns it, yet UA counts its recall;
     - a validation speaker lacking a class the training speakers have: its UA, which selects
       the checkpoint, averages the recall of its classes only (one class: a model predicting it
-      everywhere scores 1.0);
+      everywhere scores 1.0); test speakers lacking such a class (UA's chance level moves);
     - an auxiliary task of `aux_tasks` that no training speaker is rated on (a corpus rated in
       some sessions only), or that a test speaker is not rated on (its meta-test adaptation on
       that task changes nothing).
@@ -150,6 +150,14 @@ def fold_warnings(manifest: dict, split: FoldSplit, aux_tasks=()) -> list:
                         f"utterance{'' if utterances == 1 else 's'}) has no "
                         f"{', '.join(lacking)}, so the UA that selects the checkpoint is the "
                         f"recall of {', '.join(present)} alone{alone}; {better}")
+    tested = _classes_of(manifest, split.test)
+    untested = [name for name, trained, count in zip(names, train, tested) if trained and not count]
+    if untested:
+        present = [name for name, count in zip(names, tested) if count]
+        warnings.append(f"the test speaker(s) {', '.join(split.test)} have no "
+                        f"{', '.join(untested)}, so the test UA is the recall of "
+                        f"{', '.join(present)} alone (chance 1/{len(present)}, not "
+                        f"1/{len(names)})")
     for task in aux_tasks:
         if not any(sum(manifest["speakers"][speaker]["histograms"][task])
                    for speaker in split.train):

@@ -82,8 +82,10 @@ def test_a_class_no_training_speaker_has_is_warned_of():
     assert warnings == ["no training speaker has class sad (4 held-out segments), so the model "
                         "cannot learn it while the test UA counts its recall; regroup the "
                         "corpus' sessions, or leave the class out (--classes)"]
-    (other,) = folds.fold_warnings(manifest, folds.fold_split(manifest, 1))  # trains on sad
-    assert other.startswith("the validation speaker a1F (6 utterances) has no sad")
+    validating, testing = folds.fold_warnings(manifest, folds.fold_split(manifest, 1))
+    assert validating.startswith("the validation speaker a1F (6 utterances) has no sad")
+    assert testing == ("the test speaker(s) a2M have no sad, so the test UA is the recall of "
+                       "neutral, happy, angry alone (chance 1/3, not 1/4)")
 
 
 def test_a_validation_speaker_lacking_classes_is_warned_of_naming_a_better_one():
