@@ -58,7 +58,8 @@ GROUPS = {
            "its speakers validate/test; or all: every fold into <run_dir>/fold<k>/ and a "
            "summary; or a list of folds (1,2,4), run as all is.", checks.fold),
         _S(flags.DEFINE_string, "val_speaker", "F", "F or M: the held-out session's speaker "
-           "ending in that letter validates (its other speakers are tested); or a speaker id.",
+           "ending in that letter validates (its other speakers are tested; where none does, "
+           "the first in sorted order); or a speaker id (one fold's only).",
            checks.non_empty),
         _S(flags.DEFINE_boolean, "rerun", False, "Recompute finished folds (otherwise they are "
            "skipped, and an interrupted one resumes from its checkpoints)."),
