@@ -55,9 +55,11 @@ GROUPS = {
     "run": ("Run", (
         _RUN_DIR,
         _S(flags.DEFINE_string, "fold", "2", "Held-out session 1..N (N = sessions of the corpus), "
-           "its speakers validate/test; or all: every fold into <run_dir>/fold<k>/.", checks.fold),
+           "its speakers validate/test; or all: every fold into <run_dir>/fold<k>/ and a "
+           "summary; or a list of folds (1,2,4), run as all is.", checks.fold),
         _S(flags.DEFINE_string, "val_speaker", "F", "F or M: the held-out session's speaker "
-           "ending in that letter validates (its other speakers are tested); or a speaker id.",
+           "ending in that letter validates (its other speakers are tested; where none does, "
+           "the first in sorted order); or a speaker id (one fold's only).",
            checks.non_empty),
         _S(flags.DEFINE_boolean, "rerun", False, "Recompute finished folds (otherwise they are "
            "skipped, and an interrupted one resumes from its checkpoints)."),
@@ -175,6 +177,10 @@ GROUPS = {
            "that task. Default: none, every cell must hold a score."),
         _S(flags.DEFINE_list, "csv_columns", [], "CSV: name=column entries for columns the CSV "
            "names otherwise, e.g. arousal=activation,utterance_id=utt_id (case-insensitive)."),
+        _S(flags.DEFINE_list, "csv_emotion_map", [], "CSV: label=class entries giving the "
+           "corpus' own emotion labels a class of --classes, e.g. excited=happy,W=angry "
+           "(case-insensitive; IEMOCAP's short names neu, hap, ang need none). Rows whose label "
+           "is no class are excluded and counted."),
         _S(flags.DEFINE_string, "csv_name", None, "CSV: names the corpus csv:<name> in the manifest, "
            "results and reports, and the default --tfrecord_dir tfrecords/<name> (default: the "
            "corpus is csv:<CSV file name>, the "

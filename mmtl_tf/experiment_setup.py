@@ -25,6 +25,7 @@ import re
 from absl import flags
 
 from mmtl_tf import atomic_files, cli_flags, corpus_notes, experiments, flag_configs, labels
+from mmtl_tf import folds as folds_lib
 from mmtl_tf import label_flags
 from mmtl_tf import preparation
 from mmtl_tf import run_dir as run_dir_lib
@@ -51,8 +52,10 @@ def configure_devices(flag_values=FLAGS) -> None:
 
 
 def every_fold(flag_values=FLAGS) -> bool:
-    """True for --fold=all."""
-    return flag_values["fold"].value.strip().lower() == "all"
+    """True for --fold=all or a list of folds (1,2,4): each into <run_dir>/fold<k>/, with a
+    summary."""
+    text = flag_values["fold"].value.strip().lower()
+    return text == "all" or "," in text
 
 
 def _sessions(listing) -> dict:
@@ -101,14 +104,17 @@ def default_run_dir(corpus: str, name: str, model: str) -> str:
 def build_experiment(flag_values, tfrecord_dir: str, corpus: str, name: str = ""):
     """The ExperimentConfig of the flags; `name` replaces fold<f>-<aux> in the default run_dir.
 
-    With --fold=all the experiment's fold is a placeholder (1): each fold gets its own.
+    With --fold=all or a list the experiment's fold is a placeholder (the first): each fold gets
+    its own.
     """
     fold = flag_values["fold"].value.strip().lower()
+    first = fold.split(",")[0].strip()
     experiment = flag_configs.experiment_config_from_flags(
         flag_values, tfrecord_dir, run_dir=flag_values["run_dir"].value or "",
-        fold=1 if fold == "all" else int(fold))
+        fold=1 if fold == "all" else int(first))
     if not experiment.run_dir:
-        name = name or f"fold{fold}-{labels.letters_of(experiment.train.aux_tasks)}"
+        folds_name = "-".join(item.strip() for item in fold.split(","))
+        name = name or f"fold{folds_name}-{labels.letters_of(experiment.train.aux_tasks)}"
         experiment = dataclasses.replace(
             experiment, run_dir=default_run_dir(corpus, name, experiment.train.model))
     return experiment
@@ -135,8 +141,14 @@ def check_planned_runs(runs, rerun: bool) -> None:
     """
     from mmtl_tf import distribution  # pylint: disable=import-outside-toplevel
     replicas = distribution.planned_replicas(runs[0].strategy, runs[0].num_cpu_devices)
+    warned = set()
     for run in runs:
         manifest, split = training.check_data(run)
+        if split.fold not in warned:  # once per fold, before any training
+            warned.add(split.fold)
+            aux = run.train.aux_tasks if run.train.model != "cnn_lstm" else ()
+            for warning in folds_lib.fold_warnings(manifest, split, aux):
+                print(f"warning: fold {split.fold}: {warning}")
         # every fold's episode, before any trains (a fold of other size failed midway)
         distribution.check_divisible(replicas, training.episode_speakers(run, split))
         if not rerun:

@@ -5,7 +5,8 @@ session k), each in its own run directory, then writes a summary:
 
     <run_dir>/fold<k>/           one `training.train_and_evaluate` run (results.json, checkpoints,
                                  tensorboard/, confusion_matrix.png, export/)
-    <run_dir>/summary.json       per-fold rows, mean and sample std of UA and WA (adapted and not)
+    <run_dir>/summary.json       per-fold rows, mean and sample std of UA and WA (adapted and not),
+                                 and the corpus' session count (a --fold list covers some)
     <run_dir>/summary.md         the same as a Markdown table, corpus named in the title
 
 `run_sweep` runs `run_folds` once per auxiliary-task combination (Table 3's rows) into
@@ -23,7 +24,7 @@ import os
 import shutil
 
 from mmtl_tf import (atomic_files, corpora, distribution, export_format, folds, labels,
-                     report_rendering, reporting, results_file)
+                     report_rendering, reporting, results_file, tfrecords)
 from mmtl_tf import run_dir as run_dir_lib, training
 from mmtl_tf.corpus_notes import corpus_label
 
@@ -39,19 +40,29 @@ def session_count(manifest: dict) -> int:
 
 
 def resolve_folds(fold: str, manifest: dict) -> list:
-    """Turns a --fold value ("1".."N" or "all") into the list of folds to run.
+    """Turns a --fold value ("1".."N", a list such as "1,2,4", or "all") into the sorted list of
+    folds to run.
 
     Raises:
-      ValueError: naming --fold, when it is neither "all" nor a session number of the corpus.
+      ValueError: naming --fold, when it is none of those forms, or when it asks for several
+        folds and a session among them has a single speaker (`folds.single_speaker_folds`): the
+        message lists every such fold up front and the --fold list of the folds that can run.
     """
     count = session_count(manifest)
     text = str(fold).strip().lower()
     if text == "all":
-        return list(range(1, count + 1))
-    if not text.isdigit() or not 1 <= int(text) <= count:
-        raise ValueError(f"--fold={fold}: {manifest['corpus']} has {count} sessions, so --fold "
-                         f"is one of 1..{count} or all")
-    return [int(text)]
+        chosen = list(range(1, count + 1))
+    else:
+        items = [item.strip() for item in text.split(",")]
+        if not all(item.isdigit() and 1 <= int(item) <= count for item in items):
+            raise ValueError(f"--fold={fold}: {manifest['corpus']} has {count} sessions, so "
+                             f"--fold is one of 1..{count}, a list of them (1,3) or all")
+        chosen = sorted({int(item) for item in items})
+    blocked = {number: held for number, held in folds.single_speaker_folds(manifest).items()
+               if number in chosen}
+    if len(chosen) > 1 and blocked:
+        raise ValueError(folds.blocked_folds_message(fold, chosen, blocked, count))
+    return chosen
 
 
 def fold_experiment(experiment, fold: int):
@@ -216,6 +227,8 @@ def run_folds(experiment, folds, rerun: bool = False, log=print, preset_defaults
     if not distribution.is_chief(experiment.strategy):
         return {"folds": list(folds), "written_by": "the chief"}  # which summarizes them
     summary = reporting.marked_summary(_fold_results(experiment, folds), preset_defaults)
+    # a --fold list (or a corpus some of whose sessions cannot be held out) covers only some
+    summary["sessions"] = session_count(tfrecords.load_manifest(experiment.tfrecord_dir))
     write_summary(experiment.run_dir, summary, report_rendering.render_fold_summary(summary))
     mean, std = summary["mean"], summary["std"]
     log(f"[{corpus_label(summary['corpus'])}] {summary['model']} aux={summary['aux']} "

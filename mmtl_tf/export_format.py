@@ -79,6 +79,12 @@ def resolve_version_dir(model_dir: str) -> str:
     Raises:
       ExportError: naming `model_dir`, when it is neither.
     """
+    run = os.path.dirname(os.path.normpath(model_dir))
+    if not os.path.isdir(model_dir) and os.path.isfile(os.path.join(run, "config.json")):
+        # RUN/export of a run trained with --noexport (the smoke preset's default)
+        raise ExportError(f"{model_dir}: not found: the run {run} has no export (trained with "
+                          f"--export=false?); export it with `python -m mmtl_tf.export "
+                          f"--run_dir={run}`")
     if not os.path.isdir(model_dir):
         raise ExportError(f"{model_dir}: model directory not found; pass an export directory "
                           f"(RUN/export) or one of its version directories")

@@ -111,10 +111,12 @@ def finite_numbers(values) -> bool:
 
 
 def fold(value) -> bool:
-    """Checks a session number >= 1 or `all`."""
+    """Checks a session number >= 1, a comma-separated list of them, or `all`."""
     text = str(value).strip().lower()
-    return check(text == "all" or (text.isdigit() and int(text) >= 1),
-                 "give a session number 1..N (N = sessions of the corpus) or all")
+    return check(text == "all" or all(item.strip().isdigit() and int(item) >= 1
+                                      for item in text.split(",")),
+                 "give a session number 1..N (N = sessions of the corpus), a list of them "
+                 "(1,3,4) or all")
 
 
 def non_empty(value) -> bool:

@@ -15,7 +15,7 @@ from absl import flags
 
 from mmtl_tf import config as config_lib
 from mmtl_tf import labels
-from mmtl_tf.corpora import csv_columns, ravdess
+from mmtl_tf.corpora import csv_columns, csv_labels, ravdess
 
 FLAGS = flags.FLAGS
 CORPORA = ("iemocap", "synthetic", "csv", "ravdess")
@@ -110,6 +110,7 @@ class CorpusChoice:
       csv_vad_bin_edges, csv_vad_score_range: how a CSV corpus' V/A/D scores are binned.
       csv_missing_vad: the CSV cell texts that mark a missing V/A/D rating.
       csv_columns: ((column the reader reads, the CSV's name for it), ...) of --csv_columns.
+      csv_emotion_map: ((the corpus' label, class name), ...) of --csv_emotion_map.
       csv_name: --csv_name: the CSV corpus is csv:<csv_name> (None: csv:<CSV file name>).
     """
 
@@ -128,6 +129,7 @@ class CorpusChoice:
     csv_vad_score_range: tuple
     csv_missing_vad: tuple = ()
     csv_columns: tuple = ()
+    csv_emotion_map: tuple = ()
     csv_name: Optional[str] = None
 
     def synthetic_tag(self) -> str:
@@ -157,6 +159,8 @@ _CORPUS_RULES = (  # (applies, message naming the flag) for --corpus=c and flag 
      "--csv_missing_vad applies only to --corpus=csv (got --corpus={corpus})"),
     (lambda c, v: c != "csv" and v["csv_columns"],
      "--csv_columns applies only to --corpus=csv (got --corpus={corpus})"),
+    (lambda c, v: c != "csv" and v["csv_emotion_map"],
+     "--csv_emotion_map applies only to --corpus=csv (got --corpus={corpus})"),
     (lambda c, v: c != "csv" and v["csv_name"],
      "--csv_name applies only to --corpus=csv (got --corpus={corpus})"),
     (lambda c, v: v["csv_name"] and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*",
@@ -169,7 +173,10 @@ _CORPUS_RULES = (  # (applies, message naming the flag) for --corpus=c and flag 
      "(paths in the CSV are relative to the CSV's folder)"),
     (lambda c, v: c != "iemocap" and v["scripts"] != "improvised",
      "--scripts applies only to --corpus=iemocap (got --corpus={corpus})"),
-    (lambda c, v: c in ("csv", "ravdess") and v["merge_excited"],
+    (lambda c, v: c == "csv" and v["merge_excited"],
+     "--merge_excited applies only to --corpus=iemocap or synthetic; a CSV corpus maps its "
+     "label with --csv_emotion_map=excited=happy (or exc=hap, as the CSV spells it)"),
+    (lambda c, v: c == "ravdess" and v["merge_excited"],
      "--merge_excited applies only to --corpus=iemocap or synthetic (got --corpus={corpus})"),
 )
 
@@ -190,6 +197,8 @@ def corpus_choice_from_flags(flag_values=FLAGS) -> CorpusChoice:
     try:
         values["csv_columns"] = tuple(csv_columns.parse_column_map(
             flag_values["csv_columns"].value or ()).items())
+        values["csv_emotion_map"] = tuple(csv_labels.parse_emotion_map(
+            flag_values["csv_emotion_map"].value or ()).items())
     except ValueError as error:
         raise app.UsageError(str(error)) from None
     binning = labels.vad_binning_problem(values["csv_vad_bin_edges"],
@@ -200,6 +209,11 @@ def corpus_choice_from_flags(flag_values=FLAGS) -> CorpusChoice:
     classes = flag_values["classes"].value or DEFAULT_CLASSES[corpus].split(",")
     choice = CorpusChoice(corpus=corpus, class_names=tuple(name.strip() for name in classes),
                           corpus_dir=values.pop("corpus_dir"), **values)
+    if choice.csv_emotion_map:  # a label mapped to no class: refused before any reading
+        try:
+            csv_labels.label_lookup(choice.class_names, dict(choice.csv_emotion_map))
+        except ValueError as error:
+            raise app.UsageError(str(error)) from None
     if corpus == "synthetic" and not choice.corpus_dir:
         choice = dataclasses.replace(
             choice, corpus_dir=f"{SYNTHETIC_ROOT}/corpus-{choice.synthetic_tag()}")
@@ -245,6 +259,7 @@ def _read_listing(choice: CorpusChoice):
                                           vad_score_range=choice.csv_vad_score_range,
                                           missing_vad=choice.csv_missing_vad,
                                           column_map=dict(choice.csv_columns),
+                                          emotion_map=dict(choice.csv_emotion_map),
                                           corpus_name=choice.csv_name and f"csv:{choice.csv_name}")
 
 

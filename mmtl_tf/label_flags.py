@@ -2,10 +2,10 @@
 
 Which emotion or V/A/D bin an utterance gets depends on flags beside the audio: --merge_excited,
 --scripts (which IEMOCAP dialogs are utterances at all), --merge_calm and
---ravdess_intensity_bins, --csv_vad_bin_edges, --csv_missing_vad and --csv_columns
-(`LABEL_FLAGS`). `labelling` gives prepare their values for the manifest, so preparing an
-existing --tfrecord_dir with others is refused (`preparation.prepare_corpus`) instead of
-re-labelling it; `check_prepared_labels` refuses such a flag given to main with a
+--ravdess_intensity_bins, --csv_vad_bin_edges, --csv_missing_vad, --csv_columns and
+--csv_emotion_map (`LABEL_FLAGS`). `labelling` gives prepare their values for the manifest, so
+preparing an existing --tfrecord_dir with others is refused (`preparation.prepare_corpus`)
+instead of re-labelling it; `check_prepared_labels` refuses such a flag given to main with a
 --tfrecord_dir prepared otherwise, which main would otherwise ignore.
 """
 
@@ -13,13 +13,17 @@ import os
 
 from absl import app
 
-from mmtl_tf.corpora import csv_columns
+from mmtl_tf.corpora import csv_columns, csv_labels
 
 # The corpus flags that decide the labels (or, for --scripts, which dialogs are utterances) a
 # corpus' reader gives the same audio, by corpus; --classes is compared as the class names.
 LABEL_FLAGS = {"iemocap": ("scripts", "merge_excited"), "synthetic": ("merge_excited",),
                "ravdess": ("merge_calm", "ravdess_intensity_bins"),
-               "csv": ("csv_vad_bin_edges", "csv_missing_vad", "csv_columns")}
+               "csv": ("csv_vad_bin_edges", "csv_missing_vad", "csv_columns", "csv_emotion_map")}
+# Label flags added after preparations were made: a manifest without one was prepared with its
+# default, so `labelling` records it only when it is not the default, and a recorded labelling
+# without it compares as the default.
+LATER_FLAGS = {"csv_emotion_map": []}
 
 
 def _label_value(name: str, value):
@@ -34,6 +38,9 @@ def _label_value(name: str, value):
     if name == "csv_columns":
         mapping = value if isinstance(value, dict) else csv_columns.parse_column_map(value or ())
         return sorted([key, column.lower()] for key, column in mapping.items())
+    if name == "csv_emotion_map":
+        mapping = value if isinstance(value, dict) else csv_labels.parse_emotion_map(value or ())
+        return sorted([label, emotion.lower()] for label, emotion in mapping.items())
     return value
 
 
@@ -41,9 +48,12 @@ def labelling(choice) -> dict:
     """{flag name: value} of the label flags of a `flag_configs.CorpusChoice`'s corpus
     (`LABEL_FLAGS`), recorded in the manifest by prepare, so a preparation is never re-labelled
     without --overwrite."""
-    values = {"csv_columns": dict(choice.csv_columns)}
-    return {name: _label_value(name, values.get(name, getattr(choice, name)))
-            for name in LABEL_FLAGS[choice.corpus]}
+    values = {"csv_columns": dict(choice.csv_columns),
+              "csv_emotion_map": dict(choice.csv_emotion_map)}
+    recorded = {name: _label_value(name, values.get(name, getattr(choice, name)))
+                for name in LABEL_FLAGS[choice.corpus]}
+    return {name: value for name, value in recorded.items()
+            if name not in LATER_FLAGS or value != LATER_FLAGS[name]}
 
 
 def check_prepared_labels(flag_values, manifest: dict, tfrecord_dir: str) -> None:
@@ -78,6 +88,9 @@ def check_prepared_labels(flag_values, manifest: dict, tfrecord_dir: str) -> Non
             raise app.UsageError(f"--{name} does not apply to the {manifest['corpus']} corpus "
                                  f"{tfrecord_dir} holds; drop it")
     recorded = manifest.get("labelling") or {}
+    if recorded:  # a label flag it does not record was at its default (`LATER_FLAGS`)
+        recorded = {**{name: value for name, value in LATER_FLAGS.items()
+                       if name in LABEL_FLAGS.get(family, ())}, **recorded}
     for name in sorted(given & set(recorded)):
         value = _label_value(name, flag_values[name].value)
         if value != recorded[name]:

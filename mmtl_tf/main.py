@@ -8,7 +8,8 @@ gets flags.txt, checkpoints (a rerun resumes), TensorBoard summaries, results.js
 SavedModel export. Errors in flags or data end with "error: ..." and exit status 1
 (--verbosity=1 shows the traceback).
 
-`--fold=all` runs every fold (one per session) into <run_dir>/fold<k>/ and writes
+`--fold=all` runs every fold (one per session; a list such as `--fold=1,2,4` runs those) into
+<run_dir>/fold<k>/ and writes
 <run_dir>/summary.json and summary.md (mean ± std over folds). A finished fold is skipped and an
 interrupted one resumes; `--rerun` recomputes. The Table 3 sweep over --aux combinations is
 `python -m mmtl_tf.sweep`, which takes these same flags.

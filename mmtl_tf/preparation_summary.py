@@ -37,6 +37,10 @@ def print_summary(manifest: dict, output_dir: str, seconds: float, computed: int
                   f"against the corpus' labels (excluded labels are listed below)")
     excluded = ", ".join(f"{reason}: {n}" for reason, n in manifest["excluded"].items())
     print(f"excluded: {excluded or 'none'}; missing files: {len(manifest['missing_files'])}")
+    if manifest["corpus"].startswith("csv:") and any(
+            reason.startswith("label ") for reason in manifest["excluded"]):
+        print("(a label that is a class spelled otherwise takes its class with "
+              "--csv_emotion_map=<label>=<class>, e.g. excited=happy)")
     print(f"aux labels available: {manifest['aux_available']}")
     total = manifest["totals"]["segments"]
     for task, rated in rated_segments(speakers).items():
@@ -51,12 +55,24 @@ def print_summary(manifest: dict, output_dir: str, seconds: float, computed: int
                   f"bins (--csv_vad_score_range, --csv_vad_bin_edges for a CSV corpus)")
     sessions = corpora.sessions_of({name: entry["session"] for name, entry in speakers.items()})
     print(f"folds: --fold=1..{len(sessions)}, one per session ({', '.join(sessions)})")
-    for fold, (session, members) in enumerate(sessions.items(), 1):
-        if len(members) < 2:  # folds.fold_split refuses to hold it out
-            print(f"warning: session {session} has the single speaker {members[0]}, so "
-                  f"--fold={fold} cannot hold it out (one speaker validates, the others are "
-                  f"tested); it still trains the other folds. Group speakers into sessions of "
-                  f"two or more to use it.")
+    single = [(fold, session, members[0])
+              for fold, (session, members) in enumerate(sessions.items(), 1) if len(members) < 2]
+    if len(single) > 5:  # a corpus whose sessions are its speakers: one line, not one per fold
+        print(f"warning: {len(single)} of the {len(sessions)} sessions have a single speaker, so "
+              f"their folds cannot hold them out (one speaker validates, the others are "
+              f"tested): " + ", ".join(f"--fold={fold} (session {session}: {speaker})"
+                                       for fold, session, speaker in single)
+              + ". Group speakers into sessions of two or more to use them.")
+    for fold, session, speaker in single if len(single) <= 5 else ():
+        # folds.fold_split refuses to hold it out
+        print(f"warning: session {session} has the single speaker {speaker}, so "
+              f"--fold={fold} cannot hold it out (one speaker validates, the others are "
+              f"tested); it still trains the other folds. Group speakers into sessions of "
+              f"two or more to use it.")
+    runnable = [str(fold) for fold, members in enumerate(sessions.values(), 1) if len(members) > 1]
+    if 1 < len(runnable) < len(sessions):  # experiments.resolve_folds refuses --fold=all
+        print(f"so --fold=all is refused; --fold={','.join(runnable)} runs every fold that can "
+              f"hold out its session")
     if computed:
         print(f"computed {computed} utterances in {seconds:.1f} s "
               f"({computed / max(seconds, 1e-9):.1f} utterances/s)")

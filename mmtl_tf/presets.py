@@ -4,7 +4,8 @@ The preset files live in the repository's flags/ folder; setup.py installs them 
 as mmtl_tf/flags/, so `--preset=demo` works from an installed copy too (`presets_dir`).
 `with_preset` is how `cli_app.parse` loads one: the preset is the base, and every flag given on
 the command line or in another flagfile overrides it, wherever it stands. A command takes the
-preset's flags it defines (`prepare --preset=ravdess` its feature flags).
+preset's flags it defines (`prepare --preset=ravdess` its feature flags), and `--flagfile` of a
+preset's own file is that preset (`prepare --flagfile=flags/smoke.cfg` is `--preset=smoke`).
 """
 
 import os
@@ -54,7 +55,8 @@ def with_preset(argv: list, flag_values=flags.FLAGS) -> list:
       app.UsageError: two presets, or an unknown one.
       flags.Error: a --flagfile that cannot be read.
     """
-    expanded = flag_values.read_flags_from_files(argv[1:], force_gnu=False)
+    expanded = flag_values.read_flags_from_files(
+        [_as_preset(argument) for argument in argv[1:]], force_gnu=False)
     named = []
     for index, argument in enumerate(expanded):
         if argument.startswith(("--preset=", "-preset=")):
@@ -71,6 +73,19 @@ def with_preset(argv: list, flag_values=flags.FLAGS) -> list:
     # flags and leaves the network's and training's to `main`.
     return [argv[0], *(argument for argument in preset if _defines(flag_values, argument)),
             *expanded]
+
+
+def _as_preset(argument: str) -> str:
+    """`--preset=<name>` for a `--flagfile` naming a preset's file (flags/smoke.cfg), so every
+    command takes the flags it has from it, as from --preset (`prepare --flagfile=flags/smoke.cfg`
+    failed on the network's flags: "Unknown command line flag 'conv_filters'"); else `argument`."""
+    for prefix in ("--flagfile=", "-flagfile="):
+        if argument.startswith(prefix):
+            path = os.path.realpath(argument[len(prefix):])
+            for name in available_presets():
+                if path == os.path.realpath(preset_path(name)):
+                    return f"--preset={name}"
+    return argument
 
 
 def _defines(flag_values, argument: str) -> bool:

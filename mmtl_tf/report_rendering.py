@@ -132,6 +132,9 @@ def render_fold_summary(summary) -> str:
         label += f" ({aux_label(summary['aux'])})"
     note = corpus_note(summary["corpus"])
     title = f"# {label} on {summary['corpus']}: {summary['count']}-fold cross-validation"
+    if summary.get("sessions", summary["count"]) > summary["count"]:  # a --fold list
+        title = (f"# {label} on {summary['corpus']}: {summary['count']} of the "
+                 f"{summary['sessions']} folds of leave-one-session-out cross-validation")
     lines = [title + (f" ({note})" if note else ""), "",
              f"Preset {summary['preset']}. UA/WA in %; the last row is the mean ± sample standard "
              f"deviation over the {summary['count']} fold(s).", ""]

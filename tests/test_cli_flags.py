@@ -236,6 +236,19 @@ def test_prepare_takes_the_feature_flags_of_a_preset_and_main_all_of_them():
         parse(cli_flags.PREPARE, "--preset=ravdess", "--conv_filters=8")
 
 
+def test_a_flagfile_of_a_preset_is_that_preset_for_every_command(tmp_path):
+    """`prepare --flagfile=flags/smoke.cfg` (as tests and main take the smoke preset) failed
+    with "Unknown command line flag 'conv_filters'"; it now takes the preset's feature flags."""
+    smoke = os.path.join(REPO, "flags", "smoke.cfg")
+    prepared = parse(cli_flags.PREPARE, f"--flagfile={smoke}", "--num_bins=50")
+    assert (prepared.preset, prepared.max_frames, prepared.num_bins) == ("smoke", 150, 50)
+    assert parse(cli_flags.MAIN, f"--flagfile={smoke}").conv_filters == ["4", "4", "4"]
+    copy = tmp_path / "mine.cfg"  # a flagfile of the user's own stays a flagfile
+    copy.write_text("--preset=smoke\n--conv_filters=4,4,4\n")
+    with pytest.raises(app.UsageError, match="Unknown command line flag 'conv_filters'"):
+        parse(cli_flags.PREPARE, f"--flagfile={copy}")
+
+
 def test_csv_vad_flags_reach_the_csv_reader(tmp_path):
     """--csv_vad_bin_edges and --csv_vad_score_range bin a 1-7 rated CSV corpus as they say."""
     import numpy as np

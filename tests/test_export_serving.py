@@ -246,6 +246,10 @@ def test_an_unfinished_run_is_exported_with_a_warning(tmp_path, capsys):
     with open(os.path.join(trained_run.version_dir(), "assets", export.METADATA_NAME),
               encoding="utf-8") as handle:
         assert json.load(handle)["training"]["finished"] is True
+    # the command's line names the corpus, as predict's header does
+    path = run_command_in_process("export_cli", f"--run_dir={copy}")
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"exported {copy} -> {path} (trained on corpus: {results['corpus']})")
 
 
 def test_version_zero_is_refused_by_the_flag_and_by_export_run(tmp_path):

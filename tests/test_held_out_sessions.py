@@ -113,6 +113,7 @@ def test_a_run_on_a_session_of_four_tests_three_speakers(tmp_path, capsys):
     assert "session 4 has the single speaker 4F, so --fold=3 cannot" in printed
     assert "session 6 has the single speaker 4M, so --fold=5 cannot" in printed
     assert "session 2 has" not in printed and "session 5 has" not in printed
+    assert "so --fold=all is refused; --fold=1,2,4 runs every fold that can" in printed
     model = dataclasses.replace(TINY, num_frames=feature_config.max_frames,
                                 num_bins=feature_config.num_bins)
     experiment = config.ExperimentConfig(

@@ -210,6 +210,15 @@ def test_not_an_export_is_a_clear_error(tmp_path, children):
 
     with pytest.raises(export_format.ExportError, match="model directory not found"):
         export_format.resolve_version_dir(str(tmp_path / "absent"))
+    # RUN/export of a run trained with --noexport (the smoke preset): say how to export it
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    with pytest.raises(export_format.ExportError) as raised:
+        export_format.resolve_version_dir(str(tmp_path / "run" / "export"))
+    assert str(raised.value) == (
+        f"{tmp_path / 'run' / 'export'}: not found: the run {tmp_path / 'run'} has no export "
+        f"(trained with --export=false?); export it with `python -m mmtl_tf.export "
+        f"--run_dir={tmp_path / 'run'}`")
     other = tmp_path / "other_saved_model"
     tf.saved_model.save(tf.Module(), str(other))
     with pytest.raises(export_format.ExportError, match="not an mmtl_tf export .* "

@@ -9,7 +9,8 @@ commas (or by the tabs or semicolons some spreadsheets write, recognised from th
     session    fold group (required), as IEMOCAP's sessions: speakers of a session share a fold
                (two or more speakers each; numbered sessions make folds in numeric order)
     emotion    emotion label (required), matched case-insensitively to `class_names`; IEMOCAP
-               names are accepted through `EMOTION_ALIASES` (neu -> neutral, ang -> angry, ...)
+               names are accepted through `csv_labels.EMOTION_ALIASES` (neu -> neutral, ang ->
+               angry, ...), and a corpus' own labels through `emotion_map` (excited=happy)
     valence, arousal, dominance
                optional raw scores, binned with `labels.bin_vad_score`: by default the paper's
                bins of IEMOCAP's 1-5 scale (scores in (0, 6), edges 2, 3, 4); a corpus rated on
@@ -47,45 +48,13 @@ import re
 from mmtl_tf import corpora
 from mmtl_tf import labels
 from mmtl_tf.corpora import csv_columns
+from mmtl_tf.corpora import csv_labels
 from mmtl_tf.corpora import csv_paths
 from mmtl_tf.corpora.csv_columns import ID_COLUMN, REQUIRED_COLUMNS
 
 _DELIMITERS = (",", "\t", ";")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
-
-# IEMOCAP (and other common) emotion names -> the class names used by default. An alias applies
-# only when its target is among the class names; matching is case-insensitive on both sides.
-EMOTION_ALIASES = {
-    "neu": "neutral",
-    "hap": "happy",
-    "happiness": "happy",
-    "sad": "sad",
-    "sadness": "sad",
-    "ang": "angry",
-    "anger": "angry",
-}
-
-
-def _canonical(name: str) -> str:
-    """Lower-cases an emotion name and resolves it through EMOTION_ALIASES."""
-    lowered = name.strip().lower()
-    return EMOTION_ALIASES.get(lowered, lowered)
-
-
-def _class_lookup(class_names):
-    """Maps each canonical class name to its index; ValueError for an empty or repeated list."""
-    if not class_names:
-        raise ValueError("class_names is empty; give emotion names such as neutral,happy,sad,angry")
-    lookup = {}
-    for index, name in enumerate(class_names):
-        canonical = _canonical(name)
-        if canonical in lookup:
-            raise ValueError(f"class names {class_names[lookup[canonical]]!r} and {name!r} "
-                             f"name the same emotion")
-        lookup[canonical] = index
-    return lookup
-
 
 def _delimiter(header_line: str, required: set) -> str:
     """The header's delimiter: a comma, or the tab or semicolon that spreadsheets write in some
@@ -190,7 +159,8 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
                       skip_missing: bool = False, corpus_name: str | None = None,
                       vad_bin_edges=labels.PAPER_VAD_BIN_EDGES,
                       vad_score_range=labels.PAPER_VAD_SCORE_RANGE,
-                      missing_vad=(), column_map=None) -> corpora.CorpusListing:
+                      missing_vad=(), column_map=None,
+                      emotion_map=None) -> corpora.CorpusListing:
     """Lists the utterances of a CSV manifest (columns in the module docstring).
 
     Args:
@@ -203,14 +173,17 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
         V/A/D rating, read as MISSING_LABEL; by default none, so every cell must hold a score.
       column_map: {column the reader reads: the CSV's name for it} (case-insensitive), for a
         CSV that names columns otherwise (`csv_columns.parse_column_map` parses name=column).
+      emotion_map: {the corpus' label: a class name} (case-insensitive), for labels spelled
+        otherwise than the classes and their aliases (`csv_labels.label_lookup`).
 
     Returns:
       A `CorpusListing` with utterances sorted by id, `excluded` counting "label <raw label>"
       and "missing wav", `missing_files`, and in `notes` a line naming the columns not read.
 
     Raises:
-      ValueError: `class_names` is empty or names one emotion twice, or the V/A/D binning is
-        unusable (`labels.vad_binning_problem`), or `column_map` is (`parse_column_map`).
+      ValueError: `class_names` is empty or names one emotion twice, `emotion_map` names a
+        class not in `class_names`, or the V/A/D binning is unusable
+        (`labels.vad_binning_problem`), or `column_map` is (`parse_column_map`).
       CorpusError: naming the file (and row and column), for a missing file or column, a
         mapped column the header lacks, a V/A/D score under another name (`activation`), an empty
         required cell, an empty or invalid V/A/D cell, a duplicate utterance id, a wav file
@@ -218,7 +191,7 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
         sessions, or a missing wav (unless `skip_missing`).
     """
     class_names = tuple(class_names)
-    class_lookup = _class_lookup(class_names)
+    class_of = csv_labels.label_lookup(class_names, emotion_map)
     vad_bin_edges, vad_score_range = tuple(vad_bin_edges), tuple(vad_score_range)
     problem = labels.vad_binning_problem(vad_bin_edges, vad_score_range)
     if problem:
@@ -275,7 +248,7 @@ def read_csv_manifest(csv_path: str, class_names=("neutral", "happy", "sad", "an
                 f"{where}: speaker {speaker!r} is in session {session!r}, but row {first_row} "
                 f"puts it in session {first_session!r}; a speaker must belong to one session")
 
-        emotion_index = class_lookup.get(_canonical(emotion))
+        emotion_index = class_of(emotion)
         if emotion_index is None:
             listing.excluded[f"label {emotion}"] += 1
             continue
