@@ -239,14 +239,12 @@ def channel_powers(samples: np.ndarray) -> tuple:
     return float(np.dot(flat, flat)) / samples.shape[1], float(np.dot(mono, mono))
 
 
-def refuse_cancelling_channels(path: str, channels: int, channel_power: float,
-                               mono_power: float) -> None:
+def refuse_cancelling_channels(path: str, channels: int, channel_power, mono_power) -> None:
     """Fails for channels whose mix is near silence though they are not (one the other inverted,
     as a miswired balanced input records): mixed to mono, the speech would vanish."""
     if channel_power > 0 and mono_power < 1e-3 * channel_power:
-        _fail(path, f"its {channels} channels cancel out when mixed to mono (one is "
-                    f"probably another inverted); keep one channel, e.g. `sox in.wav out.wav "
-                    f"remix 1`")
+        _fail(path, f"its {channels} channels cancel out when mixed to mono (one is probably "
+                    f"another inverted); keep one channel, e.g. `sox in.wav out.wav remix 1`")
 
 
 def decode_samples(raw: bytes, encoding: str) -> np.ndarray:
