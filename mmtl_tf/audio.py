@@ -221,23 +221,30 @@ def read_wav(path: str, target_rate: int = 16000) -> np.ndarray:
     except OSError as error:
         raise AudioError(f"{path}: cannot be read ({error.strerror})") from None
     samples = decode_samples(raw, info["format"]).reshape(-1, info["channels"])
-    if not np.all(np.isfinite(samples)):
-        _fail(path, "it contains NaN or infinite samples")
+    refuse_non_finite(path, samples)
     if info["channels"] > 1:
-        _refuse_cancelling_channels(path, samples)
+        refuse_cancelling_channels(path, samples.shape[1], *channel_powers(samples))
     return to_mono_at_rate(samples, info["sample_rate"], target_rate)
 
 
-def _refuse_cancelling_channels(path, samples) -> None:
-    """Fails for channels whose mean is near silence though they are not (one channel the other
-    inverted, as a miswired balanced input records): mixed to mono, the speech would vanish."""
-    flat = samples.ravel()
-    channel_power = float(np.dot(flat, flat)) / samples.shape[1]
-    mono = samples.mean(axis=1)
-    if channel_power > 0 and float(np.dot(mono, mono)) < 1e-3 * channel_power:
-        _fail(path, f"its {samples.shape[1]} channels cancel out when mixed to mono (one is "
-                    f"probably another inverted); keep one channel, e.g. `sox in.wav out.wav "
-                    f"remix 1`")
+def refuse_non_finite(path: str, samples: np.ndarray) -> None:
+    """Fails (AudioError naming `path`) when any sample is NaN or infinite."""
+    if not np.all(np.isfinite(samples)):
+        _fail(path, "it contains NaN or infinite samples")
+
+
+def channel_powers(samples: np.ndarray) -> tuple:
+    """(channels' mean, mono mix's) sums of squares of [frames, channels] samples (pieces add)."""
+    flat, mono = samples.ravel(), samples.mean(axis=1)
+    return float(np.dot(flat, flat)) / samples.shape[1], float(np.dot(mono, mono))
+
+
+def refuse_cancelling_channels(path: str, channels: int, channel_power, mono_power) -> None:
+    """Fails for channels whose mix is near silence though they are not (one the other inverted,
+    as a miswired balanced input records): mixed to mono, the speech would vanish."""
+    if channel_power > 0 and mono_power < 1e-3 * channel_power:
+        _fail(path, f"its {channels} channels cancel out when mixed to mono (one is probably "
+                    f"another inverted); keep one channel, e.g. `sox in.wav out.wav remix 1`")
 
 
 def decode_samples(raw: bytes, encoding: str) -> np.ndarray:

@@ -9,8 +9,11 @@ check that can fail without training has passed:
 2. `build_experiment`: the configs and the run directory (default
    runs/<corpus>-<fold and aux, or the sweep's name>-<model>-<time>).
 3. `check_planned_runs`: every run directory the command will train is checked against the data
-   (--aux, --val_speaker) and against the settings a previous run left in it, writing nothing:
-   a refused resume leaves the run directory as it was.
+   (--aux, --val_speaker), the step plan (--train_steps, --epochs, --eval_every), the settings
+   a previous run left in it and a live run holding it, writing nothing: a refused run leaves
+   the run directory as it was (absent, if it was). What makes a fold's numbers mean less (a
+   class its training lacks, a validation speaker lacking classes or with fewer than two
+   utterances per class) is warned of here, once.
 4. `write_flags_file`: flags.txt, the command's own flags.
 
 `configure_devices` is separate: it must run before TensorFlow touches a device (main and sweep
@@ -24,11 +27,11 @@ import re
 
 from absl import flags
 
-from mmtl_tf import atomic_files, cli_flags, corpus_notes, experiments, flag_configs, labels
-from mmtl_tf import folds as folds_lib
-from mmtl_tf import label_flags
+from mmtl_tf import atomic_files, cli_flags, corpus_notes, directory_lock, experiments
+from mmtl_tf import flag_configs, folds, label_flags, labels
 from mmtl_tf import preparation
 from mmtl_tf import run_dir as run_dir_lib
+from mmtl_tf import schedule as schedule_lib
 from mmtl_tf import tfrecords, training
 
 FLAGS = flags.FLAGS
@@ -130,30 +133,45 @@ def planned_runs(experiment, folds, all_folds: bool, combinations=()) -> list:
     return [experiment]
 
 
-def check_planned_runs(runs, rerun: bool) -> None:
+def check_planned_runs(runs, rerun: bool, log=print) -> None:
     """Checks each run against the data and the settings its run_dir holds; writes nothing.
 
+    Every fault training would otherwise meet after flags.txt (and config.json) were written is
+    raised here: the data, the episode's split over replicas, the step plan (`schedule`), the
+    settings a resumed run_dir records, and a run_dir another live process trains in. A
+    fold whose numbers mean less than they seem (`folds.fold_warnings`) and a validation speaker
+    too small to select checkpoints by (`folds.small_validation_warning`) are warned of, each
+    warning once.
+
     Raises:
-      ValueError: --aux or --val_speaker do not fit the data, or a fold's episode cannot be
-        split evenly over the replicas.
+      ValueError: --aux or --val_speaker do not fit the data, a fold's episode cannot be split
+        evenly over the replicas, or the schedule plans too many validations.
       run_dir.RunDirError: a run_dir holds a run with other settings (not with --rerun, which
-        clears it).
+        clears it), or another process is training in it.
     """
     from mmtl_tf import distribution  # pylint: disable=import-outside-toplevel
     replicas = distribution.planned_replicas(runs[0].strategy, runs[0].num_cpu_devices)
     warned = set()
     for run in runs:
         manifest, split = training.check_data(run)
-        if split.fold not in warned:  # once per fold, before any training
-            warned.add(split.fold)
-            aux = run.train.aux_tasks if run.train.model != "cnn_lstm" else ()
-            for warning in folds_lib.fold_warnings(manifest, split, aux):
-                print(f"warning: fold {split.fold}: {warning}")
         # every fold's episode, before any trains (a fold of other size failed midway)
         distribution.check_divisible(replicas, training.episode_speakers(run, split))
+        schedule_lib.run_schedule(run.train, manifest, split.train)
+        aux = run.train.aux_tasks if run.train.model != "cnn_lstm" else ()
+        warnings = [f"warning: fold {split.fold}: {warning}"
+                    for warning in folds.fold_warnings(manifest, split, aux)]
+        warnings.append(folds.small_validation_warning(manifest, split))
+        for warning in warnings:  # a sweep plans each fold once per combination: warn once
+            if warning and warning not in warned:
+                warned.add(warning)
+                log(warning)
         if not rerun:
             run_dir_lib.check_same_settings(run.run_dir,
                                             run_dir_lib.config_record(run, manifest, split))
+        chief = distribution.is_chief(run.strategy)  # a worker beside a training chief is fine
+        if chief and os.path.exists(os.path.join(run.run_dir, directory_lock.LOCK_NAME)):
+            with run_dir_lib.RunLock(run.run_dir):  # free unless a live run holds it
+                pass
 
 
 def write_flags_file(run_dir: str, command, flag_values=FLAGS) -> None:

@@ -7,7 +7,8 @@ trains.
 `fold_split` also refuses a corpus that cannot make folds (a single session, or one emotion
 class) and a held-out session of one speaker (`single_speaker_folds` lists such folds up front);
 `fold_warnings` says what makes a fold's numbers mean less (a class training lacks, a
-validation speaker lacking classes). The training speakers of a fold are the tasks of
+validation speaker lacking classes) and `small_validation_warning` names a validation
+speaker too small to select checkpoints by. The training speakers of a fold are the tasks of
 the speaker episodes (`mmtl_tf.episodes`); the held-out ones are read whole for evaluation
 (`episodes.speaker_segments`).
 """
@@ -200,6 +201,29 @@ def blocked_folds_message(fold, chosen, blocked: dict, count: int) -> str:
     return (f"--fold={fold}: {len(blocked)} of the folds asked for cannot hold out their "
             f"session, which needs two or more speakers (one validates, the others are tested): "
             f"{listed}. {instead[0].upper() + instead[1:]}")
+
+
+def small_validation_warning(manifest: dict, split: FoldSplit) -> str:
+    """A warning when the fold's validation speaker has fewer than two utterances per emotion
+    class it holds, or "".
+
+    Then at least one of its classes has a single utterance, whose recall is 0 or 1, so the
+    validation UA that selects the checkpoint (paper section 3.1.2: the mean of per-class recall
+    over utterances) jumps by 1/classes when one prediction changes. Only warned: a small corpus
+    may have no better speaker.
+    """
+    entry = manifest["speakers"][split.validation]
+    utterances = entry.get("num_utterances")
+    classes = sum(1 for count in entry["histograms"]["emotion"] if count > 0)
+    if utterances is None or utterances >= 2 * classes:
+        return ""
+    others = ", ".join(s for s in split.test)
+    return (f"warning: --val_speaker picks {split.validation} (fold {split.fold}), which has "
+            f"{utterances} utterance(s) of {classes} emotion class(es): some class has a single "
+            f"utterance, whose recall is 0 or 1, so the validation UA that selects the "
+            f"checkpoint moves by 1/{classes} with one prediction. Choose a speaker of session "
+            f"{split.session} with at least two utterances per class (--val_speaker=<id>: "
+            f"{others}), or give {split.validation} more recordings")
 
 
 def recorded_test_speakers(record: dict) -> list:

@@ -28,6 +28,7 @@ from mmtl_tf import audio
 from mmtl_tf import config as config_lib
 from mmtl_tf import corpora
 from mmtl_tf import features
+from mmtl_tf import wav_pieces
 
 # The most segments one feature call computes. A call's frames, spectra and log powers grow with
 # its segments: four 10-minute recordings (800 segments) in one call peaked at 3.26 GB resident
@@ -107,7 +108,7 @@ def expected_lengths(utterances, feature_config: config_lib.FeatureConfig,
 
 def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.FeatureConfig,
                    utterances_per_call: int = 4, workers: int = None, call_starts=(),
-                   segments_per_call: int = MAX_SEGMENTS_PER_CALL):
+                   segments_per_call: int = MAX_SEGMENTS_PER_CALL, in_pieces: bool = True):
     """Yields (utterance, features as numpy) in the order of `utterances`.
 
     A segment's values can differ in the last bit with the utterances that share its call (the
@@ -128,6 +129,8 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
       segments_per_call: the most segments one feature call computes; a task whose utterances
         hold more (long recordings) makes several calls, cutting an utterance longer than this
         at its segment boundaries (`_call_pieces`), so memory stays bounded.
+      in_pieces: read such an utterance's wav one call's pieces at a time (`wav_pieces`), not
+        whole; the features are the same to the bit (False: decode it whole, as before).
 
     Yields:
       (utterance, dict) with `spectrogram` float16 [segments, max_frames, num_bins] (the
@@ -145,14 +148,13 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
 
     def task(start: int, stop: int) -> list:
         batch = utterances[start:stop]
-        waveforms = [_read(utterance, lengths, feature_config) for utterance in batch]
-        offsets.extend((abs(float(np.mean(waveform))), utterance.path)
-                       for utterance, waveform in zip(batch, waveforms))
-        silent.extend(utterance.path for utterance, waveform in zip(batch, waveforms)
-                      if not np.any(waveform))
+        waveforms = [_source(utterance, lengths, feature_config, segments_per_call, in_pieces)
+                     for utterance in batch]
         parts = collections.defaultdict(list)  # position in batch -> [features of its pieces]
-        for owners, pieces in _call_pieces(waveforms, feature_config.segment_samples,
-                                           segments_per_call):
+        for owners, cuts in _call_pieces(waveforms, feature_config.segment_samples,
+                                         segments_per_call):
+            pieces = [waveform.piece(begin, end) if isinstance(waveform, wav_pieces.WavPieces)
+                      else waveform[begin:end] for waveform, begin, end in cuts]
             computed = compute(tf.constant(np.concatenate(pieces)),
                                tf.constant([len(piece) for piece in pieces], tf.int64))
             computed = {name: value.numpy() for name, value in computed.items()}
@@ -160,6 +162,12 @@ def feature_stream(utterances: list, lengths: dict, feature_config: config_lib.F
             for index, owner in enumerate(owners):
                 parts[owner].append({name: value[rows[index]:rows[index + 1]]
                                      for name, value in computed.items()})
+        for utterance, waveform in zip(batch, waveforms):  # DC offset, digital silence
+            mean, quiet = (waveform.finish() if isinstance(waveform, wav_pieces.WavPieces)
+                           else (float(np.mean(waveform)), not np.any(waveform)))
+            offsets.append((abs(mean), utterance.path))
+            if quiet:
+                silent.append(utterance.path)
         results = []
         for index, utterance in enumerate(batch):
             joined = {name: np.concatenate([part[name] for part in parts[index]])
@@ -216,27 +224,41 @@ def silence_warning(silent_paths: list, count: int) -> str:
 
 
 def _call_pieces(waveforms: list, segment_samples: int, segments_per_call: int) -> list:
-    """[(owners, pieces)]: the feature calls of a task, in order, each of at most
-    `segments_per_call` segments. A piece is a whole waveform, or, for one of more segments than
-    that, one of its segments (cut where `features.segment_lengths` cuts it, so a piece is one
-    segment of exactly those samples); `owners` gives each piece's position in `waveforms`."""
+    """[(owners, cuts)]: the feature calls of a task, in order, each of at most
+    `segments_per_call` segments. A cut (waveform, begin, end) is a whole waveform, or, for one of
+    more segments than that, one of its segments (cut where `features.segment_lengths` cuts it,
+    so a piece is one segment of exactly those samples); `owners` gives each cut's position in
+    `waveforms`. Cuts are taken when their call runs, so a `WavPieces` reads one call at a time."""
     pieces = []
     for owner, waveform in enumerate(waveforms):
         count = -(-len(waveform) // segment_samples)
         if count <= segments_per_call:
-            pieces.append((owner, waveform, count))
+            pieces.append((owner, (waveform, 0, len(waveform)), count))
             continue
         bounds = [index * len(waveform) // count for index in range(count + 1)]
-        pieces.extend((owner, waveform[begin:end], 1) for begin, end in zip(bounds, bounds[1:]))
+        pieces.extend((owner, (waveform, begin, end), 1) for begin, end in zip(bounds, bounds[1:]))
     calls, current, held = [], [], 0
-    for owner, piece, count in pieces:
+    for owner, cut, count in pieces:
         if current and held + count > segments_per_call:
             calls.append(current)
             current, held = [], 0
-        current.append((owner, piece))
+        current.append((owner, cut))
         held += count
     calls.append(current)
-    return [([owner for owner, _ in call], [piece for _, piece in call]) for call in calls]
+    return [([owner for owner, _ in call], [cut for _, cut in call]) for call in calls]
+
+
+def _source(utterance, lengths: dict, feature_config, segments_per_call: int, in_pieces: bool):
+    """The utterance's waveform (`_read`), or, for one cut into pieces (more segments than a call
+    holds) when `in_pieces`, a `wav_pieces.WavPieces` that reads each piece when it is cut."""
+    expected = lengths[utterance.utterance_id]
+    if not in_pieces or -(-expected // feature_config.segment_samples) <= segments_per_call:
+        return _read(utterance, lengths, feature_config)
+    source = wav_pieces.WavPieces(utterance.path, feature_config.sample_rate)
+    if len(source) != expected:
+        raise audio.AudioError(f"{utterance.path}: holds {len(source)} samples, the header "
+                               f"promised {expected} (changed since it was checked?)")
+    return source
 
 
 def _read(utterance, lengths: dict, feature_config) -> np.ndarray:

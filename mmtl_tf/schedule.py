@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from mmtl_tf import episode_plan
+
 
 MAX_EVALUATIONS = 1_000_000  # every validation's score is kept (8 bytes each, checkpointed)
 
@@ -86,6 +88,20 @@ def make_schedule(train_steps: int, eval_every: int, epochs: int, steps_per_epoc
                          f"{MAX_EVALUATIONS:,}); validate less often (--eval_every) or train "
                          f"fewer steps")
     return schedule
+
+
+def run_schedule(train, manifest: dict, train_speakers) -> Schedule:
+    """The `Schedule` of a fold: `make_schedule` of a `config.TrainConfig`'s counts over the
+    epoch of its training speakers (`episode_plan.steps_per_epoch`). Training and the commands'
+    checks before anything is written (`experiment_setup.check_planned_runs`) both call it, so a
+    plan refused here is refused before a run directory is made.
+
+    Raises:
+      ValueError: see `make_schedule`.
+    """
+    return make_schedule(train.train_steps, train.eval_every, train.epochs,
+                         episode_plan.steps_per_epoch(manifest, train_speakers,
+                                                      train.segments_per_speaker))
 
 
 def smoothed_scores(history, smoothing: int) -> np.ndarray:

@@ -91,7 +91,7 @@ def _scan_offsets(path: str, size: int, modified_ns: int) -> tuple:
     """Start offsets of the records of a TFRecord file, from the length fields of their headers."""
     del modified_ns  # part of the cache key only
     offsets, position = [], 0
-    with open(path, "rb") as handle:
+    with open(path, "rb", buffering=0) as handle:  # 8 bytes a record, not a buffer's worth
         while position < size:
             header = handle.read(8)
             length = struct.unpack("<Q", header)[0] if len(header) == 8 else size

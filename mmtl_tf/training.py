@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from mmtl_tf import checkpoints as checkpoints_lib
 from mmtl_tf import distribution, episodes, evaluation, run_dir as run_dir_lib, summaries
-from mmtl_tf import episode_plan, folds, results_file, shard_reader, tfrecords
+from mmtl_tf import folds, results_file, shard_reader, tfrecords
 from mmtl_tf import config as config_lib
 from mmtl_tf import schedule as schedule_lib
 from mmtl_tf.algorithms import build_algorithm, common
@@ -214,9 +214,7 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig, restore: bool = 
         scratch = distribution.scratch_dir(os.path.join(run_dir, results_file.SCRATCH_FOLDER))
         experiment = dataclasses.replace(experiment, run_dir=scratch, export=False)
         distribution.remove_scratch_dir(experiment.run_dir)  # a killed predecessor's
-    schedule = schedule_lib.make_schedule(
-        train.train_steps, train.eval_every, train.epochs,
-        episode_plan.steps_per_epoch(manifest, split.train, train.segments_per_speaker))
+    schedule = schedule_lib.run_schedule(train, manifest, split.train)
     os.makedirs(experiment.run_dir, exist_ok=True)
     with run_dir_lib.RunLock(experiment.run_dir):
         record = run_dir_lib.record_config(experiment, manifest, split)

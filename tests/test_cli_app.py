@@ -184,3 +184,46 @@ def test_only_a_command_started_without_verbosity_is_quieted(orig_argv, environ,
     assert quiet_start.quiet_command(orig_argv, environment) is quiet
     assert environment.get("TF_CPP_MIN_LOG_LEVEL") == ("3" if quiet else environ.get(
         "TF_CPP_MIN_LOG_LEVEL"))
+
+
+def test_faults_training_met_after_flags_txt_are_refused_before_anything_is_written(
+        synthetic_shards, tmp_path, capsys):
+    """The step plan and a run_dir held by a live run were checked inside training, after
+    flags.txt (and, for the plan, the run directory) had been written."""
+    tfrecord_dir, _, _ = synthetic_shards
+    run_dir = tmp_path / "run"
+    common = ("--preset=smoke", f"--tfrecord_dir={tfrecord_dir}", f"--run_dir={run_dir}")
+    too_many = parsed(cli_flags.MAIN, *common, "--train_steps=1000001", "--eval_every=1")
+    lines = guarded_error(lambda: experiment_setup.prepare_experiment(cli_flags.MAIN, too_many),
+                          too_many, capsys=capsys)
+    assert len(lines) == 1 and lines[0].startswith("error: --train_steps=1000001 ")
+    assert "--eval_every=1 plan 1,000,001 validations" in lines[0]
+    assert "validate less often (--eval_every) or train fewer steps" in lines[0]
+    assert not run_dir.exists()
+    held = parsed(cli_flags.MAIN, *common, "--fold=all")
+    with run_dir_lib.RunLock(str(run_dir / "fold3")):  # a run training fold 3 there
+        with pytest.raises(run_dir_lib.RunDirError, match="fold3 is in use by another run"):
+            experiment_setup.prepare_experiment(cli_flags.MAIN, held)
+    assert _snapshot(run_dir) == {"fold3/.lock": b""}  # no flags.txt beside the live run
+    experiment_setup.prepare_experiment(cli_flags.MAIN, held)  # the lock is free again
+    assert (run_dir / "flags.txt").is_file()
+
+
+def test_a_small_validation_speaker_is_warned_of_once_naming_it(synthetic_shards, tmp_path,
+                                                                  capsys):
+    _, _, manifest = synthetic_shards
+    tfrecord_dir = tmp_path / "shards"  # check_planned_runs reads the manifest only
+    tfrecord_dir.mkdir()
+    changed = json.loads(json.dumps(manifest))
+    changed["speakers"]["2F"]["num_utterances"] = 1
+    (tfrecord_dir / "manifest.json").write_text(json.dumps(changed))
+    flag_values = parsed(cli_flags.SWEEP, "--preset=smoke", f"--tfrecord_dir={tfrecord_dir}",
+                         f"--run_dir={tmp_path / 'sweep'}", "--fold=all")
+    capsys.readouterr()
+    experiment_setup.prepare_experiment(cli_flags.SWEEP, flag_values, name="sweep",
+                                        combinations=("v", "va", "vad"))
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "warning" in line]
+    assert len(warnings) == 1, warnings  # fold 2 of three combinations: once
+    assert warnings[0].startswith("warning: --val_speaker picks 2F (fold 2), which has 1 "
+                                  "utterance(s)")
+    assert "--val_speaker=<id>: 2M" in warnings[0]

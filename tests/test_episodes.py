@@ -236,3 +236,39 @@ def test_a_record_that_fails_its_crc_stops_the_epoch_naming_the_shard(synthetic_
     error = shard_reader.damaged_shard_error(copied, manifest, split.train, feature_config,
                                              raised.value)
     assert isinstance(error, shard_reader.DamagedShardError) and str(error).startswith(shard)
+    with pytest.raises(shard_reader.DamagedShardError, match=f"{shard}: damaged TFRecord shard"):
+        episodes.speaker_segments(copied, manifest, "3F", feature_config)  # evaluation's read
+
+
+def _bytes_read() -> int:
+    """Bytes this process has read through system calls (page cache included)."""
+    with open("/proc/self/io") as handle:
+        return int(next(line for line in handle if line.startswith("rchar")).split()[1])
+
+
+def test_a_held_out_speaker_reads_only_its_own_run_of_a_shared_shard(synthetic_shards):
+    directory, feature_config, manifest = synthetic_shards
+    (shard,) = shard_reader.speaker_shard_paths(directory, manifest, "5M")
+    ((first, count),) = shard_reader.speaker_record_runs(manifest, "5M")
+    assert first > 100  # the last run of the corpus' one shared shard
+    everything = tfrecords.parse_segments(
+        tf.constant([record.numpy() for record in tf.data.TFRecordDataset(shard)]),
+        feature_config)
+    for speaker in manifest["speakers"]:  # each speaker's run, to the bit, in prepared order
+        got = episodes.speaker_segments(directory, manifest, speaker, feature_config)
+        ((start, size),) = shard_reader.speaker_record_runs(manifest, speaker)
+        assert len(got["labels"]) == size == manifest["speakers"][speaker]["num_segments"]
+        np.testing.assert_array_equal(got["spectrogram"],
+                                      everything["spectrogram"].numpy()[start:start + size])
+        np.testing.assert_array_equal(got["utterance_id"],
+                                      everything["utterance_id"].numpy()[start:start + size])
+    if not os.path.exists("/proc/self/io"):
+        pytest.skip("no /proc/self/io to count the bytes read")
+    offsets = shard_reader.record_offsets(shard, directory)  # the header scan, cached
+    own = offsets[first + count - 1] - offsets[first] + (os.path.getsize(shard)
+                                                          - offsets[-1])
+    before = _bytes_read()
+    episodes.speaker_segments(directory, manifest, "5M", feature_config)
+    read = _bytes_read() - before
+    assert read < 1.5 * own, (read, own, os.path.getsize(shard))  # not the 156 records before
+

@@ -50,6 +50,32 @@ def test_a_single_speaker_session_is_refused_saying_what_to_do():
     assert folds.fold_split(manifest, 1).test == ("s2",)
 
 
+@pytest.mark.parametrize("utterances, emotion, warned", [
+    (1, [3, 0, 0, 0], True),  # one utterance: UA is 0 or 1
+    (7, [2, 2, 2, 1], True),  # under two per class: some class has one
+    (8, [2, 2, 2, 2], False),
+    (3, [2, 1, 0, 0], True),
+    (4, [4, 0, 0, 0], False),
+    (None, [1, 0, 0, 0], False),  # a manifest without counts: nothing to judge
+])
+def test_a_validation_speaker_under_two_utterances_per_class_is_warned_of(utterances, emotion,
+                                                                           warned):
+    manifest = _manifest({"a": ["a1F", "a2M"], "b": ["b1F", "b2M", "b3M"]})
+    manifest["speakers"]["b1F"]["histograms"]["emotion"] = emotion
+    if utterances is not None:
+        manifest["speakers"]["b1F"]["num_utterances"] = utterances
+    warning = folds.small_validation_warning(manifest, folds.fold_split(manifest, 2, "F"))
+    assert bool(warning) is warned
+    if warned:
+        classes = sum(1 for count in emotion if count)
+        assert warning == (
+            f"warning: --val_speaker picks b1F (fold 2), which has {utterances} utterance(s) of "
+            f"{classes} emotion class(es): some class has a single utterance, whose recall is 0 "
+            f"or 1, so the validation UA that selects the checkpoint moves by 1/{classes} with "
+            f"one prediction. Choose a speaker of session b with at least two utterances per "
+            f"class (--val_speaker=<id>: b2M, b3M), or give b1F more recordings")
+
+
 TINY = config.ModelConfig(conv_filters=(3, 4), conv_kernels=((5, 3), (3, 3)), lstm_units=5,
                           fc_units=6, num_frames=24, num_bins=16)
 

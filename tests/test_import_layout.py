@@ -23,7 +23,7 @@ DATA_PREFIXES = ("mmtl_tf.corpora", "mmtl_tf.features", "mmtl_tf.audio", "mmtl_t
                  "mmtl_tf.shard_writer", "mmtl_tf.preparation_stream",
                  "mmtl_tf.preparation_summary",
                  "mmtl_tf.shard_reader", "mmtl_tf.folds", "mmtl_tf.episode_plan",
-                 "mmtl_tf.done_records")
+                 "mmtl_tf.done_records", "mmtl_tf.wav_pieces")
 TRAINING_PREFIXES = ("mmtl_tf.algorithms", "mmtl_tf.training", "mmtl_tf.evaluation",
                      "mmtl_tf.experiments", "mmtl_tf.models")
 
@@ -140,7 +140,7 @@ LAYERS = (
               "mmtl_tf.tfrecord_dir", "mmtl_tf.shard_writer", "mmtl_tf.preparation",
               "mmtl_tf.shard_reader", "mmtl_tf.folds", "mmtl_tf.episode_plan",
               "mmtl_tf.preparation_stream", "mmtl_tf.preparation_summary", "mmtl_tf.done_records",
-              "mmtl_tf.episodes")),
+              "mmtl_tf.episodes", "mmtl_tf.wav_pieces")),
     ("models and algorithms", ("mmtl_tf.models", "mmtl_tf.algorithms", "mmtl_tf.distribution")),
     ("experiments and outputs", ("mmtl_tf.experiments", "mmtl_tf.training", "mmtl_tf.evaluation",
                                  "mmtl_tf.summaries", "mmtl_tf.schedule", "mmtl_tf.export",

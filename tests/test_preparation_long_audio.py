@@ -60,7 +60,7 @@ def test_call_pieces_cut_a_long_utterance_where_the_features_cut_it():
     calls = preparation_stream._call_pieces(waveforms, segment_samples=3, segments_per_call=2)
     # 10 samples are 4 segments of 2 or 3 samples, [0, 2), [2, 5), [5, 7), [7, 10)
     assert [owners for owners, _ in calls] == [[0, 0], [0, 0], [1]]
-    assert [[piece.tolist() for piece in pieces] for _, pieces in calls] == [
-        [[0, 1], [2, 3, 4]], [[5, 6], [7, 8, 9]], [[0, 1, 2]]]
+    assert [[waveform[begin:end].tolist() for waveform, begin, end in cuts]
+            for _, cuts in calls] == [[[0, 1], [2, 3, 4]], [[5, 6], [7, 8, 9]], [[0, 1, 2]]]
     lengths, _ = features.segment_lengths(np.array([10]), 3)
     assert lengths.numpy().tolist() == [2, 3, 2, 3]
