@@ -15,6 +15,11 @@ rss-xla-demo-cut.log: run as a plain script, so TensorFlow's default host alloca
 Thirteenth session: WARM_AT=3 WARM_MB=64 (or WARM_FRACTION=0.25 of the allocator's peak) fills
 and frees a block of that size after step 3 (run with TF_CPU_ALLOCATOR_USE_BFC=true, as the
 commands do; ../2026-12-01-thirteenth-session/rss-warm64-cut-run*.log).
+Fourteenth session: SYNC_PIPELINE=1 reads each episode in the caller's thread when the step
+asks for it (maps sequential, no prefetch, tf.data's autotuner and injected prefetch off), so
+with PARALLEL_SPEAKERS=1 TF_NUM_INTEROP_THREADS=1 nothing allocates beside the step's ops in order
+(../2026-12-02-fourteenth-session/rss-sync-*.log). STEADY=1 runs the loop as --steady_memory does
+(`memory.rss_growth(steady_memory=True)`; with TF_NUM_INTEROP_THREADS=1 for its op thread).
 Seventh session: PARALLEL_SPEAKERS=1 runs the speaker loop one iteration at a time
 (`--parallel_speakers`; the log was made with the same setting through an environment hook in a
 clone of 16b22fb's parent, `rss-bfc-parallel-speakers-1.log`).
@@ -34,8 +39,20 @@ if _overrides:
         return dataclasses.replace(experiment, train=dataclasses.replace(experiment.train,
                                                                          **_overrides))
     outer_step.experiment_config = _with_overrides
-print("mmtl_tf from", mmtl_tf.__file__, "overrides", _overrides, flush=True)
-model, b, features = bench_main.preset_sizes("demo")
+if os.environ.get("SYNC_PIPELINE"):  # the episodes read in the caller's thread, nothing ahead
+    import tensorflow as tf
+    _map, _iter = tf.data.Dataset.map, tf.data.Dataset.__iter__
+    tf.data.Dataset.map = lambda self, fn, num_parallel_calls=None, deterministic=None, name=None: _map(self, fn)
+    tf.data.Dataset.prefetch = lambda self, buffer_size, name=None: self
+    def _iter_sync(self):
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        options.experimental_optimization.inject_prefetch = False
+        return _iter(self.with_options(options))
+    tf.data.Dataset.__iter__ = _iter_sync
+print("mmtl_tf from", mmtl_tf.__file__, "overrides", _overrides,
+      "sync pipeline" if os.environ.get("SYNC_PIPELINE") else "", flush=True)
+model, b, features = bench_main.preset_sizes(os.environ.get("PRESET", "demo"))  # PRESET=paper: its model and B
 steps = tuple(int(s) for s in (sys.argv[1].split(",") if len(sys.argv) > 1 else (25, 100, 200)))
 work = tempfile.mkdtemp(prefix="rss_")
 d = os.path.join(work, "memory-shards")
@@ -74,6 +91,6 @@ if os.environ.get("RESERVE_MB"):  # touch and free a block first, so the host po
         block = tf.ones([int(os.environ["RESERVE_MB"]) << 20], tf.uint8)
         del block
     print("reserved", os.environ["RESERVE_MB"], "MB", timing.memory_kilobytes(), flush=True)
-rec = memory.rss_growth(d, manifest, model, b, 2, steps)
+rec = memory.rss_growth(d, manifest, model, b, 2, steps, steady_memory=bool(os.environ.get("STEADY")))
 rec["wall_seconds"] = time.perf_counter() - t
 print(json.dumps(timing.rounded(rec), indent=1), flush=True)
