@@ -24,7 +24,7 @@ setuptools.setup(
         "matplotlib>=3.8",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.6", "hypothesis>=6.100"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100"],
         "bench": ["librosa>=0.10"],
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
     },

@@ -121,11 +121,7 @@ GROUPS = {
            checks.at_least(1)),
         _S(flags.DEFINE_integer, "parallel_episode_reads", _TRAIN.parallel_episode_reads,
            "Episodes the input pipeline reads at once; 0 = tuned by tf.data (the memory held "
-           "between steps then varies with timing).", checks.at_least(0)),
-        _S(flags.DEFINE_boolean, "steady_memory", _TRAIN.steady_memory,
-           "One speaker's passes and one op at a time, each episode read when the step asks: "
-           "a lower peak memory that rises less after the first steps, for ~20% more time per "
-           "step (default --strategy only; results unchanged)."))),
+           "between steps then varies with timing).", checks.at_least(0)))),
     "model": ("Network (Table 1)", (
         _S(flags.DEFINE_list, "conv_filters", [str(f) for f in _MODEL.conv_filters],
            "Filters of each conv layer (Table 1: 16,24,32).", checks.positive_integers),

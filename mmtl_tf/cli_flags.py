@@ -15,7 +15,6 @@ from absl import app
 from absl import flags
 
 from mmtl_tf import cli_flag_groups
-from mmtl_tf import config as config_lib
 from mmtl_tf import flag_configs
 
 FLAGS = flags.FLAGS
@@ -105,11 +104,6 @@ def _devices_fit(flag_values) -> None:
         raise app.UsageError(f"--num_cpu_devices={flag_values['num_cpu_devices'].value} applies "
                              f"only with --strategy=mirrored (got --strategy="
                              f"{flag_values['strategy'].value}); add it or drop the flag")
-    try:
-        config_lib.check_steady_memory(flag_values["steady_memory"].value,
-                                       flag_values["strategy"].value)
-    except ValueError as error:
-        raise app.UsageError(str(error)) from None
 
 
 def _sweep_has_aux(flag_values) -> None:

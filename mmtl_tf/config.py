@@ -176,12 +176,6 @@ class TrainConfig:
         keeps prefetched; 0 lets tf.data tune it during the run (the count then changes at
         moments set by timing, and with it the memory held between steps: BUILD.md "Memory
         over a long run"). The episodes are the same.
-      steady_memory: one speaker's passes at a time (as `parallel_speakers=1`), one op at a
-        time (a single inter-op thread, set when training starts if TensorFlow has not started
-        yet) and each episode read when the step asks for it, nothing ahead: a lower peak
-        memory that mostly stays where the first steps put it (issue 17.2; BUILD.md "Memory over
-        a long run"), for ~20% more time per step; default strategy only. The results are the
-        same.
     """
 
     model: str = "mmtl"
@@ -206,7 +200,6 @@ class TrainConfig:
     jit_compile: bool = False
     parallel_speakers: int = 10
     parallel_episode_reads: int = 1
-    steady_memory: bool = False
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -274,21 +267,9 @@ class ExperimentConfig:
     strategy: str = "default"
     num_cpu_devices: int = 0
 
-    def __post_init__(self):
-        check_steady_memory(self.train.steady_memory, self.strategy)
-
     def to_dict(self) -> dict:
         """JSON-ready dict (tuples become lists)."""
         return json_ready(dataclasses.asdict(self))
-
-
-def check_steady_memory(steady_memory: bool, strategy: str) -> None:
-    """Raises ValueError for --steady_memory under a strategy other than "default": its one op
-    thread could leave the replicas' collectives waiting for each other."""
-    if steady_memory and strategy != "default":
-        raise ValueError(f"--steady_memory runs one op at a time, on which the replicas of "
-                         f"--strategy={strategy} could wait for each other forever: use it with "
-                         "--strategy=default")
 
 
 def json_ready(value):

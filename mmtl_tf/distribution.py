@@ -34,30 +34,6 @@ def configure_cpu_devices(count: int) -> None:
                          f"({error})") from None
 
 
-def one_op_at_a_time(warn: bool = False) -> bool:
-    """Gives TensorFlow one inter-op thread (`TrainConfig.steady_memory`); returns whether it has one.
-
-    With several, the ops of a step that do not depend on each other run at once, and which
-    buffers are alive together (so where the host pool places them, and the peak memory) varies
-    from step to step (BUILD.md "Memory over a long run"). The count can only be set before
-    TensorFlow starts: False when it started with another (TF_NUM_INTEROP_THREADS=1 in the
-    environment sets it for any process), with a `warning:` line if `warn`.
-    """
-    if tf.config.threading.get_inter_op_parallelism_threads() == 1:
-        return True
-    try:
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow has started
-        if os.environ.get("TF_NUM_INTEROP_THREADS") == "1":
-            return True
-        if warn:
-            print("warning: --steady_memory: TensorFlow started before the run could give it one "
-                  "inter-op thread, so the step's ops may still run at once (set "
-                  "TF_NUM_INTEROP_THREADS=1 before Python starts)")
-        return False
-    return True
-
-
 def build_strategy(name: str = "default", num_cpu_devices: int = 0) -> tf.distribute.Strategy:
     """The strategy named by --strategy (built once per process, then the same object).
 

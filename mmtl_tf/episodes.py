@@ -108,15 +108,12 @@ def _episode_width(speakers, speakers_per_episode: int) -> int:
 
 
 def _read_episodes(planned: tf.data.Dataset, paths, width: int, segments_per_speaker: int,
-                   feature_config, weights: np.ndarray, read_parallelism: int,
-                   read_ahead: bool = True) -> tf.data.Dataset:
+                   feature_config, weights: np.ndarray, read_parallelism: int) -> tf.data.Dataset:
     """Maps (rows, path indices, offsets) elements to episode dicts, in order, prefetched.
 
     `read_parallelism` episodes are read at once (0: tf.data's autotuner decides, and raises the
     count at moments that depend on timing: each episode more in flight, ~15 MB in the demo
-    preset, raises the peak memory at a random step; issue 17.2). Without `read_ahead`, each
-    episode is read in the caller's thread when it is asked for (no prefetch, no autotuning,
-    none injected): nothing of the pipeline allocates while the step runs.
+    preset, raises the peak memory at a random step; issue 17.2).
     """
     weights = tf.constant(weights)
 
@@ -130,11 +127,6 @@ def _read_episodes(planned: tf.data.Dataset, paths, width: int, segments_per_spe
                 "labels": tf.reshape(_labels(parsed), shape + [len(labels.TASKS)]),
                 "class_weights": tf.gather(weights, step_rows)}
 
-    if not read_ahead:
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        options.experimental_optimization.inject_prefetch = False
-        return planned.map(read).with_options(options)
     return planned.map(read, num_parallel_calls=read_parallelism or tf.data.AUTOTUNE,
                        deterministic=True).prefetch(2)
 
@@ -178,8 +170,7 @@ def episode_dataset(directory: str, manifest: dict, speakers, segments_per_speak
 def run_episode_dataset(directory: str, manifest: dict, speakers, segments_per_speaker: int,
                         feature_config, num_classes: int, seed: int, start_epoch: int,
                         speakers_per_episode: int = 0, start_index: int = 0,
-                        num_epochs: int = None, read_parallelism: int = 1,
-                        read_ahead: bool = True) -> tf.data.Dataset:
+                        num_epochs: int = None, read_parallelism: int = 1) -> tf.data.Dataset:
     """The episodes of epochs `start_epoch`, `start_epoch + 1`, ... as one dataset (issue 17.2).
 
     Element k of epoch e is exactly element k of `episode_dataset(..., seed, e)`: the epoch is
@@ -194,7 +185,6 @@ def run_episode_dataset(directory: str, manifest: dict, speakers, segments_per_s
       start_index: episodes of `start_epoch` to skip (a resumed run's position); skipped
         episodes are planned but not read.
       num_epochs: epochs from `start_epoch` (the skipped part included); None: without end.
-      read_ahead: False reads each episode when it is asked for (`TrainConfig.steady_memory`).
 
     Returns:
       A dataset of episode dicts, `episode_plan.steps_per_epoch` per epoch.
@@ -220,8 +210,7 @@ def run_episode_dataset(directory: str, manifest: dict, speakers, segments_per_s
               else tf.data.Dataset.range(start_epoch, start_epoch + num_epochs))
     planned = epochs.map(plan).unbatch().skip(start_index)
     return _read_episodes(planned, paths, width, segments_per_speaker, feature_config,
-                          class_weights(manifest, speakers, num_classes), read_parallelism,
-                          read_ahead)
+                          class_weights(manifest, speakers, num_classes), read_parallelism)
 
 
 def speaker_segments(directory: str, manifest: dict, speaker: str, feature_config) -> dict:

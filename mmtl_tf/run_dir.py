@@ -24,7 +24,7 @@ from mmtl_tf import folds
 CONFIG_NAME = "config.json"
 # Settings a resumed run may change: they do not change its result.
 _MAY_DIFFER = ("run_dir", "export", "strategy", "num_cpu_devices", "parallel_speakers",
-               "parallel_episode_reads", "steady_memory")
+               "parallel_episode_reads")
 # The experiment fields that decide a fold's results: a finished fold recording the same ones is
 # not trained again (`experiments.is_finished`), and reports pool only runs that share them
 # (`report_variants`).
@@ -83,9 +83,8 @@ def check_same_settings(run_dir: str, record: dict) -> None:
 
     Raises:
       RunDirError: run_dir holds a run with other settings (run_dir, export, the
-        distribution strategy, --parallel_speakers, --parallel_episode_reads and
-        --steady_memory may differ: they do not change the result), or one whose speakers'
-        data was prepared again since.
+        distribution strategy, --parallel_speakers and --parallel_episode_reads may differ:
+        they do not change the result), or one whose speakers' data was prepared again since.
     """
     path = os.path.join(run_dir, CONFIG_NAME)
     if not os.path.exists(path):

@@ -161,8 +161,7 @@ def _episode_stream(experiment, manifest, split, num_classes, schedule, start_st
     iterator = iter(episodes.run_episode_dataset(
         experiment.tfrecord_dir, manifest, split.train, train.segments_per_speaker,
         experiment.features, num_classes, train.seed, epoch, train.speakers_per_episode,
-        start_index=index, read_parallelism=train.parallel_episode_reads,
-        read_ahead=not train.steady_memory))
+        start_index=index, read_parallelism=train.parallel_episode_reads))
     while True:
         try:
             episode = next(iterator)
@@ -207,8 +206,6 @@ def train_and_evaluate(experiment: config_lib.ExperimentConfig, restore: bool = 
     """
     started = time.time()
     train = experiment.train
-    if train.steady_memory:
-        distribution.one_op_at_a_time(warn=True)
     manifest, split = check_data(experiment)
     strategy = distribution.build_strategy(experiment.strategy, experiment.num_cpu_devices)
     distribution.check_divisible(strategy, episode_speakers(experiment, split))

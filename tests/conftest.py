@@ -19,27 +19,8 @@ os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 SHARED_DIR_VARIABLE = "MMTL_TESTS_SHARED_DIR"
 
 
-# The modules that take longest, longest first (seconds of one worker each, README's test
-# command on an idle 2-core machine, 2026-12-02): 115 distribution, 91 experiments, 83 learning,
-# 80 main_end_to_end, 74 bench, 70 export, 43 reliability_training, 40 export_serving. They are
-# started first, so the two workers finish together (pytest-xdist's own order starts the modules
-# with the most tests first and left a ~80 s module to run alone at the end).
-SLOWEST_MODULES = ("test_distribution.py", "test_experiments.py", "test_learning.py",
-                   "test_main_end_to_end.py", "test_bench.py", "test_export.py",
-                   "test_reliability_training.py", "test_export_serving.py")
-
-
-def pytest_collection_modifyitems(items):
-    """Orders the collected tests: SLOWEST_MODULES first, each module's tests in file order."""
-    rank = {name: index for index, name in enumerate(SLOWEST_MODULES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(SLOWEST_MODULES)))
-
-
 def pytest_configure(config):
-    """Keeps the collection order for pytest-xdist's `--dist loadfile` (SLOWEST_MODULES first);
-    in the main pytest process, makes the shared folder and names it in the environment."""
-    if hasattr(config.option, "loadscopereorder"):
-        config.option.loadscopereorder = False
+    """In the main pytest process: makes the shared folder and names it in the environment."""
     if not hasattr(config, "workerinput"):
         config.mmtl_shared_dir = tempfile.mkdtemp(prefix="mmtl_tests_")
         os.environ[SHARED_DIR_VARIABLE] = config.mmtl_shared_dir

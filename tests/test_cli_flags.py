@@ -74,15 +74,6 @@ def test_bad_flag_is_one_line_naming_the_flag_before_any_work(argument, flag, ex
     assert "\n" not in message and message.count(flag.split("=")[0] + "=") <= 1  # named once
 
 
-def test_steady_memory_is_refused_beside_replicas():
-    """One inter-op thread could leave replicas' collectives waiting for each other."""
-    for strategy in ("mirrored", "multi_worker"):
-        message = usage_error(cli_flags.MAIN, "--steady_memory", f"--strategy={strategy}")
-        assert message.startswith("--steady_memory runs one op at a time") and (
-            f"--strategy={strategy}" in message and "use it with --strategy=default" in message)
-    assert parse(cli_flags.MAIN, "--steady_memory")["steady_memory"].value is True
-
-
 def test_relations_between_layers_and_input_name_the_flags():
     assert "--conv_filters and --conv_kernels" in usage_error(
         cli_flags.MAIN, "--conv_filters=4,4", "--conv_kernels=3x3")

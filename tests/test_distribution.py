@@ -200,21 +200,3 @@ def test_only_multi_worker_reads_tf_config_for_the_chief(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", json.dumps(
         {"cluster": {"chief": ["h:0"], "worker": ["h:1"]}, "task": {"type": "worker", "index": 0}}))
     assert not distribution.is_chief("multi_worker")
-
-
-def test_one_op_thread_is_refused_once_tensorflow_has_started(monkeypatch, capsys):
-    """`--steady_memory`'s single inter-op thread can only be set before TensorFlow starts (the
-    bench's `rss_growth_steady` process gets it: tests/test_bench.py); afterwards it says so,
-    unless TF_NUM_INTEROP_THREADS=1 gave the process one thread from the start."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-    from mmtl_tf import distribution  # pylint: disable=import-outside-toplevel
-    tf.constant(1.0).numpy()  # TensorFlow has started
-    threads = tf.config.threading.get_inter_op_parallelism_threads()
-    monkeypatch.delenv("TF_NUM_INTEROP_THREADS", raising=False)
-    assert distribution.one_op_at_a_time(warn=True) is (threads == 1)
-    assert ("TF_NUM_INTEROP_THREADS=1 before Python starts" in capsys.readouterr().out) is (
-        threads != 1)
-    monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "1")
-    assert distribution.one_op_at_a_time(warn=True)
-    assert tf.config.threading.get_inter_op_parallelism_threads() == threads  # left alone

@@ -63,7 +63,7 @@ def test_run_dataset_is_the_per_epoch_datasets_one_after_another(synthetic_shard
     expected = {key: np.concatenate([arrays[key] for arrays in per_epoch])[start_index:]
                 for key in KEYS}
     # Episodes read at once (--parallel_episode_reads: 1, 3, or 0 for tf.data's autotuner) do
-    # not change the episodes, nor does reading each one when asked (--steady_memory).
+    # not change the episodes.
     finite = episodes.run_episode_dataset(directory, manifest, speakers, batch, feature_config, 4,
                                           seed, start_epoch, m, start_index, num_epochs=epochs,
                                           read_parallelism=3)
@@ -72,11 +72,6 @@ def test_run_dataset_is_the_per_epoch_datasets_one_after_another(synthetic_shard
                                            4, seed, start_epoch, m, start_index,
                                            read_parallelism=0)
     _assert_same(_arrays(endless.take(epochs * steps - start_index)), expected)
-    # --steady_memory: each episode read when asked for, nothing ahead; the same episodes.
-    on_demand = episodes.run_episode_dataset(directory, manifest, speakers, batch, feature_config,
-                                             4, seed, start_epoch, m, start_index,
-                                             num_epochs=epochs, read_ahead=False)
-    _assert_same(_arrays(on_demand), expected)
 
 
 def test_resumed_stream_sees_the_episodes_of_an_uninterrupted_one(synthetic_shards):

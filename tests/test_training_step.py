@@ -16,13 +16,11 @@ def _episode(rng, speakers=4, segments=5):
             "class_weights": tf.constant(rng.uniform(0.2, 1, size=(speakers, 4, 4)).astype("float32"))}
 
 
-def _training(model="mmtl", outer_update="first_order", parallel_speakers=10,
-              steady_memory=False):
+def _training(model="mmtl", outer_update="first_order", parallel_speakers=10):
     experiment = config.ExperimentConfig(
         features=config.FeatureConfig(), model=TINY,
         train=config.TrainConfig(model=model, outer_update=outer_update,
-                                 parallel_speakers=parallel_speakers,
-                                 steady_memory=steady_memory),
+                                 parallel_speakers=parallel_speakers),
         tfrecord_dir="", run_dir="")
     algorithm, optimizers, _, _ = training.build_training(experiment, 4)
     return algorithm, training.make_train_step(algorithm, optimizers, 4)
@@ -52,30 +50,27 @@ def _loop_parallelism(concrete_function) -> set:
 
 
 def test_speakers_one_at_a_time_give_the_same_steps_and_set_the_loop():
-    """--parallel_speakers=1 (and --steady_memory, whatever --parallel_speakers says) only stops
-    the speaker loop's iterations from overlapping: three outer steps from the same start give
-    the same losses and weights, and the traced speaker loop carries parallel_iterations 1
-    (TensorFlow's 10 by default)."""
+    """--parallel_speakers=1 only stops the speaker loop's iterations from overlapping: three
+    outer steps from the same start give the same losses and weights, and the traced speaker
+    loop carries parallel_iterations 1 (TensorFlow's 10 by default)."""
     import keras
 
     runs = {}
-    for parallel, steady in ((10, False), (1, False), (10, True)):
+    for parallel in (10, 1):
         keras.utils.set_random_seed(3)
-        algorithm, step = _training(parallel_speakers=parallel, steady_memory=steady)
+        algorithm, step = _training(parallel_speakers=parallel)
         rng = np.random.default_rng(2)
         losses = [step(_episode(rng))[0] for _ in range(3)]
         concrete = step.traced_function.get_concrete_function(_episode(rng))
         assert step.traced_function.experimental_get_tracing_count() == 1
-        runs["steady" if steady else parallel] = (
-            losses, [v.numpy() for v in algorithm.meta_variables()], _loop_parallelism(concrete))
+        runs[parallel] = (losses, [v.numpy() for v in algorithm.meta_variables()],
+                          _loop_parallelism(concrete))
     assert 1 in runs[1][2] and 1 not in runs[10][2] and 10 in runs[10][2]
-    assert runs["steady"][2] == runs[1][2]
-    for one_at_a_time in (runs[1], runs["steady"]):
-        for mine, other in zip(one_at_a_time[0], runs[10][0]):
-            for name in mine:
-                np.testing.assert_array_equal(mine[name].numpy(), other[name].numpy())
-        for mine, other in zip(one_at_a_time[1], runs[10][1]):
-            np.testing.assert_array_equal(mine, other)
+    for mine, other in zip(runs[1][0], runs[10][0]):
+        for name in mine:
+            np.testing.assert_array_equal(mine[name].numpy(), other[name].numpy())
+    for mine, other in zip(runs[1][1], runs[10][1]):
+        np.testing.assert_array_equal(mine, other)
 
 
 def test_non_finite_step_is_not_applied_and_names_the_speaker():

@@ -117,8 +117,7 @@ class MetaMultiTask(base.Algorithm):
 
         _, sums, losses = tf.while_loop(lambda speaker, *_: speaker < speakers, visit,
                                         (tf.constant(0), sums, losses),
-                                        parallel_iterations=(1 if config.steady_memory
-                                                             else config.parallel_speakers))
+                                        parallel_iterations=config.parallel_speakers)
         mean = {name: [g / float(total_speakers) for g in sums[name]] for name in sums}
 
         if config.outer_update == "reptile":

@@ -25,7 +25,6 @@ from mmtl_tf import atomic_files
 from mmtl_tf import cli_app
 from mmtl_tf import cli_flags
 from mmtl_tf import config as config_lib
-from mmtl_tf import distribution
 from mmtl_tf.bench import plan as plan_lib
 from mmtl_tf.bench import replicas
 from mmtl_tf.bench import run
@@ -44,9 +43,9 @@ _define(flags.DEFINE_string, "preset", "paper",
 _define(flags.DEFINE_string, "output", None, "Also write the JSON results to this file.")
 _define(flags.DEFINE_boolean, "xla", True,
         "Also time the outer step with jit_compile=True (XLA), beside the default graph step.")
-_define(flags.DEFINE_enum, "figure", "all", ["all", "replica_step", "rss_growth_steady"],
-        "all: every figure. replica_step, rss_growth_steady: that measurement alone, one JSON "
-        "line (the bench runs them in subprocesses: they set TensorFlow up before it starts).")
+_define(flags.DEFINE_enum, "figure", "all", ["all", "replica_step"],
+        "all: every figure. replica_step: the replica measurement, one JSON line (the bench "
+        "runs it in a subprocess).")
 _define(flags.DEFINE_integer, "num_cpu_devices", 0,
         "--figure=replica_step: logical CPU devices (0 means 2).")
 _define(flags.DEFINE_integer, "speakers", None, "m of the step figures (default 2).")
@@ -135,13 +134,11 @@ def main(argv):
     except ValueError as error:
         raise app.UsageError(f"--scale_speakers/--speakers/--rounds: {error}") from None
     if FLAGS.mixed_precision:
+        from mmtl_tf import distribution  # pylint: disable=import-outside-toplevel
         try:
             distribution.enable_mixed_precision()
         except ValueError as error:
             raise app.UsageError(str(error)) from None
-    if FLAGS.figure == "rss_growth_steady" and not distribution.one_op_at_a_time():
-        raise app.UsageError("--figure=rss_growth_steady: TensorFlow started before it could be "
-                             "given one inter-op thread")
     if FLAGS.figure == "replica_step":
         record = replicas.replica_step(plan.model_config, plan.speakers,
                                        plan.segments_per_speaker, FLAGS.num_cpu_devices or 2,
@@ -150,10 +147,6 @@ def main(argv):
         return
     work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="mmtl_bench_")
     try:
-        if FLAGS.figure == "rss_growth_steady":
-            record = run.memory_figure(plan, work_dir, steady_memory=True)
-            print(json.dumps(timing.rounded(record)), flush=True)
-            return
         results = run.run_benchmark(plan, work_dir, preset)
     finally:
         if not FLAGS.work_dir:

@@ -17,7 +17,6 @@ touched).
 """
 
 import ctypes
-import dataclasses
 import os
 
 import numpy as np
@@ -62,8 +61,7 @@ def malloc_kilobytes():
 
 
 def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_speaker: int,
-               speakers_per_episode: int, checkpoints=(25, 100, 200),
-               steady_memory: bool = False) -> dict:
+               speakers_per_episode: int, checkpoints=(25, 100, 200)) -> dict:
     """rss_growth: peak RSS (VmHWM) growth of the training loop from the first checkpoint step on.
 
     Args:
@@ -71,9 +69,6 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
       model_config: the meta learner's sizes.
       segments_per_speaker, speakers_per_episode: B and m.
       checkpoints: outer steps after which memory is read; the run stops at the last.
-      steady_memory: the loop as `--steady_memory` runs it (`TrainConfig.steady_memory`: one
-        speaker's passes at a time, each episode read when the step asks for it); the one
-        inter-op thread it also needs is the process's (`distribution.one_op_at_a_time`).
 
     Returns:
       dict: `value` (VmHWM at the last checkpoint / at the first - 1), `kilobytes` (VmHWM and
@@ -83,13 +78,11 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
       from the first checkpoint to the last), `later_growth` (VmHWM growth from the middle
       checkpoint), `epochs` (epochs the steps reached into), `datasets` (episode datasets
       built: 1, as training builds one per run), `traces` (of the step function: 1 means no
-      retracing), `steady_memory`, `inter_op_threads` (0: TensorFlow's choice), m and B.
+      retracing), m and B.
     """
     feature_config = outer_step_lib.experiment_config(model_config, segments_per_speaker).features
     experiment = outer_step_lib.experiment_config(model_config, segments_per_speaker,
                                                   speakers_per_episode=speakers_per_episode)
-    experiment = dataclasses.replace(experiment, train=dataclasses.replace(
-        experiment.train, steady_memory=steady_memory))
     algorithm, optimizers, _, _ = training.build_training(experiment, plan_lib.NUM_CLASSES)
     step = training.make_train_step(algorithm, optimizers, speakers_per_episode)
     speakers = sorted(manifest["speakers"])
@@ -101,8 +94,7 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
                                            feature_config, plan_lib.NUM_CLASSES, seed=0,
                                            start_epoch=0,
                                            speakers_per_episode=speakers_per_episode,
-                                           read_parallelism=experiment.train.parallel_episode_reads,
-                                           read_ahead=not steady_memory)
+                                           read_parallelism=experiment.train.parallel_episode_reads)
     for episode in dataset:
         losses, finite = step(episode)
         if not bool(finite):
@@ -133,7 +125,5 @@ def rss_growth(tfrecord_dir: str, manifest: dict, model_config, segments_per_spe
             "later_growth": last["VmHWM"] / middle["VmHWM"] - 1.0,
             "epochs": -(-done // per_epoch), "datasets": 1,
             "traces": step.traced_function.experimental_get_tracing_count(),
-            "steady_memory": steady_memory,
-            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
             "speakers_per_episode": speakers_per_episode,
             "segments_per_speaker": segments_per_speaker}

@@ -21,7 +21,6 @@ TARGETS = {
     "replica_ratio": ("<=", 1.0, "MirroredStrategy 2 CPU devices / 1 device step time"),
     "scaling": ("<=", 1.5, "max/min step s per segment over m=2,4,8 x B=8,16,32"),
     "rss_growth": ("<=", 0.01, "peak RSS growth of the training loop, step 25 -> 200"),
-    "rss_growth_steady": ("<=", 0.01, "the same with --steady_memory, in a process of its own"),
     "scale_prepare": ("<=", 1.1, "max/min prepare s per audio s over corpus sizes"),
     "scale_step": ("<=", 1.1, "max/min outer-step s (m=8) over corpus sizes"),
     "scale_pipeline_memory": ("<=", 512.0, "input pipeline resident MB, largest corpus"),
@@ -49,9 +48,7 @@ class BenchPlan:
       xla_segments_per_speaker, xla_rounds: B and rounds of the XLA comparison (small: XLA:CPU
         runs the convolutions inside the speaker loop far slower).
       profiles: profile a figure that misses its target.
-      quick: a `--quick` plan (the figure subprocesses are given it too).
-      overlap_replicas: run the replica and steady-memory subprocesses alongside the others
-        (quick; the replica figure then means nothing).
+      overlap_replicas: run the replica subprocess alongside the others (quick, meaningless).
       scaling_speakers, scaling_segments: the m x B grid of `scaling`.
       scaling_rounds: timed rounds per grid point.
       prepare_rounds: timed rounds of `prepare_speedup`.
@@ -84,7 +81,6 @@ class BenchPlan:
     xla_segments_per_speaker: int = 4
     xla_rounds: int = 2
     profiles: bool = True
-    quick: bool = False
     overlap_replicas: bool = False
     scaling_speakers: tuple = (2, 4, 8)
     scaling_segments: tuple = (8, 16, 32)
@@ -139,7 +135,7 @@ def make_plan(preset: str, model_config, segments_per_speaker: int, small_model_
     if quick:
         sizes.update(small_model_config=model_config, small_features=features,
                      small_segments_per_speaker=segments_per_speaker, rounds=1, with_xla=False,
-                     profiles=False, quick=True, overlap_replicas=True, scaling_speakers=(2, 4),
+                     profiles=False, overlap_replicas=True, scaling_speakers=(2, 4),
                      scaling_segments=(2, 4), scaling_rounds=1, prepare_rounds=1,
                      memory_steps=(2, 5, 10), corpus_utterances=4, corpus_max_seconds=4.0,
                      pipeline_epochs=2, serving_seconds=1.0, scale_speakers=(2, 4),

@@ -18,7 +18,6 @@ from mmtl_tf import config as config_lib
 from mmtl_tf import quiet_start
 from mmtl_tf.bench import corpus_scale
 from mmtl_tf.bench import data_figures
-from mmtl_tf.bench import figure_process
 from mmtl_tf.bench import memory
 from mmtl_tf.bench import outer_step as outer_step_lib
 from mmtl_tf.bench import plan as plan_lib
@@ -58,26 +57,6 @@ def guarded(name: str, function) -> dict:
     return record
 
 
-def memory_figure(plan: plan_lib.BenchPlan, work_dir: str, steady_memory: bool = False) -> dict:
-    """rss_growth (or, with `steady_memory`, rss_growth_steady): the long-run memory loop on
-    random shards of `MEMORY_SPEAKERS` speakers, with the plan's small model, B and m."""
-    small_b = plan.small_segments_per_speaker
-    memory_dir = os.path.join(work_dir, "memory-shards-steady" if steady_memory else "memory-shards")
-    manifest = random_shards.write_random_shards(
-        memory_dir, MEMORY_SPEAKERS, 4 * small_b,
-        outer_step_lib.experiment_config(plan.small_model_config, small_b).features)
-    return memory.rss_growth(memory_dir, manifest, plan.small_model_config, small_b,
-                             plan.speakers, plan.memory_steps, steady_memory=steady_memory)
-
-
-def start_steady_memory(plan: plan_lib.BenchPlan, work_dir: str, preset: str):
-    """Starts rss_growth_steady's process (`--figure=rss_growth_steady`): `--steady_memory`
-    needs one inter-op thread, which only a TensorFlow that has not started can be given."""
-    return figure_process.start("rss_growth_steady", [
-        f"--preset={preset}", f"--quick={plan.quick}", f"--speakers={plan.speakers}",
-        f"--work_dir={work_dir}"])
-
-
 def run_benchmark(plan: plan_lib.BenchPlan, work_dir: str, preset_of_replicas: str) -> dict:
     """Measures every figure of `plan.TARGETS`.
 
@@ -104,9 +83,13 @@ def run_benchmark(plan: plan_lib.BenchPlan, work_dir: str, preset_of_replicas: s
         if plan.profiles and plan_lib.judge(name, records[name])["met"] is False:
             records[name]["profile"] = guarded(f"{name} profile", function)
 
-    steady_process = (start_steady_memory(plan, work_dir, preset_of_replicas)
-                      if plan.overlap_replicas else None)
-    records["rss_growth"] = guarded("rss_growth", lambda: memory_figure(plan, work_dir))
+    small_b = plan.small_segments_per_speaker
+    memory_dir = os.path.join(work_dir, "memory-shards")
+    records["rss_growth"] = guarded("rss_growth", lambda: memory.rss_growth(
+        memory_dir, random_shards.write_random_shards(
+            memory_dir, MEMORY_SPEAKERS, 4 * small_b,
+            outer_step_lib.experiment_config(plan.small_model_config, small_b).features),
+        plan.small_model_config, small_b, m, plan.memory_steps))
     keras.backend.clear_session()
     records["step_overhead"] = guarded("step_overhead", lambda: step_figures.step_overhead(
         model_config, m, b, plan.rounds, outer_step=outer_step(b)))
@@ -163,9 +146,6 @@ def run_benchmark(plan: plan_lib.BenchPlan, work_dir: str, preset_of_replicas: s
                                            lambda: replicas.finish_replica_step(replica_process))
         records["replica_ratio"]["note"] = ("--quick: measured while the other figures ran, "
                                             "so the number means nothing")
-    records["rss_growth_steady"] = guarded("rss_growth_steady", lambda: figure_process.finish(
-        steady_process or start_steady_memory(plan, work_dir, preset_of_replicas),
-        "rss_growth_steady"))
 
     return {"figures": {name: timing.rounded(plan_lib.judge(name, records[name]))
                         for name in plan_lib.FIGURES},

@@ -2,7 +2,8 @@
 # Seconds per outer step of the rss_growth loop (demo model, m = 2, B = 16, pipeline and step),
 # default settings vs --steady_memory's (one speaker's passes at a time, one inter-op thread,
 # each episode read when the step asks for it), alternated, one process per round
-# (fourteenth session; output ../2026-12-02-fourteenth-session/steady_speed_ab.txt).
+# (fourteenth session; output ../2026-12-02-fourteenth-session/steady_speed_ab*.txt). Run it in a
+# checkout of commit 5932ab7: the flag was reverted after these measurements.
 # Usage: bash evidence/bench/scripts/steady_speed_ab.sh ROUNDS [FIRST LAST]
 # (PRESET=paper in the environment: the paper model and B, m = 2; steps FIRST+1..LAST timed.)
 cd "$(dirname "$0")/../../.."
