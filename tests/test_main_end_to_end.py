@@ -151,18 +151,18 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(synthetic_shards, tmp_p
     earlier = float(tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(
         killed, "checkpoints", "latest"))).get_tensor("elapsed_seconds/.ATTRIBUTES/VARIABLE_VALUE"))
     from mmtl_tf import training  # pylint: disable=import-outside-toplevel
-    train_and_evaluate, resume_seconds = training.train_and_evaluate, []
+    train_and_evaluate, call_seconds = training.train_and_evaluate, []
 
     def timed(*args, **kwargs):  # the resuming process's own training time is inside this call
         started = time.time()
         try:
             return train_and_evaluate(*args, **kwargs)
         finally:
-            resume_seconds.append(time.time() - started)
+            call_seconds.append(time.time() - started)
 
     monkeypatch.setattr(training, "train_and_evaluate", timed)
     run_main_in_process(f"--tfrecord_dir={tfrecord_dir}", f"--run_dir={killed}", *schedule)
-    [resume_seconds] = resume_seconds
+    [resume_seconds] = call_seconds
     assert "resum" in capsys.readouterr().out  # it said it resumed, not started afresh
     expected, actual = checkpoint_weights(clean), checkpoint_weights(killed)
     assert expected.keys() == actual.keys() and expected

@@ -18,9 +18,8 @@ commands do; ../2026-12-01-thirteenth-session/rss-warm64-cut-run*.log).
 Fourteenth session: SYNC_PIPELINE=1 reads each episode in the caller's thread when the step
 asks for it (maps sequential, no prefetch, tf.data's autotuner and injected prefetch off), so
 with PARALLEL_SPEAKERS=1 TF_NUM_INTEROP_THREADS=1 nothing allocates beside the step's ops in order
-(../2026-12-02-fourteenth-session/rss-sync-*.log). STEADY=1 runs the loop as commit 5932ab7's
---steady_memory did (`memory.rss_growth(steady_memory=True)`, with TF_NUM_INTEROP_THREADS=1 for
-its op thread; the flag was reverted after measuring, so only a checkout of 5932ab7 has it).
+(../2026-12-02-fourteenth-session/rss-sync-*.log). The STEADY=1 hook of steady_speed_ab.sh (the
+loop as the reverted --steady_memory ran it) exists only in this script at commit 5932ab7.
 Seventh session: PARALLEL_SPEAKERS=1 runs the speaker loop one iteration at a time
 (`--parallel_speakers`; the log was made with the same setting through an environment hook in a
 clone of 16b22fb's parent, `rss-bfc-parallel-speakers-1.log`).
@@ -92,7 +91,6 @@ if os.environ.get("RESERVE_MB"):  # touch and free a block first, so the host po
         block = tf.ones([int(os.environ["RESERVE_MB"]) << 20], tf.uint8)
         del block
     print("reserved", os.environ["RESERVE_MB"], "MB", timing.memory_kilobytes(), flush=True)
-_steady = {"steady_memory": True} if os.environ.get("STEADY") else {}  # needs commit 5932ab7
-rec = memory.rss_growth(d, manifest, model, b, 2, steps, **_steady)
+rec = memory.rss_growth(d, manifest, model, b, 2, steps)
 rec["wall_seconds"] = time.perf_counter() - t
 print(json.dumps(timing.rounded(rec), indent=1), flush=True)

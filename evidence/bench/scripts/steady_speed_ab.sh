@@ -3,7 +3,8 @@
 # default settings vs --steady_memory's (one speaker's passes at a time, one inter-op thread,
 # each episode read when the step asks for it), alternated, one process per round
 # (fourteenth session; output ../2026-12-02-fourteenth-session/steady_speed_ab*.txt). Run it in a
-# checkout of commit 5932ab7: the flag was reverted after these measurements.
+# checkout of commit 5932ab7, whose rss_growth_alone.py has the STEADY=1 hook: the flag was
+# reverted after these measurements.
 # Usage: bash evidence/bench/scripts/steady_speed_ab.sh ROUNDS [FIRST LAST]
 # (PRESET=paper in the environment: the paper model and B, m = 2; steps FIRST+1..LAST timed.)
 cd "$(dirname "$0")/../../.."
