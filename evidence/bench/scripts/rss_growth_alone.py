@@ -20,6 +20,10 @@ asks for it (maps sequential, no prefetch, tf.data's autotuner and injected pref
 with PARALLEL_SPEAKERS=1 TF_NUM_INTEROP_THREADS=1 nothing allocates beside the step's ops in order
 (../2026-12-02-fourteenth-session/rss-sync-*.log). The STEADY=1 hook of steady_speed_ab.sh (the
 loop as the reverted --steady_memory ran it) exists only in this script at commit 5932ab7.
+Fifteenth session: SMAPS=1 reads /proc/self/smaps after every step and, where VmHWM rose, prints
+the mappings whose resident kB grew since the step before (anonymous regions by address, files by
+path) with RssAnon/RssFile, so a rise says whether it is the pool's pages, malloc's, thread stacks
+or code faulted in (../2026-12-02-fifteenth-session/rss-smaps-*.log).
 Seventh session: PARALLEL_SPEAKERS=1 runs the speaker loop one iteration at a time
 (`--parallel_speakers`; the log was made with the same setting through an environment hook in a
 clone of 16b22fb's parent, `rss-bfc-parallel-speakers-1.log`).
@@ -70,12 +74,43 @@ def counted(*args, **kwargs):
         count[0] += 1
         if os.environ.get("WARM_AT") and count[0] == int(os.environ["WARM_AT"]):
             warm_pool()
+        if os.environ.get("SMAPS"):
+            smaps_report(count[0])
         if os.environ.get("EVERY_STEP") or count[0] % 25 == 0 or count[0] in (1, 5, 10):
             print(f"step {count[0]} {time.perf_counter() - t:.0f}s {timing.memory_kilobytes()}", flush=True)
         return out
     step.traced_function = inner.traced_function
     return step
 training.make_train_step = counted
+_smaps = {"hwm": 0, "maps": {}}
+def smaps_snapshot():
+    maps, key = {}, None
+    with open("/proc/self/smaps") as handle:
+        for line in handle:
+            first = line.split()
+            if first and "-" in first[0] and not first[0].endswith(":"):
+                key = first[0] + " " + (first[5] if len(first) > 5 else "[anon]")
+            elif first and first[0] == "Rss:":
+                maps[key] = int(first[1])
+    return maps
+def smaps_report(step):
+    status = {}
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            name, _, value = line.partition(":")
+            if name in ("VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem", "Threads"):
+                status[name] = int(value.split()[0])
+    maps = smaps_snapshot()
+    if status["VmHWM"] > _smaps["hwm"] and _smaps["maps"]:
+        old = _smaps["maps"]
+        grown = sorted(((maps[k] - old.get(k, 0), k) for k in maps if maps[k] != old.get(k, 0)),
+                       reverse=True)
+        gone = sum(v for k, v in old.items() if k not in maps)
+        print(f"HWM step {step} +{status['VmHWM'] - _smaps['hwm']} kB {status} grown:",
+              "; ".join(f"{d:+d} {k}" for d, k in grown[:6]), f"unmapped {gone} kB",
+              "allocator", memory.allocator_kilobytes(), "malloc", memory.malloc_kilobytes(),
+              flush=True)
+    _smaps["hwm"], _smaps["maps"] = status["VmHWM"], maps
 def warm_pool():  # WARM_MB or WARM_FRACTION (of the allocator's peak): touch and free that block
     import tensorflow as tf
     peak = memory.allocator_kilobytes()["peak"] << 10
