@@ -1,5 +1,6 @@
 """(b) of corpus_scale alone, like `scale_step_alone.py`, printing every steady step's seconds per
-size (sorted; the rows 0, 1, 2 are 10, 100 and 1,000 speakers) beside the medians, to see how much one median of N steps can move.
+size (sorted; the rows 0, 1, 2 are 10, 100 and 1,000 speakers) beside the medians, to see how
+much one median of N steps can move.
 
 Usage (2026-12-02, fifteenth session; output ../2026-12-02-fifteenth-session/scale_step_samples.txt):
   TF_CPU_ALLOCATOR_USE_BFC=true python evidence/bench/scripts/scale_step_samples.py [EPOCHS]
