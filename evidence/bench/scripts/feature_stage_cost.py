@@ -1,0 +1,46 @@
+"""Where the feature graph's CPU goes (paper features, one intra- and one inter-op thread, 4
+utterances of 22.3 s in all per call): the graph cut after each stage, and the framing stage
+taken apart (process CPU ms per call, medians).
+
+Usage (2026-12-02, fifteenth session; output ../2026-12-02-fifteenth-session/feature_stage_cost.txt):
+  TF_CPU_ALLOCATOR_USE_BFC=true python evidence/bench/scripts/feature_stage_cost.py
+"""
+import time, numpy as np, tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+from mmtl_tf import features as F
+from mmtl_tf.bench import __main__ as bm
+_, _, cfg = bm.preset_sizes("paper")
+rng = np.random.default_rng(0)
+lens = [int(cfg.sample_rate * s) for s in (4.1, 6.3, 2.7, 9.2)]
+samples = tf.constant(rng.standard_normal(sum(lens)).astype(np.float32) * 0.1)
+num = tf.constant(lens, tf.int64)
+def stages(samples, num_samples, upto):
+    lengths, utterance_index = F.segment_lengths(num_samples, cfg.segment_samples)
+    frames, num_frames = F._real_frames(samples, lengths, cfg)
+    if upto == "frames": return tf.reduce_sum(frames)
+    window = tf.signal.hamming_window(cfg.window_samples, periodic=True, dtype=tf.float32)
+    spectrum = tf.signal.rfft(frames * window, fft_length=[cfg.fft_length])
+    if upto == "rfft_full": return tf.reduce_sum(tf.math.real(spectrum[:, :1]))
+    spectrum = spectrum[:, :cfg.num_bins]
+    power = tf.math.square(tf.math.real(spectrum)) + tf.math.square(tf.math.imag(spectrum))
+    if upto == "power": return tf.reduce_sum(power)
+    log_power = tf.RaggedTensor.from_row_lengths(tf.math.log(power + cfg.log_floor), num_frames, validate=False).to_tensor(
+        shape=[None, cfg.frames_for(cfg.segment_samples), cfg.num_bins])
+    if upto == "log_to_tensor": return tf.reduce_sum(log_power)
+    spec = F._normalise_and_pad(log_power, num_frames, cfg)
+    if upto == "normalise": return tf.reduce_sum(spec)
+    return tf.reduce_sum(tf.cast(tf.cast(spec, tf.float16), tf.float32))
+full = F.shard_features(cfg)
+fns = {u: tf.function(lambda s, n, u=u: stages(s, n, u)) for u in ("frames", "rfft_full", "power", "log_to_tensor", "normalise", "cast")}
+fns["shard_features"] = lambda s, n: full(s, n)["spectrogram"]
+for name, fn in fns.items(): fn(samples, num)
+res = {name: [] for name in fns}
+for r in range(30):
+    for name, fn in fns.items():
+        t = time.process_time(); 
+        out = fn(samples, num); np.asarray(out)
+        res[name].append(time.process_time() - t)
+audio = sum(lens) / cfg.sample_rate
+for name, v in res.items():
+    print(f"{name:16s} {np.median(v)*1000:7.1f} ms CPU per call ({audio:.1f} s audio)")
