@@ -5,7 +5,7 @@ taken apart (process CPU ms per call, medians).
 Usage (2026-12-02, fifteenth session; output ../2026-12-02-fifteenth-session/feature_stage_cost.txt):
   TF_CPU_ALLOCATOR_USE_BFC=true python evidence/bench/scripts/feature_stage_cost.py
 """
-import time, numpy as np, tensorflow as tf
+import math, time, numpy as np, tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
 from mmtl_tf import features as F
@@ -44,3 +44,30 @@ for r in range(30):
 audio = sum(lens) / cfg.sample_rate
 for name, v in res.items():
     print(f"{name:16s} {np.median(v)*1000:7.1f} ms CPU per call ({audio:.1f} s audio)")
+# The framing stage taken apart, its functions alone.
+block = math.gcd(cfg.window_samples, cfg.hop_samples)
+bps = -(-cfg.segment_samples // block)
+def part(s, n, upto):
+    lengths, ui = F.segment_lengths(n, cfg.segment_samples)
+    if upto == "lengths": return tf.reduce_sum(lengths)
+    segments = tf.RaggedTensor.from_row_lengths(s, lengths, validate=False).to_tensor(shape=[None, bps * block])
+    if upto == "to_tensor": return tf.reduce_sum(segments[:, :1])
+    blocks = tf.reshape(segments, [-1, block])
+    l32 = tf.cast(lengths, tf.int32)
+    nf = tf.where(l32 >= cfg.window_samples, 1 + (l32 - cfg.window_samples) // cfg.hop_samples, 0)
+    fi = tf.ragged.range(nf, row_splits_dtype=tf.int32)
+    first = fi.value_rowids() * bps + fi.flat_values * (cfg.hop_samples // block)
+    offsets = tf.range(cfg.window_samples // block, dtype=tf.int32)
+    idx = first[:, None] + offsets[None, :]
+    if upto == "index": return tf.reduce_sum(idx)
+    frames = tf.gather(blocks, idx)
+    if upto == "gather": return tf.reduce_sum(frames[:, :1, :1])
+    frames = tf.reshape(frames, [-1, cfg.window_samples])
+    return tf.reduce_sum(frames)
+fns = {u: tf.function(lambda s, n, u=u: part(s, n, u)) for u in ("lengths", "to_tensor", "index", "gather", "sum")}
+for fn in fns.values(): fn(samples, num)
+res = {k: [] for k in fns}
+for r in range(30):
+    for k, fn in fns.items():
+        t = time.process_time(); np.asarray(fn(samples, num)); res[k].append(time.process_time() - t)
+for k, v in res.items(): print(f"{k:10s} {np.median(v)*1000:6.2f} ms")
