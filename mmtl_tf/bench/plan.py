@@ -61,8 +61,9 @@ class BenchPlan:
       scale_utterances: utterances prepared at every corpus size (the same audio, spread over
         the speakers).
       scale_steps: timed epochs (two outer steps each) per corpus size, the sizes taking turns
-        (25: where a step takes ~0.3 s, single steps of one size spread from 0.24 to 0.42 s,
-        and medians of 7 differed by up to 18% between sizes with no cost behind it).
+        (25: where a step takes ~0.3 s, single steps of one size spread from 0.22 to 0.38 s,
+        and medians of 7 differed by up to 18% between sizes with no cost behind it; BUILD.md
+        "Cost as corpora grow").
       scale_prepare_rounds: timed preparations of every corpus size, the sizes taking turns
         (11: one round of a size varies by about 10% on a quiet 2-core machine, as much as
         the figure's aim; the medians of 11 agree within 2-3%).

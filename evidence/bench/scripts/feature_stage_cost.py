@@ -2,8 +2,10 @@
 utterances of 22.3 s in all per call): the graph cut after each stage, and the framing stage
 taken apart (process CPU ms per call, medians).
 
-Usage (2026-12-02, fifteenth session; output ../2026-12-02-fifteenth-session/feature_stage_cost.txt):
-  TF_CPU_ALLOCATOR_USE_BFC=true python evidence/bench/scripts/feature_stage_cost.py
+Usage (2026-12-02, fifteenth session; output ../2026-12-02-fifteenth-session/feature_stage_cost.txt;
+with `framing`, only the framing stage's parts, in a process that runs nothing else:
+feature_stage_cost_framing_alone.txt):
+  TF_CPU_ALLOCATOR_USE_BFC=true python evidence/bench/scripts/feature_stage_cost.py [framing]
 """
 import math, time, numpy as np, tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -31,19 +33,21 @@ def stages(samples, num_samples, upto):
     spec = F._normalise_and_pad(log_power, num_frames, cfg)
     if upto == "normalise": return tf.reduce_sum(spec)
     return tf.reduce_sum(tf.cast(tf.cast(spec, tf.float16), tf.float32))
-full = F.shard_features(cfg)
-fns = {u: tf.function(lambda s, n, u=u: stages(s, n, u)) for u in ("frames", "rfft_full", "power", "log_to_tensor", "normalise", "cast")}
-fns["shard_features"] = lambda s, n: full(s, n)["spectrogram"]
-for name, fn in fns.items(): fn(samples, num)
-res = {name: [] for name in fns}
-for r in range(30):
-    for name, fn in fns.items():
-        t = time.process_time(); 
-        out = fn(samples, num); np.asarray(out)
-        res[name].append(time.process_time() - t)
-audio = sum(lens) / cfg.sample_rate
-for name, v in res.items():
-    print(f"{name:16s} {np.median(v)*1000:7.1f} ms CPU per call ({audio:.1f} s audio)")
+import sys
+if sys.argv[1:] != ["framing"]:
+    full = F.shard_features(cfg)
+    fns = {u: tf.function(lambda s, n, u=u: stages(s, n, u)) for u in ("frames", "rfft_full", "power", "log_to_tensor", "normalise", "cast")}
+    fns["shard_features"] = lambda s, n: full(s, n)["spectrogram"]
+    for name, fn in fns.items(): fn(samples, num)
+    res = {name: [] for name in fns}
+    for r in range(30):
+        for name, fn in fns.items():
+            t = time.process_time(); 
+            out = fn(samples, num); np.asarray(out)
+            res[name].append(time.process_time() - t)
+    audio = sum(lens) / cfg.sample_rate
+    for name, v in res.items():
+        print(f"{name:16s} {np.median(v)*1000:7.1f} ms CPU per call ({audio:.1f} s audio)")
 # The framing stage taken apart, its functions alone.
 block = math.gcd(cfg.window_samples, cfg.hop_samples)
 bps = -(-cfg.segment_samples // block)
