@@ -8,15 +8,8 @@ feature_stage_cost_framing_alone.txt):
   TF_CPU_ALLOCATOR_USE_BFC=true python evidence/bench/scripts/feature_stage_cost.py [framing]
 """
 import math, time, numpy as np, tensorflow as tf
-tf.config.threading.set_intra_op_parallelism_threads(1)
-tf.config.threading.set_inter_op_parallelism_threads(1)
+from feature_call_inputs import cfg, lens, num, samples  # threads set before TensorFlow starts
 from mmtl_tf import features as F
-from mmtl_tf.bench import __main__ as bm
-_, _, cfg = bm.preset_sizes("paper")
-rng = np.random.default_rng(0)
-lens = [int(cfg.sample_rate * s) for s in (4.1, 6.3, 2.7, 9.2)]
-samples = tf.constant(rng.standard_normal(sum(lens)).astype(np.float32) * 0.1)
-num = tf.constant(lens, tf.int64)
 def stages(samples, num_samples, upto):
     lengths, utterance_index = F.segment_lengths(num_samples, cfg.segment_samples)
     frames, num_frames = F._real_frames(samples, lengths, cfg)

@@ -3,8 +3,16 @@
 Usage (2026-11-30, third session; the JSON outputs are in ../2026-11-30-third-session/):
   /work/exp/quiet_run.sh nice -n -10 python evidence/bench/scripts/prepare_figures.py 5 profile
   (PYTHONPATH chose the code: the tree before and after the change, alternated.)
+Sixteenth session (2026-12-02): THREADS="intra,inter" sets TensorFlow's thread pools before it
+starts (inter -1: a function's ops run in the calling thread), e.g.
+  THREADS=1,-1 TF_CPU_ALLOCATOR_USE_BFC=true python evidence/bench/scripts/prepare_figures.py 5
 """
-import json, sys, tempfile, time
+import json, os, sys, tempfile, time
+import tensorflow as tf
+if os.environ.get("THREADS"):
+    intra, inter = (int(x) for x in os.environ["THREADS"].split(","))
+    tf.config.threading.set_intra_op_parallelism_threads(intra)
+    tf.config.threading.set_inter_op_parallelism_threads(inter)
 import mmtl_tf
 from mmtl_tf.bench import __main__ as bench_main
 from mmtl_tf.bench import data_figures, plan as plan_lib, timing
@@ -23,7 +31,7 @@ def main():
     record = data_figures.prepare_speedup(listing, features, work_dir, rounds, profile)
     record["total_seconds"] = time.perf_counter() - started
     print(json.dumps(timing.rounded(record), indent=1))
-    print(f"prepare_speedup {record['value']:.3f}  prepare_speedup_one_core {record['one_core']['value']:.3f}")
+    print(f"THREADS={os.environ.get('THREADS', 'default')} prepare_speedup {record['value']:.3f}  prepare_speedup_one_core {record['one_core']['value']:.3f}")
 
 if __name__ == "__main__":
     main()

@@ -24,6 +24,9 @@ Fifteenth session: SMAPS=1 reads /proc/self/smaps after every step and, where Vm
 the mappings whose resident kB grew since the step before (anonymous regions by address, files by
 path) with RssAnon/RssFile, so a rise says whether it is the pool's pages, malloc's, thread stacks
 or code faulted in (../2026-12-02-fifteenth-session/rss-smaps-*.log).
+Sixteenth session: GC_EACH_STEP=1 runs Python's collector after every step and prints what it
+found (objects in reference cycles, which otherwise free their tensors whenever the collector
+next runs) with the reading (../2026-12-02-sixteenth-session/rss-gc-*.log).
 Seventh session: PARALLEL_SPEAKERS=1 runs the speaker loop one iteration at a time
 (`--parallel_speakers`; the log was made with the same setting through an environment hook in a
 clone of 16b22fb's parent, `rss-bfc-parallel-speakers-1.log`).
@@ -72,6 +75,11 @@ def counted(*args, **kwargs):
     def step(episode):
         out = inner(episode)
         count[0] += 1
+        if os.environ.get("GC_EACH_STEP"):
+            import gc
+            found = gc.collect()
+            if found or count[0] <= 30:
+                print(f"gc after step {count[0]}: {found} unreachable", flush=True)
         if os.environ.get("WARM_AT") and count[0] == int(os.environ["WARM_AT"]):
             warm_pool()
         if os.environ.get("SMAPS"):
