@@ -11,7 +11,7 @@ whether each gives the shipped function's spectrogram bit for bit.
   flatnorm  current framing; each segment normalised over its real frames before the padding
             (per-segment sums in another order: the last bits may differ)
 
-Usage (2026-12-02, sixteenth session):
+Usage (2026-12-02, sixteenth session; output ../2026-12-02-sixteenth-session/framing_variants.txt):
   TF_CPU_ALLOCATOR_USE_BFC=true python evidence/bench/scripts/framing_variants.py
 """
 import math, time, numpy as np, tensorflow as tf
@@ -85,7 +85,6 @@ def spectrogram_flatnorm(frames, nf):
     mean = tf.math.unsorted_segment_sum(tf.reduce_sum(log_power, 1), rows, segs) / count
     dev = log_power - tf.gather(mean, rows)[:, None]
     std = tf.sqrt(tf.math.unsorted_segment_sum(tf.reduce_sum(tf.square(dev), 1), rows, segs) / count)
-    scale = tf.where(std > F._FLAT_STD, 1.0 / (std + F._STD_FLOOR), 0.0)
     normalised = tf.where(tf.gather(std > F._FLAT_STD, rows)[:, None], dev / tf.gather(std + F._STD_FLOOR, rows)[:, None], 0.0)
     out = tf.RaggedTensor.from_row_lengths(normalised, nf, validate=False).to_tensor(shape=[None, cfg.max_frames, cfg.num_bins])
     return tf.cast(out, tf.float16)

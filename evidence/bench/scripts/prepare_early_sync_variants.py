@@ -16,7 +16,6 @@ an earlier two-variant copy of this loop, 10 cycles of "shipped,no fsync" with t
 the no-fsync one; its rounds call shipped "fsync".
 """
 import contextlib, io, os, shutil, statistics, sys, tempfile, time
-import tensorflow as tf
 from mmtl_tf.bench import __main__ as bm, data_figures
 from mmtl_tf import atomic_files, preparation
 _, _, cfg = bm.preset_sizes("paper")
