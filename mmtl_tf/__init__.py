@@ -10,7 +10,8 @@ from mmtl_tf import quiet_start as _quiet_start
 __version__ = "0.1.0"
 
 # `python -m mmtl_tf.<command>` starts without TensorFlow's C++ start-up lines and with its BFC
-# host allocator (a library user's process is left alone); this must run before anything imports
-# TensorFlow.
+# host allocator, and the prepare command with one intra-op thread (a library user's process is
+# left alone); this must run before anything imports TensorFlow.
 _quiet_start.quiet_command()
 _quiet_start.command_allocator()
+_quiet_start.command_threads()

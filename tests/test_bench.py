@@ -19,6 +19,7 @@ from mmtl_tf import config as config_lib
 from mmtl_tf import episodes
 from mmtl_tf import folds
 from mmtl_tf import tfrecords
+from mmtl_tf.bench import child_process
 from mmtl_tf.bench import corpus_scale
 from mmtl_tf.bench import plan
 from mmtl_tf.bench import random_shards
@@ -84,9 +85,19 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
         assert len(row["prepare_seconds"]) == 1  # --quick: one round of each size
         assert row["epoch_start_seconds"] > 0
     assert sorted(figures["serving_rtf"]["per_batch_size"]) == ["1", "32"]
+    # Measured in a child process with the prepare command's threads (`bench/prepare_figure`).
+    assert figures["prepare_speedup"]["threads"] == {
+        "TF_NUM_INTRAOP_THREADS": os.environ.get("TF_NUM_INTRAOP_THREADS", "1")}
     table = completed.stdout.split("mmtl_tf.bench, preset smoke")[-1]
     for name in FIGURES:
         assert name in table, name
+
+
+def test_a_failing_figure_subprocess_is_an_error_naming_it_and_quoting_its_error():
+    process = child_process.start_figure("prepare_speedup", ["--preset=smoke"])  # no --work_dir
+    with pytest.raises(RuntimeError, match=r"(?s)prepare_speedup subprocess failed \(status 1\)"
+                                           r".*reads the corpus of --work_dir"):
+        child_process.finish_figure(process, "prepare_speedup")
 
 
 def test_a_figure_that_raises_is_failed_not_unavailable(capsys):

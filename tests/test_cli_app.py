@@ -166,6 +166,41 @@ def test_importing_mmtl_tf_sets_the_allocator_for_a_command_only():
     assert seen == ["None", "true"]
 
 
+@pytest.mark.parametrize("orig_argv, environ, threads", [
+    (["python", "-m", "mmtl_tf.prepare", "--corpus=csv"], {}, "1"),
+    (["python", "-u", "-m", "mmtl_tf.prepare"], {}, "1"),
+    (["python", "-m", "mmtl_tf.prepare"], {"TF_NUM_INTRAOP_THREADS": "4"}, "4"),  # the user's
+    (["python", "-m", "mmtl_tf.main", "--fold=2"], {}, None),  # prepares, then trains
+    (["python", "-m", "mmtl_tf.bench"], {}, None),
+    (["python", "-m", "mmtl_tf.prepare_cli"], {}, None),
+    (["python", "-c", "import mmtl_tf"], {}, None),
+    (["python", "script.py", "-m", "mmtl_tf.prepare"], {}, None),
+])
+def test_only_the_prepare_command_gets_one_intra_op_thread(orig_argv, environ, threads):
+    environment = dict(environ)
+    changed = quiet_start.command_threads(orig_argv, environment)
+    assert changed is (threads == "1")
+    assert environment.get("TF_NUM_INTRAOP_THREADS") == threads
+
+
+def test_importing_mmtl_tf_sets_the_prepare_threads_before_tensorflow_starts():
+    """The setting reaches TensorFlow: in the prepare command a matmul loop keeps at most one
+    core busy (one thread cannot keep more); the variable is left unset for `main`."""
+    environment = {k: v for k, v in os.environ.items() if k != "TF_NUM_INTRAOP_THREADS"}
+    program = ("import sys; sys.orig_argv = ['python', '-m', 'mmtl_tf.{}']; import mmtl_tf, os; "
+               "import time, tensorflow as tf; a = tf.random.normal([1500, 1500]); "
+               "tf.linalg.matmul(a, a); wall, cpu = time.perf_counter(), time.process_time(); "
+               "[tf.linalg.matmul(a, a).numpy() for _ in range(15)]; "
+               "print(os.environ.get('TF_NUM_INTRAOP_THREADS'), "
+               "(time.process_time() - cpu) / (time.perf_counter() - wall))")
+    seen = {command: subprocess.run([sys.executable, "-c", program.format(command)],
+                                    capture_output=True, text=True, env=environment,
+                                    check=True).stdout.split()
+            for command in ("prepare", "main")}
+    assert seen["prepare"][0] == "1" and float(seen["prepare"][1]) < 1.3
+    assert seen["main"][0] == "None"
+
+
 @pytest.mark.parametrize("orig_argv, environ, quiet", [
     (["python", "-m", "mmtl_tf.main", "--fold=2"], {}, True),
     (["python", "-u", "-W", "ignore", "-m", "mmtl_tf.prepare"], {}, True),

@@ -26,6 +26,7 @@ from mmtl_tf import cli_app
 from mmtl_tf import cli_flags
 from mmtl_tf import config as config_lib
 from mmtl_tf.bench import plan as plan_lib
+from mmtl_tf.bench import prepare_figure
 from mmtl_tf.bench import replicas
 from mmtl_tf.bench import run
 from mmtl_tf.bench import timing
@@ -43,9 +44,9 @@ _define(flags.DEFINE_string, "preset", "paper",
 _define(flags.DEFINE_string, "output", None, "Also write the JSON results to this file.")
 _define(flags.DEFINE_boolean, "xla", True,
         "Also time the outer step with jit_compile=True (XLA), beside the default graph step.")
-_define(flags.DEFINE_enum, "figure", "all", ["all", "replica_step"],
-        "all: every figure. replica_step: the replica measurement, one JSON line (the bench "
-        "runs it in a subprocess).")
+_define(flags.DEFINE_enum, "figure", "all", ["all", "replica_step", "prepare_speedup"],
+        "all: every figure. replica_step, prepare_speedup: that measurement alone, one JSON "
+        "line (the bench runs each in a subprocess; prepare_speedup reads --work_dir's corpus).")
 _define(flags.DEFINE_integer, "num_cpu_devices", 0,
         "--figure=replica_step: logical CPU devices (0 means 2).")
 _define(flags.DEFINE_integer, "speakers", None, "m of the step figures (default 2).")
@@ -145,9 +146,16 @@ def main(argv):
                                        plan.rounds)
         print(json.dumps(timing.rounded(record)), flush=True)
         return
+    if FLAGS.figure == "prepare_speedup":
+        if not FLAGS.work_dir:
+            raise app.UsageError("--figure=prepare_speedup reads the corpus of --work_dir; "
+                                 "give the bench's scratch directory")
+        print(json.dumps(timing.rounded(prepare_figure.measure(plan, FLAGS.work_dir))),
+              flush=True)
+        return
     work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="mmtl_bench_")
     try:
-        results = run.run_benchmark(plan, work_dir, preset)
+        results = run.run_benchmark(plan, work_dir, preset, FLAGS.quick)
     finally:
         if not FLAGS.work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)

@@ -109,12 +109,13 @@ def input_headroom(tfrecord_dir: str, manifest: dict, feature_config, segments_p
 
 
 def prepare_speedup(listing, feature_config, work_dir: str, rounds: int,
-                    profile: bool = False) -> dict:
+                    profile: bool = False, warm_up=()) -> dict:
     """prepare_speedup: prepare_corpus audio seconds/s / the single-process librosa loop's.
 
     Both write into a fresh directory every call (prepare_corpus would otherwise skip finished
     speakers); the calls alternate. Neither needs a full warm-up: the process has prepared the
-    corpus once already, and librosa's one-off compilation is triggered on a short input first.
+    corpus once already (else `warm_up` names it), and librosa's one-off compilation is
+    triggered on a short input first.
     The same comparison is then repeated with every thread of the process on one core
     (`one_core`, the value of `prepare_speedup_one_core`).
 
@@ -124,6 +125,8 @@ def prepare_speedup(listing, feature_config, work_dir: str, rounds: int,
       work_dir: scratch space for the outputs.
       rounds: alternated timed rounds (the one-core comparison takes as many).
       profile: add `profile` (`prepare_profile`): where each path spends its time.
+      warm_up: the calls ("prepare_corpus", "librosa") to warm up first (`timing`), for a
+        process that has not prepared before (`prepare_figure`).
 
     Returns:
       The record, or `unavailable` when librosa is not installed.
@@ -156,7 +159,7 @@ def prepare_speedup(listing, feature_config, work_dir: str, rounds: int,
         shutil.rmtree(path)
 
     calls = {"prepare_corpus": run_prepare, "librosa": run_librosa}
-    timed = timing.time_alternating(calls, rounds, warm_up=())
+    timed = timing.time_alternating(calls, rounds, warm_up=warm_up)
     with one_core():
         on_one_core = timing.time_alternating(calls, rounds, warm_up=())
     ours = features.waveform_features(waveform[np.newaxis], [len(waveform)], feature_config)

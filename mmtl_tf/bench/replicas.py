@@ -1,16 +1,14 @@
 """The replica figure: the outer step under MirroredStrategy over 2 logical CPU devices.
 
 Logical devices must exist before TensorFlow starts, so the measurement runs in a fresh process
-(`python -m mmtl_tf.bench --figure=replica_step`), which prints one JSON line.
+(`python -m mmtl_tf.bench --figure=replica_step`, `child_process`), which prints one JSON line.
 """
 
-import json
 import os
-import subprocess
-import sys
 
 from mmtl_tf import distribution
 from mmtl_tf import training
+from mmtl_tf.bench import child_process
 from mmtl_tf.bench import outer_step as outer_step_lib
 from mmtl_tf.bench import plan as plan_lib
 from mmtl_tf.bench import timing
@@ -52,7 +50,7 @@ def replica_step(model_config, speakers: int, segments_per_speaker: int, num_cpu
 
 
 def start_replica_step(preset: str, speakers: int, segments_per_speaker: int, rounds: int,
-                       num_cpu_devices: int = 2) -> subprocess.Popen:
+                       num_cpu_devices: int = 2):
     """Starts the replica subprocess (the logical CPUs need a TensorFlow of their own).
 
     Args:
@@ -63,41 +61,15 @@ def start_replica_step(preset: str, speakers: int, segments_per_speaker: int, ro
     Returns:
       The running process, for `finish_replica_step`.
     """
-    command = [sys.executable, "-m", "mmtl_tf.bench", "--figure=replica_step",
-               f"--num_cpu_devices={num_cpu_devices}", f"--preset={preset}",
-               f"--speakers={speakers}", f"--segments_per_speaker={segments_per_speaker}",
-               f"--rounds={rounds}"]
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=environment)
+    return child_process.start_figure("replica_step", [
+        f"--num_cpu_devices={num_cpu_devices}", f"--preset={preset}", f"--speakers={speakers}",
+        f"--segments_per_speaker={segments_per_speaker}", f"--rounds={rounds}"])
 
 
-def finish_replica_step(process: subprocess.Popen, timeout: float = 3600) -> dict:
-    """replica_ratio: waits for `start_replica_step`'s subprocess and reads its JSON line.
-
-    Args:
-      process: from `start_replica_step`.
-      timeout: seconds to wait.
-
-    Returns:
-      The subprocess's record (see `replica_step`).
-
-    Raises:
-      RuntimeError: the subprocess failed or took longer than `timeout` seconds (the message
-        quotes its last error lines).
-    """
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        raise RuntimeError(f"replica_step subprocess took more than {timeout:.0f} s") from None
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    if process.returncode != 0 or not lines:
-        tail = "\n".join(stderr.strip().splitlines()[-15:]) or "no output"
-        raise RuntimeError(f"replica_step subprocess failed (status {process.returncode}):\n"
-                           f"{tail}")
-    return json.loads(lines[-1])
+def finish_replica_step(process, timeout: float = 3600) -> dict:
+    """replica_ratio: waits for `start_replica_step`'s subprocess and reads its record
+    (`child_process.finish_figure`; see `replica_step`)."""
+    return child_process.finish_figure(process, "replica_step", timeout)
 
 
 def replica_ratio(preset: str, speakers: int, segments_per_speaker: int, rounds: int,

@@ -21,6 +21,7 @@ from mmtl_tf.bench import data_figures
 from mmtl_tf.bench import memory
 from mmtl_tf.bench import outer_step as outer_step_lib
 from mmtl_tf.bench import plan as plan_lib
+from mmtl_tf.bench import prepare_figure
 from mmtl_tf.bench import random_shards
 from mmtl_tf.bench import reference
 from mmtl_tf.bench import replicas
@@ -57,13 +58,15 @@ def guarded(name: str, function) -> dict:
     return record
 
 
-def run_benchmark(plan: plan_lib.BenchPlan, work_dir: str, preset_of_replicas: str) -> dict:
+def run_benchmark(plan: plan_lib.BenchPlan, work_dir: str, preset_of_replicas: str,
+                  quick: bool = False) -> dict:
     """Measures every figure of `plan.TARGETS`.
 
     Args:
       plan: the sizes (`plan.make_plan`).
       work_dir: a scratch directory for corpora, shards and the export.
       preset_of_replicas: the preset flagfile the replica subprocess reads its model from.
+      quick: the plan is --quick's (the preparation figures' subprocess makes the same plan).
 
     Returns:
       dict with `figures` (name -> judged record), `plan`, `environment` and `total_seconds`.
@@ -124,8 +127,8 @@ def run_benchmark(plan: plan_lib.BenchPlan, work_dir: str, preset_of_replicas: s
     records["input_headroom"] = guarded("input_headroom", lambda: data_figures.input_headroom(
         corpus_parts()[1], corpus_parts()[2], feature_config, b, m * b / step_seconds,
         plan.pipeline_epochs))
-    records["prepare_speedup"] = guarded("prepare_speedup", lambda: data_figures.prepare_speedup(
-        corpus_parts()[0], feature_config, work_dir, plan.prepare_rounds, plan.profiles))
+    records["prepare_speedup"] = guarded("prepare_speedup", lambda: (
+        corpus_parts(), prepare_figure.prepare_speedup(plan.preset, quick, work_dir))[1])
     one_core = records["prepare_speedup"].get("one_core")
     records["prepare_speedup_one_core"] = (dict(one_core) if one_core is not None else
                                            _follows(records["prepare_speedup"]))
