@@ -191,7 +191,11 @@ def to_mono_at_rate(samples: np.ndarray, sample_rate: int, target_rate: int) -> 
       float32 [frames'] at `target_rate`.
     """
     samples = np.asarray(samples, np.float32)
-    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
+    if samples.ndim == 2 and samples.shape[1] > 1:
+        mono = samples.mean(axis=1)
+    else:  # one channel is its own mix (numpy's mean over an axis of length 1 was most of the
+        mono = samples.reshape(-1)  # CPU of reading a wav, BUILD.md "Preparation"; it also
+        # turned a -0.0 sample into +0.0, which no feature can tell apart)
     if sample_rate != target_rate:
         divisor = math.gcd(int(sample_rate), int(target_rate))
         mono = scipy.signal.resample_poly(mono, target_rate // divisor, sample_rate // divisor)
@@ -262,10 +266,11 @@ def decode_samples(raw: bytes, encoding: str) -> np.ndarray:
         return values.astype(np.float32) / np.float32(1 << 23)
     sample_type, scale = {"pcm16": ("<i2", 2.0 ** -15), "pcm32": ("<i4", 2.0 ** -31),
                           "float32": ("<f4", 1.0), "float64": ("<f8", 1.0)}[encoding]
-    samples = np.frombuffer(raw, sample_type).astype(np.float32)
-    if scale != 1.0:
-        samples *= np.float32(scale)  # a power of two: exact, as in float64
-    return samples
+    stored = np.frombuffer(raw, sample_type)
+    if scale == 1.0:
+        return stored.astype(np.float32)
+    # Converted and scaled in one pass; the scale is a power of two: exact, as in float64.
+    return np.multiply(stored, np.float32(scale), dtype=np.float32)
 
 
 def encode_wav(waveform: np.ndarray, sample_rate: int) -> bytes:
