@@ -193,9 +193,11 @@ def to_mono_at_rate(samples: np.ndarray, sample_rate: int, target_rate: int) -> 
     samples = np.asarray(samples, np.float32)
     if samples.ndim == 2 and samples.shape[1] > 1:
         mono = samples.mean(axis=1)
-    else:  # one channel is its own mix (numpy's mean over an axis of length 1 was most of the
-        mono = samples.reshape(-1)  # CPU of reading a wav, BUILD.md "Preparation"; it also
-        # turned a -0.0 sample into +0.0, which no feature can tell apart)
+    else:
+        # One channel is its own mix. numpy's mean over an axis of length 1 was most of the CPU
+        # of reading a wav (BUILD.md "Preparation"); it also made a -0.0 sample +0.0, which no
+        # feature tells apart.
+        mono = samples.reshape(-1)
     if sample_rate != target_rate:
         divisor = math.gcd(int(sample_rate), int(target_rate))
         mono = scipy.signal.resample_poly(mono, target_rate // divisor, sample_rate // divisor)
