@@ -174,8 +174,9 @@ def prepare_threads(environ) -> bool:
 def command_threads(orig_argv=None, environ=None) -> bool:
     """Gives `python -m mmtl_tf.prepare` the thread settings `PREPARE_THREADS`; returns whether.
 
-    Measured on the bench corpus (BUILD.md, "Preparation"): 9-11% less wall time and 10-13% less
-    CPU than the default intra-op pool, the shards byte-identical. Only the prepare command: `main`
+    Measured on the bench corpus (BUILD.md, "Preparation"): in four pairs of processes, 7-25%
+    less wall time and 8-22% less CPU than TensorFlow's default intra-op pool; the shards are
+    byte-identical. Only the prepare command: `main`
     prepares and then trains in one process, and training's ops need the intra-op pool. A user's
     own TF_NUM_INTRAOP_THREADS is kept. Must run before TensorFlow starts (mmtl_tf/__init__.py).
     """

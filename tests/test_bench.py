@@ -84,6 +84,9 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
         assert row["prepare_seconds_per_audio_second"] > 0 and row["step_seconds"] > 0
         assert len(row["prepare_seconds"]) == 1  # --quick: one round of each size
         assert row["epoch_start_seconds"] > 0
+        by_kind = row["pipeline_megabytes_by_kind"]  # Linux: VmRSS is the sum of the kinds
+        assert sorted(by_kind) == ["RssAnon", "RssFile", "RssShmem"]
+        assert sum(by_kind.values()) == pytest.approx(row["pipeline_megabytes"], abs=0.01)
     assert sorted(figures["serving_rtf"]["per_batch_size"]) == ["1", "32"]
     # Measured in a child process with the prepare command's threads (`bench/prepare_figure`).
     assert figures["prepare_speedup"]["threads"] == {

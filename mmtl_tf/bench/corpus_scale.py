@@ -79,8 +79,9 @@ def corpus_scale(listing, work_dir: str, speaker_counts, num_utterances: int, mo
     Returns:
       dict: `table`, one row per size: speakers, prepare_seconds_per_audio_second (the median
       round), prepare_seconds (every round), step_seconds (steady),
-      step_seconds_with_epoch_start, pipeline_megabytes, open_files, epoch_start_seconds; and
-      the sizes used.
+      step_seconds_with_epoch_start, pipeline_megabytes (VmRSS added) and
+      pipeline_megabytes_by_kind (the same by `timing.RESIDENT_KINDS`), open_files,
+      epoch_start_seconds; and the sizes used.
     """
     audio_seconds = sum(info["num_frames"] / info["sample_rate"] for info in
                         (audio.inspect_wav(u.path) for u in listing.utterances[:num_utterances]))
@@ -149,14 +150,19 @@ def _dataset(shards, manifest, feature_config, segments_per_speaker, epoch):
 def _pipeline_cost(shards, manifest, feature_config, segments_per_speaker):
     """(c) and (d): memory and open files after an epoch's two episodes; time to the first."""
     gc.collect()
-    memory_before, files_before = timing.memory_kilobytes()["VmRSS"], timing.open_files()
+    memory_before, files_before = timing.memory_kilobytes(), timing.open_files()
     started = time.perf_counter()
     iterator = iter(_dataset(shards, manifest, feature_config, segments_per_speaker, 0))
     next(iterator)
     start_seconds = time.perf_counter() - started
     next(iterator, None)  # an epoch is two episodes
-    cost = {"epoch_start_seconds": start_seconds,
-            "pipeline_megabytes": (timing.memory_kilobytes()["VmRSS"] - memory_before) / 1024,
+    memory_after = timing.memory_kilobytes()
+    added = {kind: (memory_after[kind] - memory_before[kind]) / 1024
+             for kind in ("VmRSS",) + timing.RESIDENT_KINDS if kind in memory_before}
+    # By kind too: VmRSS once fell 45 MB across this interval (BUILD.md "Measured"), memory
+    # something else released; the kinds say which (anonymous buffers, or mapped files).
+    cost = {"epoch_start_seconds": start_seconds, "pipeline_megabytes": added.pop("VmRSS"),
+            "pipeline_megabytes_by_kind": added,
             "open_files": timing.open_files() - files_before}
     del iterator
     gc.collect()

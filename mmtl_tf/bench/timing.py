@@ -58,14 +58,18 @@ def cpu_seconds() -> float:
     return usage.user + usage.system
 
 
+RESIDENT_KINDS = ("RssAnon", "RssFile", "RssShmem")  # VmRSS is their sum (Linux)
+
+
 def memory_kilobytes() -> dict:
-    """This process's peak and current resident memory in kB: {"VmHWM": ..., "VmRSS": ...}."""
+    """This process's peak and current resident memory in kB: {"VmHWM": ..., "VmRSS": ...}, and
+    on Linux the current memory by kind (`RESIDENT_KINDS`: anonymous, file-backed, shared)."""
     found = {}
     try:
         with open("/proc/self/status", encoding="utf-8") as handle:
             for line in handle:
                 name, _, value = line.partition(":")
-                if name in ("VmHWM", "VmRSS"):
+                if name in ("VmHWM", "VmRSS") + RESIDENT_KINDS:
                     found[name] = int(value.split()[0])
     except OSError:  # not Linux: the peak from getrusage (kB on Linux, bytes on macOS)
         found["VmHWM"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -6,6 +6,8 @@ Usage (2026-12-02, fifteenth session; output ../2026-12-02-fifteenth-session/fea
 with `framing`, only the framing stage's parts, in a process that runs nothing else:
 feature_stage_cost_framing_alone.txt):
   TF_CPU_ALLOCATOR_USE_BFC=true python evidence/bench/scripts/feature_stage_cost.py [framing]
+Seventeenth session (2026-12-02), the same command on the Intel Xeon kind: output in
+../2026-12-02-seventeenth-session/threads_ab.txt.
 """
 import math, time, numpy as np, tensorflow as tf
 from feature_call_inputs import cfg, lens, num, samples  # threads set before TensorFlow starts

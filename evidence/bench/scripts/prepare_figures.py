@@ -6,6 +6,11 @@ Usage (2026-11-30, third session; the JSON outputs are in ../2026-11-30-third-se
 Sixteenth session (2026-12-02): THREADS="intra,inter" sets TensorFlow's thread pools before it
 starts (inter -1: a function's ops run in the calling thread), e.g.
   THREADS=1,-1 TF_CPU_ALLOCATOR_USE_BFC=true python evidence/bench/scripts/prepare_figures.py 5
+Seventeenth session (2026-12-02; outputs ../2026-12-02-seventeenth-session/prepare_figures-*.json):
+THREADS=1,2 against no setting, alternated, default first; then, on cc072cb, the variable the
+prepare command sets:
+  TF_NUM_INTRAOP_THREADS=1 TF_CPU_ALLOCATOR_USE_BFC=true python evidence/bench/scripts/prepare_figures.py 5
+(and once with 10 rounds, prepare_figures-cc072cb-intra1-10rounds.json).
 """
 import json, os, sys, tempfile, time
 import tensorflow as tf

@@ -4,6 +4,8 @@ prepare_corpus itself, 3 rounds.
 
 Usage (2026-12-02, fifteenth session; output ../2026-12-02-fifteenth-session/prepare_parts_cpu.txt):
   TF_CPU_ALLOCATOR_USE_BFC=true python evidence/bench/scripts/prepare_parts_cpu.py
+Seventeenth session (2026-12-02), the same command on the Intel Xeon kind: output in
+../2026-12-02-seventeenth-session/threads_ab.txt.
 """
 import time, tempfile, io, contextlib, os, shutil, numpy as np, tensorflow as tf
 from mmtl_tf.bench import __main__ as bm, data_figures

@@ -14,6 +14,9 @@ Usage (2026-12-02, sixteenth session; outputs ../2026-12-02-sixteenth-session/
 prepare_threads_ab.txt, prepare_threads_ab8.txt, prepare_call_options_ab.txt), e.g.
   for t in "" 1,-1; do THREADS=$t TF_CPU_ALLOCATOR_USE_BFC=true \\
       python evidence/bench/scripts/prepare_thread_settings_ab.py; done
+Seventeenth session (2026-12-02; ../2026-12-02-seventeenth-session/threads_ab.txt): THREADS=1,1,
+1,2, 1,3 and 2,1, SPIN=off with 1,2, TF_CPU_ALLOCATOR_USE_BFC=false, and TF_NUM_INTRAOP_THREADS=1
+set in the environment instead of THREADS (what `python -m mmtl_tf.prepare` now does).
 (The outputs were written under this script's first name, prepare_spin_ab.py; their lines also
 show NOFSYNC=, an fsync switch since replaced by prepare_early_sync_variants.py, empty in them.)
 """
